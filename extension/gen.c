@@ -1,0 +1,185 @@
+/*-------------------------------------------------------------------------
+ *
+ * gen.c
+ *	  Batch generation: the batch row, the random codes, and inserting them
+ *	  in chunks through saved SPI plans.
+ *
+ * Everything happens in the caller's transaction, so a batch is created
+ * whole or not at all, and commits or rolls back with the caller's work.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <uuid/uuid.h>
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "codes.h"
+
+/* Codes inserted per INSERT statement. */
+#define GEN_CHUNK		10000
+
+/*
+ * Insert the batch row under a name, taking the next batch id.  With a NULL
+ * name the batch is called "batch-<id>".  ON CONFLICT makes a taken name
+ * show as "no row" rather than an error, after waiting for any concurrent
+ * transaction that inserted the same name.
+ */
+static const char *const batch_insert_sql =
+"INSERT INTO codes.batches (id, name, valid_from, valid_until, max_uses) "
+"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4 "
+"FROM pg_catalog.nextval('codes.batches_id_seq'::pg_catalog.regclass) AS n "
+"ON CONFLICT (name) DO NOTHING "
+"RETURNING id";
+
+/* Insert one chunk of codes, given as a uuid[], into a batch. */
+static const char *const codes_insert_sql =
+"INSERT INTO codes.codes (batch, code) "
+"SELECT $1, k FROM pg_catalog.unnest($2) AS k";
+
+/*
+ * Create the batch row and return its id.  A name already taken is an
+ * error; a generated name that some batch already took by hand is skipped.
+ */
+static int32
+insert_batch(const CodesBatchSpec *spec)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[4];
+	char		nulls[4];
+
+	if (plan == NULL)
+	{
+		Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+
+		plan = codes_prepare(batch_insert_sql, 4, argtypes);
+	}
+
+	values[0] = spec->name ? CStringGetTextDatum(spec->name) : (Datum) 0;
+	nulls[0] = spec->name ? ' ' : 'n';
+	values[1] = TimestampTzGetDatum(spec->valid_from);
+	nulls[1] = spec->from_null ? 'n' : ' ';
+	values[2] = TimestampTzGetDatum(spec->valid_until);
+	nulls[2] = spec->until_null ? 'n' : ' ';
+	values[3] = Int32GetDatum(spec->max_uses);
+	nulls[3] = ' ';
+
+	for (;;)
+	{
+		bool		isnull;
+		int			ret;
+
+		ret = SPI_execute_plan(plan, values, nulls, false, 0);
+		if (ret != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "SPI_execute_plan failed inserting a batch: %s",
+				 SPI_result_code_string(ret));
+
+		if (SPI_processed == 1)
+			return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc,
+											   1, &isnull));
+
+		if (spec->name != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("batch \"%s\" already exists", spec->name),
+					 errhint("Choose another batch name.")));
+	}
+}
+
+/*
+ * Fill keys with n random version 4 (RFC 4122) UUIDs from libuuid, which
+ * reads the kernel's cryptographically strong source.
+ */
+static void
+random_keys(pg_uuid_t *keys, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		uuid_generate_random(keys[i].data);
+}
+
+/*
+ * Create the batch described by spec and put the text of each new code into
+ * out, one row each.  Codes are inserted GEN_CHUNK at a time as a uuid[]
+ * through a saved plan; a key that already exists raises the primary key's
+ * unique violation and the whole batch is gone with the transaction (for
+ * random UUIDs that takes about 2^61 codes).
+ */
+void
+codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
+			   TupleDesc outdesc)
+{
+	static SPIPlanPtr plan = NULL;
+	MemoryContext chunkcxt;
+	pg_uuid_t  *keys;
+	Datum	   *elems;
+	int32		batch_id;
+	int32		done = 0;
+	int			ret;
+
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+
+	if (plan == NULL)
+	{
+		Oid			argtypes[2] = {INT4OID, UUIDARRAYOID};
+
+		plan = codes_prepare(codes_insert_sql, 2, argtypes);
+	}
+
+	batch_id = insert_batch(spec);
+
+	keys = palloc(sizeof(pg_uuid_t) * Min(spec->num, GEN_CHUNK));
+	elems = palloc(sizeof(Datum) * Min(spec->num, GEN_CHUNK));
+	chunkcxt = AllocSetContextCreate(CurrentMemoryContext,
+									 "codes_generate chunk",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	while (done < spec->num)
+	{
+		int			n = Min(spec->num - done, GEN_CHUNK);
+		MemoryContext oldcxt;
+		Datum		values[2];
+		int			i;
+
+		CHECK_FOR_INTERRUPTS();
+		oldcxt = MemoryContextSwitchTo(chunkcxt);
+
+		random_keys(keys, n);
+		for (i = 0; i < n; i++)
+			elems[i] = UUIDPGetDatum(&keys[i]);
+		values[0] = Int32GetDatum(batch_id);
+		values[1] = PointerGetDatum(construct_array(elems, n, UUIDOID,
+													UUID_LEN, false,
+													TYPALIGN_CHAR));
+
+		ret = SPI_execute_plan(plan, values, NULL, false, 0);
+		if (ret != SPI_OK_INSERT || SPI_processed != (uint64) n)
+			elog(ERROR, "SPI_execute_plan failed inserting codes: %s",
+				 SPI_result_code_string(ret));
+
+		for (i = 0; i < n; i++)
+		{
+			char		buf[CODES_TEXT_LEN + 1];
+			Datum		value;
+			bool		isnull = false;
+
+			codes_key_to_cstring(&keys[i], buf);
+			value = PointerGetDatum(cstring_to_text_with_len(buf, CODES_TEXT_LEN));
+			tuplestore_putvalues(out, outdesc, &value, &isnull);
+		}
+
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(chunkcxt);
+		done += n;
+	}
+
+	SPI_finish();
+}

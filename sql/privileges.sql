@@ -1,0 +1,90 @@
+--
+-- PUBLIC gets nothing; the README's GRANTs give an application role use and
+-- query, and an admin role all four operations.
+--
+CREATE EXTENSION codes;
+
+SELECT has_schema_privilege('public', 'codes', 'USAGE') AS public_usage;
+SELECT p.oid::regprocedure AS function,
+	   has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute
+FROM pg_proc p WHERE p.pronamespace = 'codes'::regnamespace ORDER BY 1::text;
+SELECT c.oid::regclass AS relation,
+	   has_table_privilege('public', c.oid, 'SELECT') AS public_select
+FROM pg_class c WHERE c.relnamespace = 'codes'::regnamespace AND c.relkind IN ('r', 'S')
+ORDER BY 1::text;
+
+CREATE TABLE c AS SELECT code FROM codes.code_gen(3, NULL, NULL) AS code;
+GRANT SELECT ON c TO PUBLIC;
+
+CREATE ROLE regress_codes_nobody;
+CREATE ROLE regress_codes_app;
+CREATE ROLE regress_codes_admin;
+
+-- the README's GRANTs
+GRANT USAGE ON SCHEMA codes TO regress_codes_app, regress_codes_admin;
+GRANT EXECUTE ON FUNCTION codes.code_use(text, text), codes.code_query(text)
+	TO regress_codes_app;
+GRANT EXECUTE ON FUNCTION
+	codes.code_gen(integer, timestamptz, timestamptz, text, integer, text),
+	codes.code_use(text, text), codes.code_query(text), codes.code_del(text)
+	TO regress_codes_admin;
+
+-- a role without grants is refused everything
+SET ROLE regress_codes_nobody;
+SELECT codes.code_gen(1, NULL, NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_use(code) FROM c LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_query(code) FROM c LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_del(code) FROM c LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM codes.codes;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- even with USAGE on the schema, no function runs without EXECUTE
+GRANT USAGE ON SCHEMA codes TO regress_codes_nobody;
+SET ROLE regress_codes_nobody;
+SELECT codes.code_gen(1, NULL, NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_use(code) FROM c LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_query(code) FROM c LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_del(code) FROM c LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM codes.batches;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- the application uses and queries, and nothing else
+SET ROLE regress_codes_app;
+SELECT codes.code_use(code) FROM (SELECT code FROM c ORDER BY code LIMIT 1) s;
+SELECT codes.code_query(code) FROM (SELECT code FROM c ORDER BY code LIMIT 1) s;
+SELECT codes.code_gen(1, NULL, NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_del(code) FROM c LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM codes.codes;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE codes.codes SET uses = 0;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- the admin does all four, still without touching the tables directly
+SET ROLE regress_codes_admin;
+SELECT count(*) FROM codes.code_gen(2, NULL, NULL, batch => 'by admin');
+SELECT codes.code_use(code) FROM (SELECT code FROM c ORDER BY code DESC LIMIT 1) s;
+SELECT codes.code_query(code) FROM (SELECT code FROM c ORDER BY code DESC LIMIT 1) s;
+SELECT codes.code_del(code) FROM (SELECT code FROM c ORDER BY code DESC LIMIT 1) s;
+SELECT count(*) FROM codes.batches;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+SELECT codes.code_query(code) AS status, count(*) FROM c GROUP BY 1 ORDER BY 1;
+SELECT name FROM codes.batches ORDER BY id;
+
+DROP TABLE c;
+DROP EXTENSION codes;
+DROP ROLE regress_codes_nobody, regress_codes_app, regress_codes_admin;
