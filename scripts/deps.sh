@@ -1,0 +1,17 @@
+#!/bin/sh
+# Install what building and testing codes needs (Debian 12, as root), if it
+# is not there yet: the PostgreSQL 15 server headers (PGXS), libuuid's
+# headers, and IPC::Run for PostgreSQL's TAP test modules.
+set -eu
+
+need=""
+for pkg in postgresql-15 postgresql-server-dev-15 uuid-dev libipc-run-perl make gcc; do
+	dpkg-query -W -f '${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' ||
+		need="$need $pkg"
+done
+
+if [ -n "$need" ]; then
+	echo "installing:$need"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi

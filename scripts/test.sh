@@ -1,0 +1,28 @@
+#!/bin/sh
+# Every test of codes, from a fresh clone: install the build dependencies,
+# build warning-free, install, then in one throwaway cluster run the
+# pg_regress suite, the isolation specs and the dump/restore test.  Ends
+# with the line "N passed, N failed"; exits non-zero if anything failed.
+set -u
+cd "$(dirname "$0")/.."
+
+sh scripts/deps.sh || exit 1
+make -s clean
+make -s PG_CFLAGS='-Wall -Wextra -Wno-unused-parameter -Werror' || exit 1
+make -s install || exit 1
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# REGRESS= or ISOLATION= on the command line runs one suite, so a failure
+# in the first does not hide the second.
+pg_virtualenv sh -c '
+	make -s installcheck ISOLATION= || cat regression.diffs
+	make -s installcheck REGRESS= || cat output_iso/regression.diffs
+	sh sql_tests/dump_restore.sh
+' 2>&1 | tee "$log"
+
+passed=$(grep -cE '^(test )? *[A-Za-z0-9_-]+ +\.\.\. ok' "$log")
+failed=$(grep -cE '\.\.\. FAILED' "$log")
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
