@@ -13,7 +13,13 @@
  */
 #include "postgres.h"
 
+#include <uuid/uuid.h>
+
+#include "fmgr.h"
+
 #include "codes.h"
+
+PG_FUNCTION_INFO_V1(key_fold);
 
 /* Number of hex digits in a key. */
 #define KEY_DIGITS		(2 * UUID_LEN)
@@ -67,20 +73,29 @@ codes_key_from_text(text *code, pg_uuid_t *key)
 
 /*
  * Write a key in the form a code is handed out: the lower-case UUID,
- * 8-4-4-4-12.  buf must hold CODES_TEXT_LEN + 1 bytes.
+ * 8-4-4-4-12, formatted by libuuid.  buf must hold CODES_TEXT_LEN + 1 bytes.
  */
 void
 codes_key_to_cstring(const pg_uuid_t *key, char *buf)
 {
-	static const char hex[] = "0123456789abcdef";
-	int			i;
+	uuid_unparse_lower(key->data, buf);
+}
 
-	for (i = 0; i < UUID_LEN; i++)
-	{
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			*buf++ = '-';
-		*buf++ = hex[key->data[i] >> 4];
-		*buf++ = hex[key->data[i] & 0x0F];
-	}
-	*buf = '\0';
+/*
+ * key_fold(uuid) returns bigint
+ *
+ * The key of the unique index: the two halves of the 16-byte key XORed.
+ * Each half of a version 4 UUID has a few fixed bits, in different places,
+ * so the fold is uniformly random over all 64 bits.
+ */
+Datum
+key_fold(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *key = PG_GETARG_UUID_P(0);
+	uint64		hi;
+	uint64		lo;
+
+	memcpy(&hi, key->data, sizeof(hi));
+	memcpy(&lo, key->data + sizeof(hi), sizeof(lo));
+	PG_RETURN_INT64((int64) (hi ^ lo));
 }

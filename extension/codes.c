@@ -58,7 +58,8 @@ static const char *const use_sql =
 "UPDATE codes.codes AS c "
 "SET uses = c.uses OPERATOR(pg_catalog.+) 1, used_at = pg_catalog.now(), used_by = $2 "
 "FROM codes.batches AS b "
-"WHERE c.code OPERATOR(pg_catalog.=) $1 "
+"WHERE codes.key_fold(c.code) OPERATOR(pg_catalog.=) codes.key_fold($1) "
+"AND c.code OPERATOR(pg_catalog.=) $1 "
 "AND b.id OPERATOR(pg_catalog.=) c.batch "
 "AND c.uses OPERATOR(pg_catalog.<) b.max_uses "
 "AND " IN_PERIOD_SQL;
@@ -68,10 +69,13 @@ static const char *const query_sql =
 "SELECT " IN_PERIOD_SQL ", c.uses OPERATOR(pg_catalog.<) b.max_uses "
 "FROM codes.codes AS c JOIN codes.batches AS b "
 "ON b.id OPERATOR(pg_catalog.=) c.batch "
-"WHERE c.code OPERATOR(pg_catalog.=) $1";
+"WHERE codes.key_fold(c.code) OPERATOR(pg_catalog.=) codes.key_fold($1) "
+"AND c.code OPERATOR(pg_catalog.=) $1";
 
 static const char *const del_sql =
-"DELETE FROM codes.codes WHERE code OPERATOR(pg_catalog.=) $1";
+"DELETE FROM codes.codes "
+"WHERE codes.key_fold(code) OPERATOR(pg_catalog.=) codes.key_fold($1) "
+"AND code OPERATOR(pg_catalog.=) $1";
 
 /*
  * Prepare a statement and keep its plan for the life of the backend.

@@ -11,13 +11,13 @@
  */
 #include "postgres.h"
 
-#include <uuid/uuid.h>
-
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "codes.h"
 
@@ -38,9 +38,20 @@ static const char *const batch_insert_sql =
 "RETURNING id";
 
 /* Insert one chunk of codes, given as a uuid[], into a batch. */
-static const char *const codes_insert_sql =
+static const char *const insert_sql =
 "INSERT INTO codes.codes (batch, code) "
 "SELECT $1, k FROM pg_catalog.unnest($2) AS k";
+
+/*
+ * The same, for a chunk known to hold a code that collides with an existing
+ * one (or with another in the chunk): the colliding codes are skipped and
+ * the codes inserted are returned.  About half as fast, so used only then.
+ */
+static const char *const insert_skipping_sql =
+"INSERT INTO codes.codes (batch, code) "
+"SELECT $1, k FROM pg_catalog.unnest($2) AS k "
+"ON CONFLICT DO NOTHING "
+"RETURNING code";
 
 /*
  * Create the batch row and return its id.  A name already taken is an
@@ -93,30 +104,138 @@ insert_batch(const CodesBatchSpec *spec)
 }
 
 /*
- * Fill keys with n random version 4 (RFC 4122) UUIDs from libuuid, which
- * reads the kernel's cryptographically strong source.
+ * Fill keys with n random version 4 (RFC 4122) UUIDs: one call to
+ * PostgreSQL's cryptographically strong source for the whole chunk, then
+ * the version and variant bits.  (libuuid's uuid_generate_random makes
+ * about six system calls per UUID; see README.md, Performance.)
  */
 static void
 random_keys(pg_uuid_t *keys, int n)
 {
 	int			i;
 
+	if (!pg_strong_random(keys, sizeof(pg_uuid_t) * n))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
 	for (i = 0; i < n; i++)
-		uuid_generate_random(keys[i].data);
+	{
+		keys[i].data[6] = (keys[i].data[6] & 0x0f) | 0x40;	/* version 4 */
+		keys[i].data[8] = (keys[i].data[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+	}
+}
+
+/*
+ * Run the fast chunk insert in a subtransaction.  Returns false, with
+ * nothing inserted, if some code collided with an existing one; any other
+ * error propagates.  The unique violation is swallowed here, so its detail,
+ * which would show the colliding key, never reaches the client or the log.
+ */
+static bool
+insert_chunk(SPIPlanPtr plan, Datum *values, int n)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool inserted = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+
+	PG_TRY();
+	{
+		int			ret;
+
+		ret = SPI_execute_plan(plan, values, NULL, false, 0);
+		if (ret != SPI_OK_INSERT || SPI_processed != (uint64) n)
+			elog(ERROR, "SPI_execute_plan failed inserting codes: %s",
+				 SPI_result_code_string(ret));
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		inserted = false;
+	}
+	PG_END_TRY();
+
+	return inserted;
+}
+
+/*
+ * Put the text form of a code into the result.
+ */
+static void
+put_code(Tuplestorestate *out, TupleDesc outdesc, const pg_uuid_t *key)
+{
+	char		buf[CODES_TEXT_LEN + 1];
+	Datum		value;
+	bool		isnull = false;
+
+	codes_key_to_cstring(key, buf);
+	value = PointerGetDatum(cstring_to_text_with_len(buf, CODES_TEXT_LEN));
+	tuplestore_putvalues(out, outdesc, &value, &isnull);
+}
+
+/*
+ * Insert a chunk without the codes that collide, put the codes inserted
+ * into the result, and return how many there were.
+ */
+static int
+insert_chunk_skipping(SPIPlanPtr plan, Datum *values,
+					  Tuplestorestate *out, TupleDesc outdesc)
+{
+	uint64		i;
+	int			ret;
+	int			inserted;
+
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "SPI_execute_plan failed inserting codes: %s",
+			 SPI_result_code_string(ret));
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		key = SPI_getbinval(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 1, &isnull);
+
+		put_code(out, outdesc, DatumGetUUIDP(key));
+	}
+	inserted = (int) SPI_processed;
+	SPI_freetuptable(SPI_tuptable);
+	return inserted;
 }
 
 /*
  * Create the batch described by spec and put the text of each new code into
  * out, one row each.  Codes are inserted GEN_CHUNK at a time as a uuid[]
- * through a saved plan; a key that already exists raises the primary key's
- * unique violation and the whole batch is gone with the transaction (for
- * random UUIDs that takes about 2^61 codes).
+ * through a saved plan.  A chunk in which a code collides with an existing
+ * one is inserted again without the colliders, and the missing codes are
+ * made in the next round: the batch always comes back complete.  (For
+ * random UUIDs, whose keys collide when their 64-bit folds do, that takes
+ * about four billion codes per collision.)
  */
 void
 codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 			   TupleDesc outdesc)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr skipping_plan = NULL;
 	MemoryContext chunkcxt;
 	pg_uuid_t  *keys;
 	Datum	   *elems;
@@ -131,7 +250,8 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 	{
 		Oid			argtypes[2] = {INT4OID, UUIDARRAYOID};
 
-		plan = codes_prepare(codes_insert_sql, 2, argtypes);
+		plan = codes_prepare(insert_sql, 2, argtypes);
+		skipping_plan = codes_prepare(insert_skipping_sql, 2, argtypes);
 	}
 
 	batch_id = insert_batch(spec);
@@ -160,25 +280,17 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 													UUID_LEN, false,
 													TYPALIGN_CHAR));
 
-		ret = SPI_execute_plan(plan, values, NULL, false, 0);
-		if (ret != SPI_OK_INSERT || SPI_processed != (uint64) n)
-			elog(ERROR, "SPI_execute_plan failed inserting codes: %s",
-				 SPI_result_code_string(ret));
-
-		for (i = 0; i < n; i++)
+		if (insert_chunk(plan, values, n))
 		{
-			char		buf[CODES_TEXT_LEN + 1];
-			Datum		value;
-			bool		isnull = false;
-
-			codes_key_to_cstring(&keys[i], buf);
-			value = PointerGetDatum(cstring_to_text_with_len(buf, CODES_TEXT_LEN));
-			tuplestore_putvalues(out, outdesc, &value, &isnull);
+			for (i = 0; i < n; i++)
+				put_code(out, outdesc, &keys[i]);
+			done += n;
 		}
+		else
+			done += insert_chunk_skipping(skipping_plan, values, out, outdesc);
 
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(chunkcxt);
-		done += n;
 	}
 
 	SPI_finish();

@@ -14,23 +14,23 @@ WHERE refclassid = 'pg_extension'::regclass
 ORDER BY 1;
 
 -- both tables and the batch id sequence are dumped with their data
-SELECT unnest(extconfig)::regclass AS dumped
+SELECT unnest(extconfig)::regclass::text AS dumped
 FROM pg_extension WHERE extname = 'codes'
-ORDER BY 1::text;
+ORDER BY 1;
 
 -- codes are stored as 16-byte keys, unique across all batches
 SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull
 FROM pg_attribute a
 WHERE a.attrelid = 'codes.codes'::regclass AND a.attnum > 0
 ORDER BY a.attnum;
-SELECT indexrelid::regclass, indisunique, indisprimary
-FROM pg_index WHERE indrelid = 'codes.codes'::regclass;
+SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'codes.codes'::regclass;
 
--- every function runs with the owner's rights and a pinned search_path
+-- the four operations run with the owner's rights and a pinned search_path;
+-- key_fold, the unique index's expression, is a plain immutable function
 SELECT p.oid::regprocedure AS function, p.prosecdef, p.proconfig, p.provolatile
 FROM pg_proc p
 WHERE p.pronamespace = 'codes'::regnamespace
-ORDER BY 1::text;
+ORDER BY p.proname;
 
 -- every function and table has a comment
 SELECT count(*) AS uncommented
