@@ -13,20 +13,20 @@ COMMENT ON SCHEMA codes IS 'Activation and coupon codes (extension codes)';
 -- Tables.  Both are configuration tables, so pg_dump keeps their rows.
 --
 
-CREATE TABLE codes.batches (
+CREATE TABLE codes.batch (
 	id			serial PRIMARY KEY,
 	name		text NOT NULL UNIQUE,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	valid_from	timestamptz,
 	valid_until	timestamptz,
 	max_uses	integer NOT NULL DEFAULT 1,
-	CONSTRAINT batches_name_check CHECK (name OPERATOR(pg_catalog.<>) ''),
-	CONSTRAINT batches_max_uses_check CHECK (max_uses OPERATOR(pg_catalog.>=) 1),
-	CONSTRAINT batches_period_check
+	CONSTRAINT batch_name_check CHECK (name OPERATOR(pg_catalog.<>) ''),
+	CONSTRAINT batch_max_uses_check CHECK (max_uses OPERATOR(pg_catalog.>=) 1),
+	CONSTRAINT batch_period_check
 		CHECK (valid_until OPERATOR(pg_catalog.>=) valid_from)
 );
 
-COMMENT ON TABLE codes.batches IS
+COMMENT ON TABLE codes.batch IS
 'One row per code_gen call: what all codes of the batch share (name, validity period, uses allowed).';
 
 /*
@@ -70,8 +70,8 @@ COMMENT ON COLUMN codes.codes.used_at IS
 COMMENT ON COLUMN codes.codes.used_by IS
 'Redeemer given to the latest use, if any.';
 
-SELECT pg_catalog.pg_extension_config_dump('codes.batches', '');
-SELECT pg_catalog.pg_extension_config_dump('codes.batches_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('codes.batch', '');
+SELECT pg_catalog.pg_extension_config_dump('codes.batch_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('codes.codes', '');
 
 --
@@ -129,5 +129,5 @@ REVOKE ALL ON FUNCTION codes.code_use(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.code_query(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.code_del(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.key_fold(uuid) FROM PUBLIC;
-REVOKE ALL ON TABLE codes.batches, codes.codes FROM PUBLIC;
-REVOKE ALL ON SEQUENCE codes.batches_id_seq FROM PUBLIC;
+REVOKE ALL ON TABLE codes.batch, codes.codes FROM PUBLIC;
+REVOKE ALL ON SEQUENCE codes.batch_id_seq FROM PUBLIC;

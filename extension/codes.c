@@ -57,7 +57,7 @@ PG_FUNCTION_INFO_V1(code_del);
 static const char *const use_sql =
 "UPDATE codes.codes AS c "
 "SET uses = c.uses OPERATOR(pg_catalog.+) 1, used_at = pg_catalog.now(), used_by = $2 "
-"FROM codes.batches AS b "
+"FROM codes.batch AS b "
 "WHERE codes.key_fold(c.code) OPERATOR(pg_catalog.=) codes.key_fold($1) "
 "AND c.code OPERATOR(pg_catalog.=) $1 "
 "AND b.id OPERATOR(pg_catalog.=) c.batch "
@@ -67,7 +67,7 @@ static const char *const use_sql =
 /* A code's period and whether it has uses left; no row if it does not exist. */
 static const char *const query_sql =
 "SELECT " IN_PERIOD_SQL ", c.uses OPERATOR(pg_catalog.<) b.max_uses "
-"FROM codes.codes AS c JOIN codes.batches AS b "
+"FROM codes.codes AS c JOIN codes.batch AS b "
 "ON b.id OPERATOR(pg_catalog.=) c.batch "
 "WHERE codes.key_fold(c.code) OPERATOR(pg_catalog.=) codes.key_fold($1) "
 "AND c.code OPERATOR(pg_catalog.=) $1";

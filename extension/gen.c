@@ -31,9 +31,9 @@
  * transaction that inserted the same name.
  */
 static const char *const batch_insert_sql =
-"INSERT INTO codes.batches (id, name, valid_from, valid_until, max_uses) "
+"INSERT INTO codes.batch (id, name, valid_from, valid_until, max_uses) "
 "SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4 "
-"FROM pg_catalog.nextval('codes.batches_id_seq'::pg_catalog.regclass) AS n "
+"FROM pg_catalog.nextval('codes.batch_id_seq'::pg_catalog.regclass) AS n "
 "ON CONFLICT (name) DO NOTHING "
 "RETURNING id";
 

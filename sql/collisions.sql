@@ -13,7 +13,7 @@ FROM codes.code_gen(200, NULL, NULL, batch => 'crowded') AS code;
 
 -- every code returned is stored, in its batch, and nothing else is
 SELECT count(*) AS stored FROM codes.codes c
-JOIN codes.batches b ON b.id = c.batch WHERE b.name = 'crowded';
+JOIN codes.batch b ON b.id = c.batch WHERE b.name = 'crowded';
 
 -- and when 50 new codes must find the last 56 free first bytes
 SELECT count(*) AS codes FROM codes.code_gen(50, NULL, NULL) AS code;

@@ -27,6 +27,6 @@ SELECT codes.code_query(code) FROM c WHERE n = 3;
 
 -- only the named code goes; its batch stays
 SELECT n, codes.code_query(code) FROM c ORDER BY n;
-SELECT count(*) AS batches FROM codes.batches WHERE name = 'b';
+SELECT count(*) AS batches FROM codes.batch WHERE name = 'b';
 
 DROP EXTENSION codes;

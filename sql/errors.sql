@@ -37,14 +37,14 @@ SELECT codes.code_gen(1, NULL, NULL, batch => repeat('x', 201));
 \echo :LAST_ERROR_SQLSTATE
 
 -- none of the above created anything
-SELECT (SELECT count(*) FROM codes.batches) AS batches,
+SELECT (SELECT count(*) FROM codes.batch) AS batches,
 	   (SELECT count(*) FROM codes.codes) AS codes;
 
 SELECT count(*) FROM codes.code_gen(3, NULL, NULL, batch => repeat('x', 200));
 SELECT count(*) FROM codes.code_gen(3, NULL, NULL, batch => 'spring');
 SELECT count(*) FROM codes.code_gen(5, NULL, NULL, batch => 'spring');
 \echo :LAST_ERROR_SQLSTATE
-SELECT (SELECT count(*) FROM codes.batches) AS batches,
+SELECT (SELECT count(*) FROM codes.batch) AS batches,
 	   (SELECT count(*) FROM codes.codes) AS codes;
 
 -- a NULL code is an error for every operation; it changes nothing

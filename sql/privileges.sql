@@ -54,7 +54,7 @@ SELECT codes.code_query(code) FROM c LIMIT 1;
 \echo :LAST_ERROR_SQLSTATE
 SELECT codes.code_del(code) FROM c LIMIT 1;
 \echo :LAST_ERROR_SQLSTATE
-SELECT count(*) FROM codes.batches;
+SELECT count(*) FROM codes.batch;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
@@ -78,12 +78,12 @@ SELECT count(*) FROM codes.code_gen(2, NULL, NULL, batch => 'by admin');
 SELECT codes.code_use(code) FROM (SELECT code FROM c ORDER BY code DESC LIMIT 1) s;
 SELECT codes.code_query(code) FROM (SELECT code FROM c ORDER BY code DESC LIMIT 1) s;
 SELECT codes.code_del(code) FROM (SELECT code FROM c ORDER BY code DESC LIMIT 1) s;
-SELECT count(*) FROM codes.batches;
+SELECT count(*) FROM codes.batch;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 SELECT codes.code_query(code) AS status, count(*) FROM c GROUP BY 1 ORDER BY 1;
-SELECT name FROM codes.batches ORDER BY id;
+SELECT name FROM codes.batch ORDER BY id;
 
 DROP TABLE c;
 DROP EXTENSION codes;

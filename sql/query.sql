@@ -17,16 +17,16 @@ SELECT codes.code_query(code) AS used FROM c WHERE n = 1;
 SELECT sum(k.uses) AS uses FROM codes.codes k JOIN c ON k.code = c.code::uuid WHERE c.n > 1;
 
 -- outside the period a code is TIMEINVALID, used or not
-UPDATE codes.batches SET valid_from = now() - interval '2 hours',
+UPDATE codes.batch SET valid_from = now() - interval '2 hours',
 						 valid_until = now() - interval '1 hour'
 WHERE name = 'current';
 SELECT n, codes.code_query(code) FROM c ORDER BY n;
-UPDATE codes.batches SET valid_from = now() + interval '1 hour', valid_until = NULL
+UPDATE codes.batch SET valid_from = now() + interval '1 hour', valid_until = NULL
 WHERE name = 'current';
 SELECT n, codes.code_query(code) FROM c ORDER BY n;
 
 -- extending the batch is one row update and brings the codes back
-UPDATE codes.batches SET valid_from = NULL WHERE name = 'current';
+UPDATE codes.batch SET valid_from = NULL WHERE name = 'current';
 SELECT n, codes.code_query(code) FROM c ORDER BY n;
 
 -- the ends are inclusive

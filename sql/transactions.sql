@@ -8,7 +8,7 @@ CREATE EXTENSION codes;
 BEGIN;
 SELECT count(*) FROM codes.code_gen(100, NULL, NULL, batch => 'rolled back');
 ROLLBACK;
-SELECT (SELECT count(*) FROM codes.batches) AS batches,
+SELECT (SELECT count(*) FROM codes.batch) AS batches,
 	   (SELECT count(*) FROM codes.codes) AS codes;
 
 -- also when only a savepoint is rolled back
@@ -18,7 +18,7 @@ SAVEPOINT s;
 SELECT count(*) FROM codes.code_gen(10, NULL, NULL, batch => 'dropped');
 ROLLBACK TO SAVEPOINT s;
 COMMIT;
-SELECT b.name, count(c.*) FROM codes.batches b LEFT JOIN codes.codes c ON c.batch = b.id
+SELECT b.name, count(c.*) FROM codes.batch b LEFT JOIN codes.codes c ON c.batch = b.id
 GROUP BY b.name ORDER BY 1;
 
 -- the batch name is free again after the rollback
@@ -30,7 +30,7 @@ SET statement_timeout = '100ms';
 SELECT count(*) FROM codes.code_gen(10000000, NULL, NULL, batch => 'interrupted');
 \set VERBOSITY default
 RESET statement_timeout;
-SELECT count(*) AS interrupted_batches FROM codes.batches WHERE name = 'interrupted';
+SELECT count(*) AS interrupted_batches FROM codes.batch WHERE name = 'interrupted';
 SELECT count(*) AS codes FROM codes.codes;
 
 CREATE TEMP TABLE c AS

@@ -20,7 +20,7 @@ snapshot() {
 		SELECT b.id, b.name, b.created_at, b.valid_from, b.valid_until,
 			   b.max_uses, c.code, c.uses, c.used_at, c.used_by,
 			   codes.code_query(c.code::text)
-		FROM codes.codes c JOIN codes.batches b ON b.id = c.batch
+		FROM codes.codes c JOIN codes.batch b ON b.id = c.batch
 		ORDER BY c.code"
 }
 
@@ -49,7 +49,7 @@ SQL
 	# the batch id sequence came along: a new unnamed batch does not clash
 	psql_q -d $dst -c "SELECT count(*) FROM codes.code_gen(5, NULL, NULL)" >/dev/null || return 1
 	# restored codes still work, once
-	code=$(psql_q -d $dst -c "SELECT code FROM codes.codes c JOIN codes.batches b ON b.id = c.batch
+	code=$(psql_q -d $dst -c "SELECT code FROM codes.codes c JOIN codes.batch b ON b.id = c.batch
 							  WHERE b.name = 'current' AND uses = 0 LIMIT 1")
 	[ "$(psql_q -d $dst -c "SELECT codes.code_use('$code')")" = SUCCEED ] || return 1
 	[ "$(psql_q -d $dst -c "SELECT codes.code_use('$code')")" = FAILED ] || return 1
