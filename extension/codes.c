@@ -26,6 +26,7 @@ PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(code_gen);
 PG_FUNCTION_INFO_V1(code_use);
+PG_FUNCTION_INFO_V1(code_undo);
 PG_FUNCTION_INFO_V1(code_query);
 PG_FUNCTION_INFO_V1(code_del);
 
@@ -37,45 +38,111 @@ PG_FUNCTION_INFO_V1(code_del);
 #define STATUS_UNACTIVED	"UNACTIVED"
 #define STATUS_ACTIVED		"ACTIVED"
 
-/*
- * True when the transaction's time lies inside batch b's validity period,
- * both ends inclusive, NULL meaning open.  code_use and code_query share it
- * so that they can never disagree about a code's period.
- */
-#define IN_PERIOD_SQL \
-	"((b.valid_from IS NULL OR b.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()) " \
-	"AND (b.valid_until IS NULL OR b.valid_until OPERATOR(pg_catalog.>=) pg_catalog.now()))"
+/* Operators, named in full so that no search_path can replace them. */
+#define EQ	" OPERATOR(pg_catalog.=) "
+#define LT	" OPERATOR(pg_catalog.<) "
+#define GT	" OPERATOR(pg_catalog.>) "
 
 /*
- * A use is this one conditional update.  When two transactions use the same
- * code, the second waits for the first's row lock; at READ COMMITTED it then
- * rechecks the condition against the new row version (and so finds no uses
- * left), at REPEATABLE READ or SERIALIZABLE it raises a serialization
- * failure.  The batch row is read, not locked: uses of different codes of
- * one batch never wait for each other.
+ * Every statement below takes the same three parameters, whether it uses
+ * them or not: $1 the code's key, $2 the redeemer (may be NULL), $3 a batch
+ * id.  c is the code's row, b its batch.
+ */
+#define NARGS	3
+
+/* The row of the code whose key is $1: one probe of the unique index. */
+#define MATCH_SQL \
+	"codes.key_fold(c.code)" EQ "codes.key_fold($1) AND c.code" EQ "$1"
+
+/* The code's status, decided in one place (codes.code_status). */
+#define STATUS_SQL \
+	"codes.code_status(b.valid_from, b.valid_until, b.revoked_at, b.max_uses, c.uses)"
+
+/*
+ * A use, in one conditional update, for codes whose batch sets no limit
+ * per redeemer.  When two transactions use the same code, the second waits
+ * for the first's row lock; at READ COMMITTED it then rechecks the
+ * condition against the new row version (and so finds no uses left), at
+ * REPEATABLE READ or SERIALIZABLE it raises a serialization failure.  The
+ * batch row is read, not locked: uses of different codes of one batch never
+ * wait for each other.  Returns the batch and its uses per code.
  */
 static const char *const use_sql =
 "UPDATE codes.codes AS c "
 "SET uses = c.uses OPERATOR(pg_catalog.+) 1, used_at = pg_catalog.now(), used_by = $2 "
 "FROM codes.batch AS b "
-"WHERE codes.key_fold(c.code) OPERATOR(pg_catalog.=) codes.key_fold($1) "
-"AND c.code OPERATOR(pg_catalog.=) $1 "
-"AND b.id OPERATOR(pg_catalog.=) c.batch "
-"AND c.uses OPERATOR(pg_catalog.<) b.max_uses "
-"AND " IN_PERIOD_SQL;
+"WHERE " MATCH_SQL " AND b.id" EQ "c.batch "
+"AND b.max_uses_per_redeemer IS NULL "
+"AND " STATUS_SQL EQ "'" STATUS_UNACTIVED "' "
+"RETURNING c.batch, b.max_uses";
 
-/* A code's period and whether it has uses left; no row if it does not exist. */
+/*
+ * Lock the code's row and read what deciding a use or an undo needs.  At
+ * READ COMMITTED a concurrent use is waited for and its result seen.
+ */
+static const char *const lock_sql =
+"SELECT c.batch, b.max_uses, b.max_uses_per_redeemer, " STATUS_SQL " "
+"FROM codes.codes AS c JOIN codes.batch AS b ON b.id" EQ "c.batch "
+"WHERE " MATCH_SQL " FOR UPDATE OF c";
+
+/* Standing uses of the code by the redeemer (multi-use codes only). */
+static const char *const count_sql =
+"SELECT pg_catalog.count(*) FROM codes.redemption_log AS l "
+"WHERE l.code" EQ "$1 AND l.redeemer" EQ "$2 AND l.undone_at IS NULL";
+
+/* A use of a code whose row we hold locked and have checked. */
+static const char *const apply_sql =
+"UPDATE codes.codes AS c "
+"SET uses = c.uses OPERATOR(pg_catalog.+) 1, used_at = pg_catalog.now(), used_by = $2 "
+"WHERE " MATCH_SQL;
+
+/* The history entry of a use of a multi-use code. */
+static const char *const log_sql =
+"INSERT INTO codes.redemption_log (code, batch, redeemer, used_at) "
+"VALUES ($1, $3, $2, pg_catalog.now())";
+
+/*
+ * Undo the standing use of a single-use code (by $2, if given): move it
+ * from the row into the history, marked undone.
+ */
+static const char *const undo_single_sql =
+"WITH moved AS ("
+" INSERT INTO codes.redemption_log (code, batch, redeemer, used_at, undone_at)"
+" SELECT c.code, c.batch, c.used_by, c.used_at, pg_catalog.now()"
+" FROM codes.codes AS c"
+" WHERE " MATCH_SQL " AND c.uses" GT "0 AND ($2 IS NULL OR c.used_by" EQ "$2)"
+" RETURNING 1) "
+"UPDATE codes.codes AS c SET uses = 0, used_at = NULL, used_by = NULL "
+"WHERE " MATCH_SQL " AND EXISTS (SELECT FROM moved)";
+
+/* Undo the latest standing use of a multi-use code (by $2, if given). */
+static const char *const undo_multi_sql =
+"WITH undone AS ("
+" UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now()"
+" WHERE l.id" EQ "(SELECT h.id FROM codes.redemption_log AS h"
+"  WHERE h.code" EQ "$1 AND h.undone_at IS NULL AND ($2 IS NULL OR h.redeemer" EQ "$2)"
+"  ORDER BY h.id DESC LIMIT 1)"
+" RETURNING 1) "
+"UPDATE codes.codes AS c SET uses = c.uses OPERATOR(pg_catalog.-) 1 "
+"WHERE " MATCH_SQL " AND EXISTS (SELECT FROM undone)";
+
+/* The code's status; no row if it does not exist. */
 static const char *const query_sql =
-"SELECT " IN_PERIOD_SQL ", c.uses OPERATOR(pg_catalog.<) b.max_uses "
-"FROM codes.codes AS c JOIN codes.batch AS b "
-"ON b.id OPERATOR(pg_catalog.=) c.batch "
-"WHERE codes.key_fold(c.code) OPERATOR(pg_catalog.=) codes.key_fold($1) "
-"AND c.code OPERATOR(pg_catalog.=) $1";
+"SELECT " STATUS_SQL " "
+"FROM codes.codes AS c JOIN codes.batch AS b ON b.id" EQ "c.batch "
+"WHERE " MATCH_SQL;
 
+/* Delete the code and its history. */
 static const char *const del_sql =
-"DELETE FROM codes.codes "
-"WHERE codes.key_fold(code) OPERATOR(pg_catalog.=) codes.key_fold($1) "
-"AND code OPERATOR(pg_catalog.=) $1";
+"WITH gone AS (DELETE FROM codes.codes AS c WHERE " MATCH_SQL " RETURNING c.code) "
+"DELETE FROM codes.redemption_log AS l USING gone WHERE l.code" EQ "gone.code";
+
+/* The parameters of a statement, as SPI_execute_plan takes them. */
+typedef struct StmtArgs
+{
+	Datum		values[NARGS];
+	char		nulls[NARGS];
+} StmtArgs;
 
 /*
  * Prepare a statement and keep its plan for the life of the backend.
@@ -97,44 +164,191 @@ codes_prepare(const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
- * Return the code argument (argument 0) as a key.  A NULL code is an error;
- * false means the text cannot be any code, which callers answer as "not
- * found" without touching a table.
- */
-static bool
-code_arg(FunctionCallInfo fcinfo, pg_uuid_t *key)
-{
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("code must not be null")));
-	return codes_key_from_text(PG_GETARG_TEXT_PP(0), key);
-}
-
-/*
- * Connect to SPI and run a saved statement that takes the key as $1 (and
- * optionally more arguments), checking that SPI reports the expected kind
- * of statement.  The caller reads SPI_processed and SPI_tuptable, then
- * calls SPI_finish.
+ * Connect to SPI; every operation on a code does, then calls SPI_finish.
  */
 static void
-exec_keyed(SPIPlanPtr *planp, const char *sql, int nargs, Oid *argtypes,
-		   Datum *values, const char *nulls, bool read_only, int expected)
+connect_spi(void)
 {
 	int			ret;
 
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-	if (*planp == NULL)
-		*planp = codes_prepare(sql, nargs, argtypes);
+}
 
-	ret = SPI_execute_plan(*planp, values, nulls, read_only, 0);
+/*
+ * Read the code argument (argument 0) into the parameters of a statement:
+ * its key as $1, and the redeemer, argument 1 where the function has one,
+ * as $2.  A NULL code is an error; false means the text cannot be any
+ * code, which callers answer as "not found" without touching a table.
+ */
+static bool
+code_args(FunctionCallInfo fcinfo, pg_uuid_t *key, StmtArgs *args)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("code must not be null")));
+	if (!codes_key_from_text(PG_GETARG_TEXT_PP(0), key))
+		return false;
+
+	memset(args->nulls, 'n', sizeof(args->nulls));
+	args->values[0] = UUIDPGetDatum(key);
+	args->nulls[0] = ' ';
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+	{
+		args->values[1] = PG_GETARG_DATUM(1);
+		args->nulls[1] = ' ';
+	}
+	return true;
+}
+
+/*
+ * Run a saved statement, preparing it on first use, and check that SPI
+ * reports the expected kind of statement.  Results are left in
+ * SPI_processed and SPI_tuptable.
+ */
+static void
+run_stmt(SPIPlanPtr *planp, const char *sql, StmtArgs *args, bool read_only,
+		 int expected)
+{
+	int			ret;
+
+	if (*planp == NULL)
+	{
+		Oid			argtypes[NARGS] = {UUIDOID, TEXTOID, INT4OID};
+
+		*planp = codes_prepare(sql, NARGS, argtypes);
+	}
+
+	ret = SPI_execute_plan(*planp, args->values, args->nulls, read_only, 0);
 	if (ret != expected)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
 }
 
 /*
- * code_gen(num, valid_from, valid_until, pattern, max_uses, batch)
+ * Column col of the first result row, which must not be NULL.
+ */
+static Datum
+result_value(int col)
+{
+	bool		isnull;
+	Datum		value;
+
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+						  col, &isnull);
+	if (isnull)
+		elog(ERROR, "unexpected null in column %d", col);
+	return value;
+}
+
+/*
+ * Record a use of a multi-use code in the history, whose rows the code's
+ * own row cannot hold.
+ */
+static void
+log_use(StmtArgs *args, Datum batch_id)
+{
+	static SPIPlanPtr plan = NULL;
+
+	args->values[2] = batch_id;
+	args->nulls[2] = ' ';
+	run_stmt(&plan, log_sql, args, false, SPI_OK_INSERT);
+}
+
+/*
+ * Use the code, if it can be used now; true when it was.
+ *
+ * Most uses are the one conditional update of use_sql.  When that finds
+ * nothing to update, the code may not exist or be unusable; or its batch
+ * limits the uses per redeemer; or, seen from this statement's snapshot, it
+ * was used up while a concurrent undo was giving a use back.  All of these
+ * are decided again with the row locked, which at READ COMMITTED waits for
+ * any concurrent use or undo and then sees its result, so that the
+ * redeemer's uses counted are all the committed ones.
+ */
+static bool
+use_code(StmtArgs *args)
+{
+	static SPIPlanPtr use_plan = NULL;
+	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr count_plan = NULL;
+	static SPIPlanPtr apply_plan = NULL;
+	Datum		batch_id;
+	int32		max_uses;
+	int32		per_redeemer;
+	bool		limited;
+	char	   *status;
+
+	run_stmt(&use_plan, use_sql, args, false, SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed == 1)
+	{
+		batch_id = result_value(1);
+		if (DatumGetInt32(result_value(2)) > 1)
+			log_use(args, batch_id);
+		return true;
+	}
+
+	run_stmt(&lock_plan, lock_sql, args, false, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+	batch_id = result_value(1);
+	max_uses = DatumGetInt32(result_value(2));
+	per_redeemer = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc,
+											   3, &limited));
+	limited = !limited;
+	status = TextDatumGetCString(result_value(4));
+	if (strcmp(status, STATUS_UNACTIVED) != 0)
+		return false;
+
+	if (limited)
+	{
+		if (args->nulls[1] == 'n')
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("redeemer must not be null for this code"),
+					 errdetail("Its batch allows each redeemer at most %d of its uses.",
+							   per_redeemer)));
+		if (max_uses > 1)
+		{
+			run_stmt(&count_plan, count_sql, args, false, SPI_OK_SELECT);
+			if (DatumGetInt64(result_value(1)) >= per_redeemer)
+				return false;
+		}
+	}
+
+	run_stmt(&apply_plan, apply_sql, args, false, SPI_OK_UPDATE);
+	if (max_uses > 1)
+		log_use(args, batch_id);
+	return true;
+}
+
+/*
+ * Undo the latest standing use of the code (by the redeemer, if given);
+ * true when there was one.  The row is locked first, so an undo and a use
+ * of one code take turns.
+ */
+static bool
+undo_code(StmtArgs *args)
+{
+	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr single_plan = NULL;
+	static SPIPlanPtr multi_plan = NULL;
+
+	run_stmt(&lock_plan, lock_sql, args, false, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+
+	if (DatumGetInt32(result_value(2)) == 1)
+		run_stmt(&single_plan, undo_single_sql, args, false, SPI_OK_UPDATE);
+	else
+		run_stmt(&multi_plan, undo_multi_sql, args, false, SPI_OK_UPDATE);
+	return SPI_processed == 1;
+}
+
+/*
+ * code_gen(num, valid_from, valid_until, pattern, max_uses, batch,
+ *			 max_uses_per_redeemer)
  *
  * Check the arguments, then create the batch and return its codes.  Every
  * check comes before anything is written, so a refused call changes nothing.
@@ -189,11 +403,18 @@ code_gen(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_uses must be at least 1"),
 				 errdetail("max_uses was %d.", spec.max_uses)));
-	if (spec.max_uses > 1)
+
+	/* 1.0 declares code_gen without max_uses_per_redeemer */
+	spec.per_redeemer_null = PG_NARGS() < 7 || PG_ARGISNULL(6);
+	spec.max_uses_per_redeemer = spec.per_redeemer_null ? 0 : PG_GETARG_INT32(6);
+	if (!spec.per_redeemer_null &&
+		(spec.max_uses_per_redeemer < 1 ||
+		 spec.max_uses_per_redeemer > spec.max_uses))
 		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("codes that can be used more than once are not supported yet"),
-				 errdetail("max_uses was %d.", spec.max_uses)));
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_uses_per_redeemer must be between 1 and max_uses"),
+				 errdetail("max_uses_per_redeemer was %d, max_uses %d.",
+						   spec.max_uses_per_redeemer, spec.max_uses)));
 
 	spec.name = NULL;
 	if (!PG_ARGISNULL(5))
@@ -224,34 +445,50 @@ code_gen(PG_FUNCTION_ARGS)
 /*
  * code_use(code, redeemer)
  *
- * SUCCEED when the code exists, has uses left and the transaction's time is
- * inside its period; the use, its time and the redeemer are recorded in the
- * same statement.  FAILED in every other case.
+ * SUCCEED when the code exists, has uses left (for this redeemer too, if
+ * its batch limits that) and the transaction's time is inside its period;
+ * the use, its time and the redeemer are recorded with it.  FAILED in
+ * every other case.
  */
 Datum
 code_use(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[2] = {UUIDOID, TEXTOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
 	pg_uuid_t	key;
+	StmtArgs	args;
 	bool		used;
 
-	if (!code_arg(fcinfo, &key))
+	if (!code_args(fcinfo, &key, &args))
 		PG_RETURN_TEXT_P(cstring_to_text(RESULT_FAILED));
 
-	values[0] = UUIDPGetDatum(&key);
-	if (PG_ARGISNULL(1))
-		nulls[1] = 'n';
-	else
-		values[1] = PG_GETARG_DATUM(1);
-
-	exec_keyed(&plan, use_sql, 2, argtypes, values, nulls, false, SPI_OK_UPDATE);
-	used = (SPI_processed == 1);
+	connect_spi();
+	used = use_code(&args);
 	SPI_finish();
 
 	PG_RETURN_TEXT_P(cstring_to_text(used ? RESULT_SUCCEED : RESULT_FAILED));
+}
+
+/*
+ * code_undo(code, redeemer)
+ *
+ * Undo the latest standing use of the code (by that redeemer, if given):
+ * the use counts again, and the history keeps it, marked undone.  SUCCEED,
+ * or FAILED when there was no such use.
+ */
+Datum
+code_undo(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t	key;
+	StmtArgs	args;
+	bool		undone;
+
+	if (!code_args(fcinfo, &key, &args))
+		PG_RETURN_TEXT_P(cstring_to_text(RESULT_FAILED));
+
+	connect_spi();
+	undone = undo_code(&args);
+	SPI_finish();
+
+	PG_RETURN_TEXT_P(cstring_to_text(undone ? RESULT_SUCCEED : RESULT_FAILED));
 }
 
 /*
@@ -263,33 +500,25 @@ Datum
 code_query(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {UUIDOID};
-	Datum		values[1];
 	pg_uuid_t	key;
+	StmtArgs	args;
 	const char *status = STATUS_NO_EXISTED;
 
-	if (!code_arg(fcinfo, &key))
+	if (!code_args(fcinfo, &key, &args))
 		PG_RETURN_TEXT_P(cstring_to_text(status));
 
-	values[0] = UUIDPGetDatum(&key);
-
-	exec_keyed(&plan, query_sql, 1, argtypes, values, NULL, true, SPI_OK_SELECT);
+	connect_spi();
+	run_stmt(&plan, query_sql, &args, true, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 	{
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		bool		in_period;
-		bool		uses_left;
+		char	   *found = TextDatumGetCString(result_value(1));
 
-		in_period = DatumGetBool(SPI_getbinval(row, desc, 1, &isnull));
-		uses_left = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
-		if (!in_period)
-			status = STATUS_TIMEINVALID;
-		else if (uses_left)
+		if (strcmp(found, STATUS_UNACTIVED) == 0)
 			status = STATUS_UNACTIVED;
-		else
+		else if (strcmp(found, STATUS_ACTIVED) == 0)
 			status = STATUS_ACTIVED;
+		else
+			status = STATUS_TIMEINVALID;
 	}
 	SPI_finish();
 
@@ -299,22 +528,21 @@ code_query(PG_FUNCTION_ARGS)
 /*
  * code_del(code)
  *
- * Delete the code.  SUCCEED whether or not it existed: afterwards it does
- * not.  A concurrent use holding the row makes the delete wait for it.
+ * Delete the code and its history.  SUCCEED whether or not it existed:
+ * afterwards it does not.  A concurrent use holding the row makes the
+ * delete wait for it.
  */
 Datum
 code_del(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {UUIDOID};
-	Datum		values[1];
 	pg_uuid_t	key;
+	StmtArgs	args;
 
-	if (code_arg(fcinfo, &key))
+	if (code_args(fcinfo, &key, &args))
 	{
-		values[0] = UUIDPGetDatum(&key);
-
-		exec_keyed(&plan, del_sql, 1, argtypes, values, NULL, false, SPI_OK_DELETE);
+		connect_spi();
+		run_stmt(&plan, del_sql, &args, false, SPI_OK_DELETE);
 		SPI_finish();
 	}
 

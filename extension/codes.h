@@ -31,6 +31,8 @@ typedef struct CodesBatchSpec
 	bool		until_null;		/* valid_until is NULL (open) */
 	TimestampTz valid_until;
 	int32		max_uses;		/* uses allowed per code */
+	bool		per_redeemer_null;	/* no per-redeemer limit */
+	int32		max_uses_per_redeemer;
 	char	   *name;			/* batch name, or NULL to generate one */
 } CodesBatchSpec;
 

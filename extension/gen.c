@@ -31,8 +31,9 @@
  * transaction that inserted the same name.
  */
 static const char *const batch_insert_sql =
-"INSERT INTO codes.batch (id, name, valid_from, valid_until, max_uses) "
-"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4 "
+"INSERT INTO codes.batch "
+"(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer) "
+"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5 "
 "FROM pg_catalog.nextval('codes.batch_id_seq'::pg_catalog.regclass) AS n "
 "ON CONFLICT (name) DO NOTHING "
 "RETURNING id";
@@ -61,14 +62,15 @@ static int32
 insert_batch(const CodesBatchSpec *spec)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		values[4];
-	char		nulls[4];
+	Datum		values[5];
+	char		nulls[5];
 
 	if (plan == NULL)
 	{
-		Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+		Oid			argtypes[5] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		INT4OID, INT4OID};
 
-		plan = codes_prepare(batch_insert_sql, 4, argtypes);
+		plan = codes_prepare(batch_insert_sql, 5, argtypes);
 	}
 
 	values[0] = spec->name ? CStringGetTextDatum(spec->name) : (Datum) 0;
@@ -79,6 +81,8 @@ insert_batch(const CodesBatchSpec *spec)
 	nulls[2] = spec->until_null ? 'n' : ' ';
 	values[3] = Int32GetDatum(spec->max_uses);
 	nulls[3] = ' ';
+	values[4] = Int32GetDatum(spec->max_uses_per_redeemer);
+	nulls[4] = spec->per_redeemer_null ? 'n' : ' ';
 
 	for (;;)
 	{

@@ -18,16 +18,20 @@ SELECT codes.code_gen(10000001, NULL, NULL);
 SELECT codes.code_gen(1, '2026-01-02 00:00+00', '2026-01-01 00:00+00');
 \echo :LAST_ERROR_SQLSTATE
 
--- patterns and multi-use codes are not there yet
+-- patterns are not there yet
 SELECT codes.code_gen(1, NULL, NULL, pattern => 'GIFT-####');
-\echo :LAST_ERROR_SQLSTATE
-SELECT codes.code_gen(1, NULL, NULL, max_uses => 2);
 \echo :LAST_ERROR_SQLSTATE
 
 -- max_uses: not NULL, at least 1
 SELECT codes.code_gen(1, NULL, NULL, max_uses => NULL);
 \echo :LAST_ERROR_SQLSTATE
 SELECT codes.code_gen(1, NULL, NULL, max_uses => 0);
+\echo :LAST_ERROR_SQLSTATE
+
+-- max_uses_per_redeemer: NULL (no limit) or between 1 and max_uses
+SELECT codes.code_gen(1, NULL, NULL, max_uses => 5, max_uses_per_redeemer => 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_gen(1, NULL, NULL, max_uses => 5, max_uses_per_redeemer => 6);
 \echo :LAST_ERROR_SQLSTATE
 
 -- batch names: not empty, at most 200 bytes, unique

@@ -24,10 +24,8 @@ CREATE ROLE regress_codes_admin;
 GRANT USAGE ON SCHEMA codes TO regress_codes_app, regress_codes_admin;
 GRANT EXECUTE ON FUNCTION codes.code_use(text, text), codes.code_query(text)
 	TO regress_codes_app;
-GRANT EXECUTE ON FUNCTION
-	codes.code_gen(integer, timestamptz, timestamptz, text, integer, text),
-	codes.code_use(text, text), codes.code_query(text), codes.code_del(text)
-	TO regress_codes_admin;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA codes TO regress_codes_admin;
+GRANT SELECT ON codes.batches, codes.redemptions TO regress_codes_admin;
 
 -- a role without grants is refused everything
 SET ROLE regress_codes_nobody;
@@ -54,6 +52,12 @@ SELECT codes.code_query(code) FROM c LIMIT 1;
 \echo :LAST_ERROR_SQLSTATE
 SELECT codes.code_del(code) FROM c LIMIT 1;
 \echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_undo(code) FROM c LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.batch_del('batch-1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM codes.batches;
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM codes.batch;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
@@ -72,9 +76,13 @@ UPDATE codes.codes SET uses = 0;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
--- the admin does all four, still without touching the tables directly
+-- the admin does everything, through the functions and views only
 SET ROLE regress_codes_admin;
 SELECT count(*) FROM codes.code_gen(2, NULL, NULL, batch => 'by admin');
+SELECT codes.batch_revoke('by admin'), codes.batch_extend('by admin', NULL);
+SELECT name, issued, used_up FROM codes.batches ORDER BY name;
+SELECT count(*) FROM codes.batch_codes('by admin');
+SELECT count(*) FROM codes.redemptions;
 SELECT codes.code_use(code) FROM (SELECT code FROM c ORDER BY code DESC LIMIT 1) s;
 SELECT codes.code_query(code) FROM (SELECT code FROM c ORDER BY code DESC LIMIT 1) s;
 SELECT codes.code_del(code) FROM (SELECT code FROM c ORDER BY code DESC LIMIT 1) s;

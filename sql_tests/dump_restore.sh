@@ -14,14 +14,19 @@ psql_q() {
 	psql -X -q -v ON_ERROR_STOP=1 -At "$@"
 }
 
-# Everything a user relies on, one line per code, in a stable order.
+# Everything a user relies on, one line per code and per history entry,
+# in a stable order.
 snapshot() {
 	psql_q -d "$1" -c "
 		SELECT b.id, b.name, b.created_at, b.valid_from, b.valid_until,
-			   b.max_uses, c.code, c.uses, c.used_at, c.used_by,
+			   b.max_uses, b.max_uses_per_redeemer, b.revoked_at,
+			   c.code, c.uses, c.used_at, c.used_by,
 			   codes.code_query(c.code::text)
 		FROM codes.codes c JOIN codes.batch b ON b.id = c.batch
-		ORDER BY c.code"
+		ORDER BY c.code" &&
+	psql_q -d "$1" -c "
+		SELECT * FROM codes.redemptions ORDER BY code, used_at, redeemer, undone_at" &&
+	psql_q -d "$1" -c "SELECT * FROM codes.batches ORDER BY name"
 }
 
 run() {
@@ -37,9 +42,18 @@ SELECT count(codes.code_use(code::text, 'player-' || n))
 FROM (SELECT code, row_number() OVER (ORDER BY code) AS n FROM codes.codes) s WHERE n % 3 = 0;
 SELECT count(codes.code_del(code::text))
 FROM (SELECT code FROM codes.codes ORDER BY code LIMIT 10) s;
+SELECT count(*) FROM codes.code_gen(10, NULL, NULL, max_uses => 3, max_uses_per_redeemer => 2, batch => 'multi');
+SELECT count(codes.code_use(c.code::text, 'r' || n))
+FROM codes.codes c JOIN codes.batch b ON b.id = c.batch, generate_series(1, 3) n
+WHERE b.name = 'multi';
+SELECT count(codes.code_undo(c.code::text, 'r1'))
+FROM codes.codes c JOIN codes.batch b ON b.id = c.batch WHERE b.name = 'multi';
+SELECT codes.batch_revoke('expired');
 SQL
 	snapshot $src >"$work/before" || return 1
-	[ "$(wc -l <"$work/before")" -eq 540 ] || { echo "expected 540 codes before the dump"; return 1; }
+	[ "$(psql_q -d $src -c "SELECT count(*) FROM codes.codes")" -eq 550 ] &&
+	[ "$(psql_q -d $src -c "SELECT count(*) FROM codes.redemptions WHERE undone_at IS NOT NULL")" -eq 10 ] ||
+		{ echo "the source database is not as expected"; return 1; }
 
 	pg_dump -Fc -f "$work/dump" $src || return 1
 	pg_restore -d $dst --exit-on-error "$work/dump" || return 1

@@ -1,0 +1,323 @@
+/* extension/codes--1.0--1.1.sql */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION codes UPDATE TO '1.1'" to load this file. \quit
+
+--
+-- 1.1: multi-use codes, per-redeemer limits, the redemption history, undo,
+-- and the admin's batch functions and views.
+--
+
+ALTER TABLE codes.batch
+	ADD COLUMN max_uses_per_redeemer integer,
+	ADD COLUMN revoked_at timestamptz,
+	ADD CONSTRAINT batch_max_uses_per_redeemer_check
+		CHECK (max_uses_per_redeemer >= 1 AND max_uses_per_redeemer <= max_uses);
+
+COMMENT ON COLUMN codes.batch.max_uses_per_redeemer IS
+'Uses of one code that one redeemer may hold, or NULL for no such limit.';
+COMMENT ON COLUMN codes.batch.revoked_at IS
+'When batch_revoke ended the batch; its codes fail until batch_extend.';
+
+/*
+ * A batch's codes are inserted together, so they lie in neighbouring pages:
+ * a BRIN index finds them for the batch functions and views at almost no
+ * cost in size or insert time.
+ */
+CREATE INDEX codes_batch_brin ON codes.codes USING brin (batch);
+
+/*
+ * The uses that code rows cannot show.  A single-use code's standing use is
+ * its row (uses, used_at, used_by), so the common case writes nothing here;
+ * this table holds every use of a multi-use code, and every undone use,
+ * with the time it was undone.
+ */
+CREATE TABLE codes.redemption_log (
+	id			bigserial PRIMARY KEY,
+	code		uuid NOT NULL,
+	batch		integer NOT NULL,
+	redeemer	text,
+	used_at		timestamptz NOT NULL,
+	undone_at	timestamptz
+);
+
+CREATE INDEX redemption_log_code ON codes.redemption_log (code);
+CREATE INDEX redemption_log_batch ON codes.redemption_log (batch);
+
+COMMENT ON TABLE codes.redemption_log IS
+'Uses of multi-use codes and undone uses of any code; read view codes.redemptions.';
+
+SELECT pg_catalog.pg_extension_config_dump('codes.redemption_log', '');
+SELECT pg_catalog.pg_extension_config_dump('codes.redemption_log_id_seq', '');
+
+/*
+ * The status of a code, as code_query reports it, from its batch's period
+ * and its uses.  code_use, code_query and batch_codes all decide through
+ * this one expression (it is inlined into their statements).  Its body is
+ * bound when created, so the caller's search_path cannot change it.
+ */
+CREATE FUNCTION codes.code_status(valid_from timestamptz,
+								  valid_until timestamptz,
+								  revoked_at timestamptz,
+								  max_uses integer,
+								  uses integer)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN CASE
+	WHEN revoked_at IS NOT NULL
+		OR valid_from > pg_catalog.now()
+		OR valid_until < pg_catalog.now() THEN 'TIMEINVALID'
+	WHEN uses < max_uses THEN 'UNACTIVED'
+	ELSE 'ACTIVED'
+END;
+
+COMMENT ON FUNCTION codes.code_status(timestamptz, timestamptz, timestamptz, integer, integer) IS
+'TIMEINVALID, UNACTIVED or ACTIVED for a code with these period ends, revocation time, uses allowed and uses made.';
+
+--
+-- code_gen gains max_uses_per_redeemer.  Adding an argument means a new
+-- function, so the EXECUTE grants of the old one are carried over.
+--
+DO $$
+DECLARE
+	grantees	text[];
+	grantee		text;
+BEGIN
+	SELECT pg_catalog.array_agg(DISTINCT r.rolname)
+	INTO grantees
+	FROM pg_catalog.aclexplode((SELECT p.proacl FROM pg_catalog.pg_proc AS p
+								WHERE p.oid = 'codes.code_gen(integer, timestamptz, timestamptz, text, integer, text)'::pg_catalog.regprocedure)) AS a
+		JOIN pg_catalog.pg_roles AS r ON r.oid = a.grantee
+	WHERE a.privilege_type = 'EXECUTE'
+	  AND a.grantee <> (SELECT p.proowner FROM pg_catalog.pg_proc AS p
+						WHERE p.oid = 'codes.code_gen(integer, timestamptz, timestamptz, text, integer, text)'::pg_catalog.regprocedure);
+
+	DROP FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text);
+
+	CREATE FUNCTION codes.code_gen(num integer,
+								   valid_from timestamptz,
+								   valid_until timestamptz,
+								   pattern text DEFAULT NULL,
+								   max_uses integer DEFAULT 1,
+								   batch text DEFAULT NULL,
+								   max_uses_per_redeemer integer DEFAULT NULL)
+	RETURNS SETOF text
+	AS 'MODULE_PATHNAME', 'code_gen'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+	REVOKE ALL ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer) FROM PUBLIC;
+
+	FOREACH grantee IN ARRAY COALESCE(grantees, '{}')
+	LOOP
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer) TO %I',
+								  grantee);
+	END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer) IS
+'Create a batch of num new codes valid from valid_from to valid_until (inclusive, NULL = open) and return them.';
+
+CREATE FUNCTION codes.code_undo(code text, redeemer text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'code_undo'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION codes.code_undo(text, text) IS
+'Undo the latest standing use of a code (by redeemer, if given): SUCCEED, or FAILED when there is none.';
+
+--
+-- Views.  Their counts are computed when read, so no use ever updates a
+-- shared counter row.
+--
+
+CREATE VIEW codes.redemptions AS
+SELECT c.code::text AS code, b.name AS batch, c.used_by AS redeemer,
+	   c.used_at, NULL::timestamptz AS undone_at
+FROM codes.codes AS c JOIN codes.batch AS b ON b.id = c.batch
+WHERE b.max_uses = 1 AND c.uses = 1
+UNION ALL
+SELECT l.code::text, b.name, l.redeemer, l.used_at, l.undone_at
+FROM codes.redemption_log AS l JOIN codes.batch AS b ON b.id = l.batch;
+
+COMMENT ON VIEW codes.redemptions IS
+'Every use of every code: code, batch, redeemer, when, and when it was undone (NULL while it stands).';
+
+CREATE VIEW codes.batches AS
+SELECT b.name, b.created_at, b.valid_from, b.valid_until, b.revoked_at,
+	   b.max_uses, b.max_uses_per_redeemer,
+	   s.issued, s.used_up, s.uses_left
+FROM codes.batch AS b
+	CROSS JOIN LATERAL (
+		SELECT pg_catalog.count(*) AS issued,
+			   pg_catalog.count(*) FILTER (WHERE c.uses >= b.max_uses) AS used_up,
+			   COALESCE(pg_catalog.sum(b.max_uses - c.uses), 0) AS uses_left
+		FROM codes.codes AS c
+		WHERE c.batch = b.id) AS s;
+
+COMMENT ON VIEW codes.batches IS
+'Each batch with its period, uses per code, and counts of codes issued, codes used up and uses left.';
+
+--
+-- The admin's batch functions.
+--
+
+/*
+ * The id of a batch named by an argument; errors for NULL and for a name
+ * no batch has.  With lock, the batch row is locked against concurrent
+ * batch functions.
+ */
+CREATE FUNCTION codes.batch_id(batch text, lock boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	found_id	integer;
+BEGIN
+	IF batch IS NULL THEN
+		RAISE EXCEPTION 'batch must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF lock THEN
+		SELECT b.id INTO found_id FROM codes.batch AS b WHERE b.name = batch FOR UPDATE;
+	ELSE
+		SELECT b.id INTO found_id FROM codes.batch AS b WHERE b.name = batch;
+	END IF;
+	IF found_id IS NULL THEN
+		RAISE EXCEPTION 'batch "%" does not exist', batch
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'View codes.batches lists the batches.';
+	END IF;
+	RETURN found_id;
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_id(text, boolean) IS
+'Id of the named batch, or an error if there is none (used by the batch functions).';
+
+CREATE FUNCTION codes.batch_extend(batch text, valid_until timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+	start	timestamptz;
+BEGIN
+	SELECT b.valid_from INTO start FROM codes.batch AS b WHERE b.id = batch_no;
+	IF valid_until < start THEN
+		RAISE EXCEPTION 'valid_until must not be before valid_from'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('valid_from is %s, valid_until is %s.', start, valid_until);
+	END IF;
+	UPDATE codes.batch AS b SET valid_until = batch_extend.valid_until, revoked_at = NULL
+	WHERE b.id = batch_no;
+	RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c WHERE c.batch = batch_no);
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_extend(text, timestamptz) IS
+'Give a batch a new end of validity (NULL = open), lifting any revocation; returns the number of its codes.';
+
+CREATE FUNCTION codes.batch_revoke(batch text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+BEGIN
+	UPDATE codes.batch AS b SET revoked_at = COALESCE(b.revoked_at, pg_catalog.now())
+	WHERE b.id = batch_no;
+	RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c WHERE c.batch = batch_no);
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_revoke(text) IS
+'End a batch now: its codes fail to use and query as TIMEINVALID until batch_extend; returns the number of its codes.';
+
+CREATE FUNCTION codes.batch_codes(batch text)
+RETURNS TABLE (code text, status text, uses integer, used_at timestamptz, used_by text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch);
+BEGIN
+	RETURN QUERY
+		SELECT c.code::text,
+			   codes.code_status(b.valid_from, b.valid_until, b.revoked_at, b.max_uses, c.uses),
+			   c.uses, c.used_at, c.used_by
+		FROM codes.codes AS c JOIN codes.batch AS b ON b.id = c.batch
+		WHERE c.batch = batch_no;
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_codes(text) IS
+'Each code of a batch as it was handed out, with its status, uses, and latest use.';
+
+CREATE FUNCTION codes.batch_del(batch text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+	deleted	bigint;
+BEGIN
+	DELETE FROM codes.redemption_log AS l WHERE l.batch = batch_no;
+	DELETE FROM codes.codes AS c WHERE c.batch = batch_no;
+	GET DIAGNOSTICS deleted = ROW_COUNT;
+	DELETE FROM codes.batch AS b WHERE b.id = batch_no;
+	RETURN deleted;
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_del(text) IS
+'Delete a batch with all its codes and their history, whatever their state; returns the number of codes deleted.';
+
+CREATE FUNCTION codes.batch_purge(ended_before timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	deleted	bigint;
+BEGIN
+	IF ended_before IS NULL THEN
+		RAISE EXCEPTION 'ended_before must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	WITH gone AS (
+		DELETE FROM codes.batch AS b
+		WHERE b.valid_until < ended_before OR b.revoked_at < ended_before
+		RETURNING b.id
+	), gone_log AS (
+		DELETE FROM codes.redemption_log AS l WHERE l.batch IN (SELECT g.id FROM gone AS g)
+	), gone_codes AS (
+		DELETE FROM codes.codes AS c WHERE c.batch IN (SELECT g.id FROM gone AS g)
+		RETURNING 1
+	)
+	SELECT pg_catalog.count(*) INTO deleted FROM gone_codes;
+	RETURN deleted;
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_purge(timestamptz) IS
+'Delete every batch whose validity ended (or that was revoked) before a time, with all its codes and history; returns the number of codes deleted.';
+
+--
+-- Nothing is PUBLIC.
+--
+
+REVOKE ALL ON FUNCTION codes.code_status(timestamptz, timestamptz, timestamptz, integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.code_undo(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.batch_id(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.batch_extend(text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.batch_revoke(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.batch_codes(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.batch_del(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.batch_purge(timestamptz) FROM PUBLIC;
+REVOKE ALL ON TABLE codes.redemption_log, codes.redemptions, codes.batches FROM PUBLIC;
+REVOKE ALL ON SEQUENCE codes.redemption_log_id_seq FROM PUBLIC;
