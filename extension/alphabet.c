@@ -1,13 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * alphabet.c
- *	  How a code is written: reading what a person typed into a key, and
- *	  writing a key out in the form that is handed out.
+ *	  How a code is written: its shapes (UUID or pattern), the alphabet and
+ *	  check symbol of patterned codes, reading what a person typed into a
+ *	  key, and writing a key out in the form that is handed out.
  *
- * A code's key is the 16-byte UUID.  Input is matched case-insensitively
- * and spaces and hyphens are ignored, so "ABCD EF..." finds "abcdef...".
- * Text that cannot be a code is reported as such, never as an error, and
- * no message here ever contains the text: codes must not reach the log.
+ * Every code has one 16-byte key.  A UUID code's key is the UUID itself; a
+ * patterned code's key is the first 16 bytes of the SHA-256 digest of its
+ * canonical form: upper case, without spaces and hyphens.  Input is matched
+ * the same way, so "gift 7kqm x4tp 9" finds "GIFT-7KQM-X4TP-9".  Text that
+ * cannot be a code is reported as such, never as an error, and no message
+ * here ever contains a code: codes must not reach the log.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,14 +18,35 @@
 
 #include <uuid/uuid.h>
 
+#include "catalog/namespace.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "codes.h"
 
 PG_FUNCTION_INFO_V1(key_fold);
+PG_FUNCTION_INFO_V1(code_valid);
 
-/* Number of hex digits in a key. */
+/* Number of hex digits in a UUID key. */
 #define KEY_DIGITS		(2 * UUID_LEN)
+
+/* The random symbols of patterned codes: no 0/O, no 1/I/L. */
+static const char alphabet[] = CODES_ALPHABET;
+
+/*
+ * The patterns of all batches, as this backend last read them from
+ * codes.batch; see pattern_may_match.
+ */
+static CodesPattern *known_patterns = NULL;
+static int	num_known_patterns = 0;
+static bool known_patterns_valid = false;
+static Oid	batch_relid = InvalidOid;
 
 /*
  * Value of an ASCII hex digit of either case, or -1 for any other byte.
@@ -40,39 +64,386 @@ hex_value(unsigned char c)
 }
 
 /*
+ * Value of a symbol of the alphabet (0 to 30), or -1 for any other byte.
+ * Expects upper case.
+ */
+static inline int
+symbol_value(char c)
+{
+	const char *p;
+
+	if (c == '\0')
+		return -1;
+	p = strchr(alphabet, c);
+	return p ? (int) (p - alphabet) : -1;
+}
+
+/*
+ * Does the canonical text spell a UUID, 32 hex digits?  Then it is read as
+ * one, so generation never makes a patterned code of that form.
+ */
+bool
+codes_canonical_is_uuid(const char *canon, int len)
+{
+	int			i;
+
+	if (len != KEY_DIGITS)
+		return false;
+	for (i = 0; i < len; i++)
+		if (hex_value((unsigned char) canon[i]) < 0)
+			return false;
+	return true;
+}
+
+/*
+ * The check symbol's value for random symbols of the given values: the one
+ * value c that makes 1*v[0] + 2*v[1] + ... + n*v[n-1] + (n+1)*c a multiple
+ * of 31.  As 31 is prime and every weight lies between 1 and 30, changing
+ * one symbol, or swapping two neighbouring different ones, changes the sum
+ * modulo 31, so the check catches it.
+ */
+int
+codes_check_value(const int *values, int n)
+{
+	int			sum = 0;
+	int			weight = n + 1;
+	int			inverse = 1;
+	int			i;
+
+	Assert(n + 1 < CODES_ALPHABET_SIZE);
+	for (i = 0; i < n; i++)
+		sum = (sum + (i + 1) * values[i]) % CODES_ALPHABET_SIZE;
+
+	/* weight^29 is weight's inverse modulo 31 (Fermat) */
+	for (i = 0; i < CODES_ALPHABET_SIZE - 2; i++)
+		inverse = (inverse * weight) % CODES_ALPHABET_SIZE;
+
+	return ((CODES_ALPHABET_SIZE - sum) * inverse) % CODES_ALPHABET_SIZE;
+}
+
+/*
+ * The alphabet's symbol of a value.
+ */
+char
+codes_symbol(int value)
+{
+	Assert(value >= 0 && value < CODES_ALPHABET_SIZE);
+	return alphabet[value];
+}
+
+/*
+ * Parse a pattern: '#' is a random symbol, '^' the check symbol (at most
+ * one, after every '#'), anything else a literal.  Literals are kept in
+ * upper case; spaces and hyphens are layout only, as in input.  Raises
+ * 22023 for a pattern that cannot make codes; the pattern is not a code,
+ * so it may appear in messages.
+ */
+void
+codes_parse_pattern(const char *pattern, CodesPattern *pat)
+{
+	int			len = strlen(pattern);
+	int			i;
+
+	if (len > CODES_MAX_PATTERN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pattern is too long"),
+				 errdetail("A pattern has at most %d characters; this one has %d.",
+						   CODES_MAX_PATTERN, len)));
+
+	memset(pat, 0, sizeof(*pat));
+	for (i = 0; i < len; i++)
+	{
+		char		c = pattern[i];
+
+		if (c < ' ' || c > '~')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("pattern \"%s\" contains a character that is not printable ASCII",
+							pattern)));
+		pat->layout[i] = pg_ascii_toupper((unsigned char) c);
+		if (c == ' ' || c == '-')
+			continue;
+		if (c == '#')
+		{
+			if (pat->has_check)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("the check symbol (^) in pattern \"%s\" must come after every random symbol (#)",
+								pattern)));
+			pat->nrandom++;
+		}
+		else if (c == '^')
+		{
+			if (pat->has_check)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("pattern \"%s\" has more than one check symbol (^)",
+								pattern)));
+			pat->has_check = true;
+		}
+		pat->canon[pat->canon_len++] = pat->layout[i];
+	}
+	pat->layout_len = len;
+
+	if (pat->nrandom == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pattern \"%s\" has no random symbol (#)", pattern),
+				 errhint("Each # in a pattern stands for one random symbol.")));
+	if (pat->has_check && pat->nrandom > CODES_MAX_CHECKED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pattern \"%s\" has too many random symbols for a check symbol",
+						pattern),
+				 errdetail("A check symbol covers at most %d random symbols; this pattern has %d.",
+						   CODES_MAX_CHECKED, pat->nrandom)));
+}
+
+/*
+ * Write a patterned code: the pattern's layout with its '#' and '^'
+ * replaced, in order, by symbols (the random symbols, then the check
+ * symbol).  Fills display (layout_len + 1 bytes) and canon (canon_len + 1
+ * bytes).
+ */
+void
+codes_pattern_write(const CodesPattern *pat, const char *symbols,
+					char *display, char *canon)
+{
+	int			i;
+	int			nc = 0;
+
+	for (i = 0; i < pat->layout_len; i++)
+	{
+		char		c = pat->layout[i];
+
+		if (c == '#' || c == '^')
+			c = *symbols++;
+		display[i] = c;
+		if (c != ' ' && c != '-')
+			canon[nc++] = c;
+	}
+	display[i] = '\0';
+	canon[nc] = '\0';
+}
+
+/*
+ * Does canonical text have the pattern's shape and, if the pattern has a
+ * check symbol, a correct one?
+ */
+static bool
+pattern_matches(const CodesPattern *pat, const char *canon, int len)
+{
+	int			values[CODES_MAX_PATTERN];
+	int			n = 0;
+	int			sum = 0;
+	int			i;
+
+	if (len != pat->canon_len)
+		return false;
+	for (i = 0; i < len; i++)
+	{
+		char		p = pat->canon[i];
+
+		if (p == '#' || p == '^')
+		{
+			values[n] = symbol_value(canon[i]);
+			if (values[n] < 0)
+				return false;
+			n++;
+		}
+		else if (p != canon[i])
+			return false;
+	}
+	if (!pat->has_check)
+		return true;
+	for (i = 0; i < n; i++)
+		sum += (i + 1) * values[i];
+	return sum % CODES_ALPHABET_SIZE == 0;
+}
+
+/*
+ * Read text as a person may have typed a code into its canonical form:
+ * upper case, without spaces and hyphens.  Returns the length, or -1 when
+ * the text cannot be a code (too long, or not ASCII).  Stops at the first
+ * byte that rules the text out, so a long or strange input costs no more
+ * than a miss.  buf holds CODES_MAX_PATTERN + 1 bytes.
+ */
+static int
+canonical_form(text *code, char *buf)
+{
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(code);
+	const unsigned char *end = p + VARSIZE_ANY_EXHDR(code);
+	int			len = 0;
+
+	for (; p < end; p++)
+	{
+		if (*p == ' ' || *p == '-')
+			continue;
+		if (*p <= ' ' || *p > '~' || len == CODES_MAX_PATTERN)
+			return -1;
+		buf[len++] = pg_ascii_toupper(*p);
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+/*
+ * The key of a patterned code: the first 16 bytes of the SHA-256 digest of
+ * its canonical form.
+ */
+void
+codes_pattern_key(const char *canon, int len, pg_uuid_t *key)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) canon, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute SHA-256 digest: %s",
+			 pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+	memcpy(key->data, digest, UUID_LEN);
+}
+
+/*
+ * Relcache callback: a batch with a new pattern was committed somewhere
+ * (code_gen invalidates codes.batch's relcache entry for that), or the
+ * whole relcache was reset.  Read the patterns again on next use.
+ */
+static void
+patterns_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == batch_relid)
+		known_patterns_valid = false;
+}
+
+/*
+ * Register patterns_invalidate; called from _PG_init.
+ */
+void
+codes_init_patterns(void)
+{
+	CacheRegisterRelcacheCallback(patterns_invalidate, (Datum) 0);
+}
+
+/*
+ * Tell every backend, when this transaction commits, that codes.batch has
+ * a new pattern.
+ */
+void
+codes_patterns_changed(void)
+{
+	Oid			relid = get_relname_relid("batch", get_namespace_oid("codes", false));
+
+	CacheInvalidateRelcacheByRelid(relid);
+}
+
+/*
+ * Read the patterns of all batches into known_patterns.
+ */
+static void
+load_patterns(void)
+{
+	MemoryContext oldcxt;
+	CodesPattern *patterns;
+	uint64		i;
+	int			ret;
+
+	batch_relid = get_relname_relid("batch", get_namespace_oid("codes", false));
+
+	/*
+	 * Mark the patterns valid before reading them, so that an invalidation
+	 * arriving meanwhile is not lost; and invalid again if reading fails.
+	 */
+	known_patterns_valid = true;
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	PG_TRY();
+	{
+		ret = SPI_execute("SELECT DISTINCT b.pattern FROM codes.batch AS b "
+						  "WHERE b.pattern IS NOT NULL", true, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	}
+	PG_CATCH();
+	{
+		known_patterns_valid = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	patterns = palloc(sizeof(CodesPattern) * Max(SPI_processed, 1));
+	MemoryContextSwitchTo(oldcxt);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *pattern = SPI_getvalue(SPI_tuptable->vals[i],
+										   SPI_tuptable->tupdesc, 1);
+
+		codes_parse_pattern(pattern, &patterns[i]);
+	}
+
+	if (known_patterns)
+		pfree(known_patterns);
+	known_patterns = patterns;
+	num_known_patterns = (int) SPI_processed;
+	SPI_finish();
+}
+
+/*
+ * Could canonical text be a code of some batch's pattern?  False when it
+ * has the shape of no pattern, or fails the check symbol of every pattern
+ * whose shape it has: then it is answered as not found without a look-up.
+ */
+static bool
+pattern_may_match(const char *canon, int len)
+{
+	int			i;
+
+	if (!known_patterns_valid)
+		load_patterns();
+	for (i = 0; i < num_known_patterns; i++)
+		if (pattern_matches(&known_patterns[i], canon, len))
+			return true;
+	return false;
+}
+
+/*
  * Read a code as a person may have typed it into its key.
  *
- * Returns false when the text cannot be a code: anything but exactly 32 hex
- * digits once spaces and hyphens are dropped.  Stops at the first byte that
- * rules the text out, so a long or strange input costs no more than a miss.
+ * Returns false when the text cannot be a code: neither a UUID (32 hex
+ * digits once spaces and hyphens are dropped) nor a code of any batch's
+ * pattern with a correct check symbol.
  */
 bool
 codes_key_from_text(text *code, pg_uuid_t *key)
 {
-	const unsigned char *p = (const unsigned char *) VARDATA_ANY(code);
-	const unsigned char *end = p + VARSIZE_ANY_EXHDR(code);
-	int			ndigits = 0;
+	char		canon[CODES_MAX_PATTERN + 1];
+	int			len = canonical_form(code, canon);
+	int			i;
 
-	for (; p < end; p++)
+	if (len < 0)
+		return false;
+
+	if (codes_canonical_is_uuid(canon, len))
 	{
-		int			v;
-
-		if (*p == ' ' || *p == '-')
-			continue;
-		v = hex_value(*p);
-		if (v < 0 || ndigits == KEY_DIGITS)
-			return false;
-		if (ndigits % 2 == 0)
-			key->data[ndigits / 2] = (unsigned char) (v << 4);
-		else
-			key->data[ndigits / 2] |= (unsigned char) v;
-		ndigits++;
+		for (i = 0; i < UUID_LEN; i++)
+			key->data[i] = (unsigned char) ((hex_value(canon[2 * i]) << 4) |
+											hex_value(canon[2 * i + 1]));
+		return true;
 	}
-	return ndigits == KEY_DIGITS;
+
+	AcceptInvalidationMessages();
+	if (!pattern_may_match(canon, len))
+		return false;
+	codes_pattern_key(canon, len, key);
+	return true;
 }
 
 /*
- * Write a key in the form a code is handed out: the lower-case UUID,
+ * Write a UUID key in the form a code is handed out: the lower-case UUID,
  * 8-4-4-4-12, formatted by libuuid.  buf must hold CODES_TEXT_LEN + 1 bytes.
  */
 void
@@ -82,11 +453,30 @@ codes_key_to_cstring(const pg_uuid_t *key, char *buf)
 }
 
 /*
+ * code_valid(code text, pattern text) returns boolean
+ *
+ * True when the code, read as input is, has the pattern's shape and, if
+ * the pattern has one, a correct check symbol.  Touches no table, so a web
+ * form may call it before a code is ever looked up.
+ */
+Datum
+code_valid(PG_FUNCTION_ARGS)
+{
+	char		canon[CODES_MAX_PATTERN + 1];
+	int			len = canonical_form(PG_GETARG_TEXT_PP(0), canon);
+	CodesPattern pat;
+
+	codes_parse_pattern(text_to_cstring(PG_GETARG_TEXT_PP(1)), &pat);
+	PG_RETURN_BOOL(len >= 0 && pattern_matches(&pat, canon, len));
+}
+
+/*
  * key_fold(uuid) returns bigint
  *
  * The key of the unique index: the two halves of the 16-byte key XORed.
  * Each half of a version 4 UUID has a few fixed bits, in different places,
- * so the fold is uniformly random over all 64 bits.
+ * so the fold is uniformly random over all 64 bits; so is the fold of a
+ * digest.
  */
 Datum
 key_fold(PG_FUNCTION_ARGS)

@@ -4,20 +4,44 @@
 \echo Use "ALTER EXTENSION codes UPDATE TO '1.1'" to load this file. \quit
 
 --
--- 1.1: multi-use codes, per-redeemer limits, the redemption history, undo,
--- and the admin's batch functions and views.
+-- 1.1: patterned codes with a check symbol, multi-use codes, per-redeemer
+-- limits, the redemption history, undo, and the admin's batch functions
+-- and views.
 --
 
 ALTER TABLE codes.batch
+	ADD COLUMN pattern text,
 	ADD COLUMN max_uses_per_redeemer integer,
 	ADD COLUMN revoked_at timestamptz,
 	ADD CONSTRAINT batch_max_uses_per_redeemer_check
 		CHECK (max_uses_per_redeemer >= 1 AND max_uses_per_redeemer <= max_uses);
 
+COMMENT ON COLUMN codes.batch.pattern IS
+'The pattern of the batch''s codes, or NULL for UUID codes.';
 COMMENT ON COLUMN codes.batch.max_uses_per_redeemer IS
 'Uses of one code that one redeemer may hold, or NULL for no such limit.';
 COMMENT ON COLUMN codes.batch.revoked_at IS
 'When batch_revoke ended the batch; its codes fail until batch_extend.';
+
+/*
+ * A patterned code's key is a digest of its canonical form (see
+ * alphabet.c), so its text as handed out is kept beside it.  NULL for UUID
+ * codes, whose key is their text: the column costs them nothing.
+ */
+ALTER TABLE codes.codes ADD COLUMN shown text;
+
+COMMENT ON COLUMN codes.codes.shown IS
+'A patterned code as handed out; NULL for UUID codes, whose text is their key.';
+COMMENT ON COLUMN codes.codes.code IS
+'The code''s key: the UUID itself, or the first 16 bytes of the SHA-256 digest of a patterned code''s canonical form.';
+
+CREATE FUNCTION codes.code_valid(code text, pattern text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'code_valid'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION codes.code_valid(text, text) IS
+'Whether a code, read as input is, has the pattern''s shape and a correct check symbol; touches no table.';
 
 /*
  * A batch's codes are inserted together, so they lie in neighbouring pages:
@@ -134,20 +158,23 @@ COMMENT ON FUNCTION codes.code_undo(text, text) IS
 --
 
 CREATE VIEW codes.redemptions AS
-SELECT c.code::text AS code, b.name AS batch, c.used_by AS redeemer,
+SELECT COALESCE(c.shown, c.code::text) AS code, b.name AS batch, c.used_by AS redeemer,
 	   c.used_at, NULL::timestamptz AS undone_at
 FROM codes.codes AS c JOIN codes.batch AS b ON b.id = c.batch
 WHERE b.max_uses = 1 AND c.uses = 1
 UNION ALL
-SELECT l.code::text, b.name, l.redeemer, l.used_at, l.undone_at
-FROM codes.redemption_log AS l JOIN codes.batch AS b ON b.id = l.batch;
+SELECT COALESCE(c.shown, l.code::text), b.name, l.redeemer, l.used_at, l.undone_at
+FROM codes.redemption_log AS l
+	JOIN codes.batch AS b ON b.id = l.batch
+	LEFT JOIN codes.codes AS c
+		ON codes.key_fold(c.code) = codes.key_fold(l.code) AND c.code = l.code;
 
 COMMENT ON VIEW codes.redemptions IS
 'Every use of every code: code, batch, redeemer, when, and when it was undone (NULL while it stands).';
 
 CREATE VIEW codes.batches AS
 SELECT b.name, b.created_at, b.valid_from, b.valid_until, b.revoked_at,
-	   b.max_uses, b.max_uses_per_redeemer,
+	   b.pattern, b.max_uses, b.max_uses_per_redeemer,
 	   s.issued, s.used_up, s.uses_left
 FROM codes.batch AS b
 	CROSS JOIN LATERAL (
@@ -247,7 +274,7 @@ DECLARE
 	batch_no	integer := codes.batch_id(batch);
 BEGIN
 	RETURN QUERY
-		SELECT c.code::text,
+		SELECT COALESCE(c.shown, c.code::text),
 			   codes.code_status(b.valid_from, b.valid_until, b.revoked_at, b.max_uses, c.uses),
 			   c.uses, c.used_at, c.used_by
 		FROM codes.codes AS c JOIN codes.batch AS b ON b.id = c.batch
@@ -313,6 +340,7 @@ COMMENT ON FUNCTION codes.batch_purge(timestamptz) IS
 
 REVOKE ALL ON FUNCTION codes.code_status(timestamptz, timestamptz, timestamptz, integer, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.code_undo(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.code_valid(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_id(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_extend(text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_revoke(text) FROM PUBLIC;

@@ -15,14 +15,25 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "codes.h"
 
 PG_MODULE_MAGIC;
+
+/*
+ * codes.max_guess_chance: the largest chance allowed that one random guess
+ * matches one of a patterned batch's codes (README.md, Patterns).
+ */
+static double max_guess_chance = 1e-12;
+
+void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(code_gen);
 PG_FUNCTION_INFO_V1(code_use);
@@ -143,6 +154,45 @@ typedef struct StmtArgs
 	Datum		values[NARGS];
 	char		nulls[NARGS];
 } StmtArgs;
+
+/*
+ * Module load: the settings, and the invalidation of cached patterns.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomRealVariable("codes.max_guess_chance",
+							 "Largest chance that one random guess matches one of a patterned batch's codes.",
+							 "code_gen refuses a pattern whose keyspace is too small for the number of codes.",
+							 &max_guess_chance,
+							 1e-12, 1e-30, 1.0,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	MarkGUCPrefixReserved("codes");
+
+	codes_init_patterns();
+}
+
+/*
+ * Refuse a patterned batch whose codes would be too easy to guess: one
+ * random guess (which an attacker can give a correct check symbol) must
+ * match one of its num codes with a chance of at most max_guess_chance.
+ */
+static void
+check_keyspace(const CodesPattern *pat, int32 num)
+{
+	double		keyspace = pow(CODES_ALPHABET_SIZE, pat->nrandom);
+	double		chance = num / keyspace;
+
+	if (chance > max_guess_chance)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pattern keyspace of %.4g codes is too small for a batch of %d",
+						keyspace, num),
+				 errdetail("With %d random symbols, one guess would match one of %d codes with a chance of %.2g, above the limit codes.max_guess_chance = %.2g.",
+						   pat->nrandom, num, chance, max_guess_chance),
+				 errhint("Add random symbols (#) to the pattern, or make fewer codes.")));
+}
 
 /*
  * Prepare a statement and keep its plan for the life of the backend.
@@ -387,11 +437,13 @@ code_gen(PG_FUNCTION_ARGS)
 						   from, timestamptz_to_str(spec.valid_until))));
 	}
 
+	spec.pattern = NULL;
 	if (!PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("patterns are not supported yet"),
-				 errhint("Leave pattern NULL to get UUID codes.")));
+	{
+		spec.pattern = text_to_cstring(PG_GETARG_TEXT_PP(3));
+		codes_parse_pattern(spec.pattern, &spec.parsed);
+		check_keyspace(&spec.parsed, spec.num);
+	}
 
 	if (PG_ARGISNULL(4))
 		ereport(ERROR,

@@ -19,8 +19,29 @@
 /* Longest batch name, in bytes. */
 #define CODES_MAX_BATCH_NAME	200
 
-/* Length of a code's text form: a UUID with hyphens. */
+/* Length of a UUID code's text form, with hyphens. */
 #define CODES_TEXT_LEN			36
+
+/* The random symbols of patterned codes: no 0/O, no 1/I/L. */
+#define CODES_ALPHABET			"23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+#define CODES_ALPHABET_SIZE		31
+
+/* Longest pattern, in characters (documented in README.md). */
+#define CODES_MAX_PATTERN		64
+
+/* Most random symbols a check symbol can cover: weights 1..30 mod 31. */
+#define CODES_MAX_CHECKED		29
+
+/* A parsed pattern (see codes_parse_pattern). */
+typedef struct CodesPattern
+{
+	char		layout[CODES_MAX_PATTERN + 1];	/* the pattern, upper case */
+	int			layout_len;
+	char		canon[CODES_MAX_PATTERN + 1];	/* without spaces, hyphens */
+	int			canon_len;
+	int			nrandom;		/* number of '#' */
+	bool		has_check;		/* ends its symbols with '^' */
+} CodesPattern;
 
 /* What code_gen was asked for, once its arguments have been checked. */
 typedef struct CodesBatchSpec
@@ -34,6 +55,8 @@ typedef struct CodesBatchSpec
 	bool		per_redeemer_null;	/* no per-redeemer limit */
 	int32		max_uses_per_redeemer;
 	char	   *name;			/* batch name, or NULL to generate one */
+	char	   *pattern;		/* pattern, or NULL for UUID codes */
+	CodesPattern parsed;		/* the pattern, parsed */
 } CodesBatchSpec;
 
 /* codes.c */
@@ -44,7 +67,16 @@ extern void codes_generate(const CodesBatchSpec *spec,
 						   Tuplestorestate *out, TupleDesc outdesc);
 
 /* alphabet.c */
+extern void codes_init_patterns(void);
+extern void codes_patterns_changed(void);
 extern bool codes_key_from_text(text *code, pg_uuid_t *key);
 extern void codes_key_to_cstring(const pg_uuid_t *key, char *buf);
+extern void codes_parse_pattern(const char *pattern, CodesPattern *pat);
+extern void codes_pattern_write(const CodesPattern *pat, const char *symbols,
+								char *display, char *canon);
+extern void codes_pattern_key(const char *canon, int len, pg_uuid_t *key);
+extern bool codes_canonical_is_uuid(const char *canon, int len);
+extern int	codes_check_value(const int *values, int n);
+extern char codes_symbol(int value);
 
 #endif							/* CODES_H */

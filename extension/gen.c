@@ -32,16 +32,20 @@
  */
 static const char *const batch_insert_sql =
 "INSERT INTO codes.batch "
-"(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer) "
-"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5 "
+"(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer, pattern) "
+"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5, $6 "
 "FROM pg_catalog.nextval('codes.batch_id_seq'::pg_catalog.regclass) AS n "
 "ON CONFLICT (name) DO NOTHING "
 "RETURNING id";
 
-/* Insert one chunk of codes, given as a uuid[], into a batch. */
+/*
+ * Insert one chunk of codes into a batch: their keys as a uuid[], and for
+ * patterned codes their text as handed out as a text[] (NULL for UUID
+ * codes, whose key is their text).
+ */
 static const char *const insert_sql =
-"INSERT INTO codes.codes (batch, code) "
-"SELECT $1, k FROM pg_catalog.unnest($2) AS k";
+"INSERT INTO codes.codes (batch, code, shown) "
+"SELECT $1, k, s FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, s)";
 
 /*
  * The same, for a chunk known to hold a code that collides with an existing
@@ -49,10 +53,29 @@ static const char *const insert_sql =
  * the codes inserted are returned.  About half as fast, so used only then.
  */
 static const char *const insert_skipping_sql =
-"INSERT INTO codes.codes (batch, code) "
-"SELECT $1, k FROM pg_catalog.unnest($2) AS k "
+"INSERT INTO codes.codes (batch, code, shown) "
+"SELECT $1, k, s FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, s) "
 "ON CONFLICT DO NOTHING "
-"RETURNING code";
+"RETURNING code, shown";
+
+/*
+ * One chunk of new codes: their keys and, for patterned codes, their text.
+ */
+typedef struct Chunk
+{
+	int			n;
+	pg_uuid_t  *keys;
+	char	  **shown;			/* NULL for UUID codes */
+} Chunk;
+
+/*
+ * Strong random bytes, taken from pg_strong_random a buffer at a time.
+ */
+typedef struct RandomBytes
+{
+	unsigned char buf[4096];
+	int			used;
+} RandomBytes;
 
 /*
  * Create the batch row and return its id.  A name already taken is an
@@ -62,15 +85,15 @@ static int32
 insert_batch(const CodesBatchSpec *spec)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		values[5];
-	char		nulls[5];
+	Datum		values[6];
+	char		nulls[6];
 
 	if (plan == NULL)
 	{
-		Oid			argtypes[5] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-		INT4OID, INT4OID};
+		Oid			argtypes[6] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		INT4OID, INT4OID, TEXTOID};
 
-		plan = codes_prepare(batch_insert_sql, 5, argtypes);
+		plan = codes_prepare(batch_insert_sql, 6, argtypes);
 	}
 
 	values[0] = spec->name ? CStringGetTextDatum(spec->name) : (Datum) 0;
@@ -83,6 +106,8 @@ insert_batch(const CodesBatchSpec *spec)
 	nulls[3] = ' ';
 	values[4] = Int32GetDatum(spec->max_uses_per_redeemer);
 	nulls[4] = spec->per_redeemer_null ? 'n' : ' ';
+	values[5] = spec->pattern ? CStringGetTextDatum(spec->pattern) : (Datum) 0;
+	nulls[5] = spec->pattern ? ' ' : 'n';
 
 	for (;;)
 	{
@@ -108,24 +133,84 @@ insert_batch(const CodesBatchSpec *spec)
 }
 
 /*
- * Fill keys with n random version 4 (RFC 4122) UUIDs: one call to
+ * Fill the chunk with random version 4 (RFC 4122) UUIDs: one call to
  * PostgreSQL's cryptographically strong source for the whole chunk, then
  * the version and variant bits.  (libuuid's uuid_generate_random makes
  * about six system calls per UUID; see README.md, Performance.)
  */
 static void
-random_keys(pg_uuid_t *keys, int n)
+random_uuids(Chunk *chunk)
 {
 	int			i;
 
-	if (!pg_strong_random(keys, sizeof(pg_uuid_t) * n))
+	if (!pg_strong_random(chunk->keys, sizeof(pg_uuid_t) * chunk->n))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate random values")));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < chunk->n; i++)
 	{
-		keys[i].data[6] = (keys[i].data[6] & 0x0f) | 0x40;	/* version 4 */
-		keys[i].data[8] = (keys[i].data[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+		chunk->keys[i].data[6] = (chunk->keys[i].data[6] & 0x0f) | 0x40;	/* version 4 */
+		chunk->keys[i].data[8] = (chunk->keys[i].data[8] & 0x3f) | 0x80;	/* variant */
+	}
+}
+
+/*
+ * A uniformly random symbol value, 0 to 30.  Bytes of 248 and above are
+ * drawn again, so that every value has the same chance (248 = 8 * 31).
+ */
+static int
+random_symbol(RandomBytes *rnd)
+{
+	for (;;)
+	{
+		unsigned char b;
+
+		if (rnd->used == sizeof(rnd->buf))
+		{
+			if (!pg_strong_random(rnd->buf, sizeof(rnd->buf)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("could not generate random values")));
+			rnd->used = 0;
+		}
+		b = rnd->buf[rnd->used++];
+		if (b < 8 * CODES_ALPHABET_SIZE)
+			return b % CODES_ALPHABET_SIZE;
+	}
+}
+
+/*
+ * Fill the chunk with random codes of a pattern: the random symbols, the
+ * check symbol if the pattern has one, the text as handed out, and the key.
+ * A code whose canonical form would read as a UUID is drawn again.
+ */
+static void
+random_pattern_codes(Chunk *chunk, const CodesPattern *pat, RandomBytes *rnd)
+{
+	int			i;
+
+	for (i = 0; i < chunk->n; i++)
+	{
+		int			values[CODES_MAX_PATTERN];
+		char		symbols[CODES_MAX_PATTERN + 1];
+		char		canon[CODES_MAX_PATTERN + 1];
+		int			j;
+
+		chunk->shown[i] = palloc(pat->layout_len + 1);
+		do
+		{
+			for (j = 0; j < pat->nrandom; j++)
+			{
+				values[j] = random_symbol(rnd);
+				symbols[j] = codes_symbol(values[j]);
+			}
+			if (pat->has_check)
+				symbols[j++] = codes_symbol(codes_check_value(values, pat->nrandom));
+			symbols[j] = '\0';
+			codes_pattern_write(pat, symbols, chunk->shown[i], canon);
+		} while (codes_canonical_is_uuid(canon, pat->canon_len));
+
+		codes_pattern_key(canon, pat->canon_len, &chunk->keys[i]);
 	}
 }
 
@@ -136,7 +221,7 @@ random_keys(pg_uuid_t *keys, int n)
  * which would show the colliding key, never reaches the client or the log.
  */
 static bool
-insert_chunk(SPIPlanPtr plan, Datum *values, int n)
+insert_chunk(SPIPlanPtr plan, Datum *values, const char *nulls, int n)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -149,7 +234,7 @@ insert_chunk(SPIPlanPtr plan, Datum *values, int n)
 	{
 		int			ret;
 
-		ret = SPI_execute_plan(plan, values, NULL, false, 0);
+		ret = SPI_execute_plan(plan, values, nulls, false, 0);
 		if (ret != SPI_OK_INSERT || SPI_processed != (uint64) n)
 			elog(ERROR, "SPI_execute_plan failed inserting codes: %s",
 				 SPI_result_code_string(ret));
@@ -181,17 +266,23 @@ insert_chunk(SPIPlanPtr plan, Datum *values, int n)
 }
 
 /*
- * Put the text form of a code into the result.
+ * Put the text of a code, as handed out, into the result: the text of a
+ * patterned code, or else the lower-case UUID written from its key.
  */
 static void
-put_code(Tuplestorestate *out, TupleDesc outdesc, const pg_uuid_t *key)
+put_code(Tuplestorestate *out, TupleDesc outdesc, const pg_uuid_t *key,
+		 const char *shown)
 {
 	char		buf[CODES_TEXT_LEN + 1];
 	Datum		value;
 	bool		isnull = false;
 
-	codes_key_to_cstring(key, buf);
-	value = PointerGetDatum(cstring_to_text_with_len(buf, CODES_TEXT_LEN));
+	if (shown == NULL)
+	{
+		codes_key_to_cstring(key, buf);
+		shown = buf;
+	}
+	value = CStringGetTextDatum(shown);
 	tuplestore_putvalues(out, outdesc, &value, &isnull);
 }
 
@@ -200,25 +291,26 @@ put_code(Tuplestorestate *out, TupleDesc outdesc, const pg_uuid_t *key)
  * into the result, and return how many there were.
  */
 static int
-insert_chunk_skipping(SPIPlanPtr plan, Datum *values,
+insert_chunk_skipping(SPIPlanPtr plan, Datum *values, const char *nulls,
 					  Tuplestorestate *out, TupleDesc outdesc)
 {
 	uint64		i;
 	int			ret;
 	int			inserted;
 
-	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	ret = SPI_execute_plan(plan, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "SPI_execute_plan failed inserting codes: %s",
 			 SPI_result_code_string(ret));
 
 	for (i = 0; i < SPI_processed; i++)
 	{
+		HeapTuple	row = SPI_tuptable->vals[i];
 		bool		isnull;
-		Datum		key = SPI_getbinval(SPI_tuptable->vals[i],
-										SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		key = SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull);
+		char	   *shown = SPI_getvalue(row, SPI_tuptable->tupdesc, 2);
 
-		put_code(out, outdesc, DatumGetUUIDP(key));
+		put_code(out, outdesc, DatumGetUUIDP(key), shown);
 	}
 	inserted = (int) SPI_processed;
 	SPI_freetuptable(SPI_tuptable);
@@ -227,12 +319,13 @@ insert_chunk_skipping(SPIPlanPtr plan, Datum *values,
 
 /*
  * Create the batch described by spec and put the text of each new code into
- * out, one row each.  Codes are inserted GEN_CHUNK at a time as a uuid[]
+ * out, one row each.  Codes are inserted GEN_CHUNK at a time as arrays
  * through a saved plan.  A chunk in which a code collides with an existing
  * one is inserted again without the colliders, and the missing codes are
  * made in the next round: the batch always comes back complete.  (For
  * random UUIDs, whose keys collide when their 64-bit folds do, that takes
- * about four billion codes per collision.)
+ * about four billion codes per collision; patterned codes collide when
+ * their keyspace is small for their number.)
  */
 void
 codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
@@ -241,7 +334,8 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr skipping_plan = NULL;
 	MemoryContext chunkcxt;
-	pg_uuid_t  *keys;
+	RandomBytes *rnd = NULL;
+	Chunk		chunk;
 	Datum	   *elems;
 	int32		batch_id;
 	int32		done = 0;
@@ -252,15 +346,23 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 
 	if (plan == NULL)
 	{
-		Oid			argtypes[2] = {INT4OID, UUIDARRAYOID};
+		Oid			argtypes[3] = {INT4OID, UUIDARRAYOID, TEXTARRAYOID};
 
-		plan = codes_prepare(insert_sql, 2, argtypes);
-		skipping_plan = codes_prepare(insert_skipping_sql, 2, argtypes);
+		plan = codes_prepare(insert_sql, 3, argtypes);
+		skipping_plan = codes_prepare(insert_skipping_sql, 3, argtypes);
 	}
 
 	batch_id = insert_batch(spec);
+	if (spec->pattern)
+	{
+		/* other backends learn of the new pattern when this commits */
+		codes_patterns_changed();
+		rnd = palloc(sizeof(RandomBytes));
+		rnd->used = sizeof(rnd->buf);
+	}
 
-	keys = palloc(sizeof(pg_uuid_t) * Min(spec->num, GEN_CHUNK));
+	chunk.keys = palloc(sizeof(pg_uuid_t) * Min(spec->num, GEN_CHUNK));
+	chunk.shown = spec->pattern ? palloc(sizeof(char *) * Min(spec->num, GEN_CHUNK)) : NULL;
 	elems = palloc(sizeof(Datum) * Min(spec->num, GEN_CHUNK));
 	chunkcxt = AllocSetContextCreate(CurrentMemoryContext,
 									 "codes_generate chunk",
@@ -268,30 +370,46 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 
 	while (done < spec->num)
 	{
-		int			n = Min(spec->num - done, GEN_CHUNK);
 		MemoryContext oldcxt;
-		Datum		values[2];
+		Datum		values[3];
+		char		nulls[3] = {' ', ' ', 'n'};
 		int			i;
 
 		CHECK_FOR_INTERRUPTS();
 		oldcxt = MemoryContextSwitchTo(chunkcxt);
 
-		random_keys(keys, n);
-		for (i = 0; i < n; i++)
-			elems[i] = UUIDPGetDatum(&keys[i]);
+		chunk.n = Min(spec->num - done, GEN_CHUNK);
+		if (spec->pattern)
+			random_pattern_codes(&chunk, &spec->parsed, rnd);
+		else
+			random_uuids(&chunk);
+
 		values[0] = Int32GetDatum(batch_id);
-		values[1] = PointerGetDatum(construct_array(elems, n, UUIDOID,
+		for (i = 0; i < chunk.n; i++)
+			elems[i] = UUIDPGetDatum(&chunk.keys[i]);
+		values[1] = PointerGetDatum(construct_array(elems, chunk.n, UUIDOID,
 													UUID_LEN, false,
 													TYPALIGN_CHAR));
-
-		if (insert_chunk(plan, values, n))
+		if (spec->pattern)
 		{
-			for (i = 0; i < n; i++)
-				put_code(out, outdesc, &keys[i]);
-			done += n;
+			for (i = 0; i < chunk.n; i++)
+				elems[i] = CStringGetTextDatum(chunk.shown[i]);
+			values[2] = PointerGetDatum(construct_array(elems, chunk.n, TEXTOID,
+														-1, false,
+														TYPALIGN_INT));
+			nulls[2] = ' ';
+		}
+
+		if (insert_chunk(plan, values, nulls, chunk.n))
+		{
+			for (i = 0; i < chunk.n; i++)
+				put_code(out, outdesc, &chunk.keys[i],
+						 chunk.shown ? chunk.shown[i] : NULL);
+			done += chunk.n;
 		}
 		else
-			done += insert_chunk_skipping(skipping_plan, values, out, outdesc);
+			done += insert_chunk_skipping(skipping_plan, values, nulls,
+										  out, outdesc);
 
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(chunkcxt);

@@ -18,7 +18,7 @@ SELECT codes.code_gen(10000001, NULL, NULL);
 SELECT codes.code_gen(1, '2026-01-02 00:00+00', '2026-01-01 00:00+00');
 \echo :LAST_ERROR_SQLSTATE
 
--- patterns are not there yet
+-- a pattern too small for the batch (more in patterns.sql)
 SELECT codes.code_gen(1, NULL, NULL, pattern => 'GIFT-####');
 \echo :LAST_ERROR_SQLSTATE
 

@@ -49,9 +49,12 @@ WHERE b.name = 'multi';
 SELECT count(codes.code_undo(c.code::text, 'r1'))
 FROM codes.codes c JOIN codes.batch b ON b.id = c.batch WHERE b.name = 'multi';
 SELECT codes.batch_revoke('expired');
+SELECT count(*) FROM codes.code_gen(40, NULL, NULL, pattern => 'GIFT-####-####-###^', batch => 'gift');
+SELECT count(codes.code_use(code, 'gifted'))
+FROM (SELECT code FROM codes.batch_codes('gift') ORDER BY code LIMIT 5) s;
 SQL
 	snapshot $src >"$work/before" || return 1
-	[ "$(psql_q -d $src -c "SELECT count(*) FROM codes.codes")" -eq 550 ] &&
+	[ "$(psql_q -d $src -c "SELECT count(*) FROM codes.codes")" -eq 590 ] &&
 	[ "$(psql_q -d $src -c "SELECT count(*) FROM codes.redemptions WHERE undone_at IS NOT NULL")" -eq 10 ] ||
 		{ echo "the source database is not as expected"; return 1; }
 
@@ -67,6 +70,10 @@ SQL
 							  WHERE b.name = 'current' AND uses = 0 LIMIT 1")
 	[ "$(psql_q -d $dst -c "SELECT codes.code_use('$code')")" = SUCCEED ] || return 1
 	[ "$(psql_q -d $dst -c "SELECT codes.code_use('$code')")" = FAILED ] || return 1
+	# and so do patterned codes, in any input form
+	code=$(psql_q -d $dst -c "SELECT code FROM codes.batch_codes('gift') WHERE uses = 0 LIMIT 1")
+	[ "$(psql_q -d $dst -c "SELECT codes.code_use(lower('$code'))")" = SUCCEED ] || return 1
+	[ "$(psql_q -d $dst -c "SELECT codes.code_query('$code')")" = ACTIVED ] || return 1
 }
 
 if run >"$work/log" 2>&1; then
