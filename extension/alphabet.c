@@ -18,15 +18,10 @@
 
 #include <uuid/uuid.h>
 
-#include "catalog/namespace.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
-#include "utils/lsyscache.h"
-#include "utils/memutils.h"
 
 #include "codes.h"
 
@@ -38,15 +33,6 @@ PG_FUNCTION_INFO_V1(code_valid);
 
 /* The random symbols of patterned codes: no 0/O, no 1/I/L. */
 static const char alphabet[] = CODES_ALPHABET;
-
-/*
- * The patterns of all batches, as this backend last read them from
- * codes.batch; see pattern_may_match.
- */
-static CodesPattern *known_patterns = NULL;
-static int	num_known_patterns = 0;
-static bool known_patterns_valid = false;
-static Oid	batch_relid = InvalidOid;
 
 /*
  * Value of an ASCII hex digit of either case, or -1 for any other byte.
@@ -308,91 +294,6 @@ codes_pattern_key(const char *canon, int len, pg_uuid_t *key)
 }
 
 /*
- * Relcache callback: a batch with a new pattern was committed somewhere
- * (code_gen invalidates codes.batch's relcache entry for that), or the
- * whole relcache was reset.  Read the patterns again on next use.
- */
-static void
-patterns_invalidate(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == batch_relid)
-		known_patterns_valid = false;
-}
-
-/*
- * Register patterns_invalidate; called from _PG_init.
- */
-void
-codes_init_patterns(void)
-{
-	CacheRegisterRelcacheCallback(patterns_invalidate, (Datum) 0);
-}
-
-/*
- * Tell every backend, when this transaction commits, that codes.batch has
- * a new pattern.
- */
-void
-codes_patterns_changed(void)
-{
-	Oid			relid = get_relname_relid("batch", get_namespace_oid("codes", false));
-
-	CacheInvalidateRelcacheByRelid(relid);
-}
-
-/*
- * Read the patterns of all batches into known_patterns.
- */
-static void
-load_patterns(void)
-{
-	MemoryContext oldcxt;
-	CodesPattern *patterns;
-	uint64		i;
-	int			ret;
-
-	batch_relid = get_relname_relid("batch", get_namespace_oid("codes", false));
-
-	/*
-	 * Mark the patterns valid before reading them, so that an invalidation
-	 * arriving meanwhile is not lost; and invalid again if reading fails.
-	 */
-	known_patterns_valid = true;
-	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-	PG_TRY();
-	{
-		ret = SPI_execute("SELECT DISTINCT b.pattern FROM codes.batch AS b "
-						  "WHERE b.pattern IS NOT NULL", true, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-	}
-	PG_CATCH();
-	{
-		known_patterns_valid = false;
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-
-	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	patterns = palloc(sizeof(CodesPattern) * Max(SPI_processed, 1));
-	MemoryContextSwitchTo(oldcxt);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		char	   *pattern = SPI_getvalue(SPI_tuptable->vals[i],
-										   SPI_tuptable->tupdesc, 1);
-
-		codes_parse_pattern(pattern, &patterns[i]);
-	}
-
-	if (known_patterns)
-		pfree(known_patterns);
-	known_patterns = patterns;
-	num_known_patterns = (int) SPI_processed;
-	SPI_finish();
-}
-
-/*
  * Could canonical text be a code of some batch's pattern?  False when it
  * has the shape of no pattern, or fails the check symbol of every pattern
  * whose shape it has: then it is answered as not found without a look-up.
@@ -400,12 +301,12 @@ load_patterns(void)
 static bool
 pattern_may_match(const char *canon, int len)
 {
+	int			n;
+	const CodesPattern *patterns = codes_known_patterns(&n);
 	int			i;
 
-	if (!known_patterns_valid)
-		load_patterns();
-	for (i = 0; i < num_known_patterns; i++)
-		if (pattern_matches(&known_patterns[i], canon, len))
+	for (i = 0; i < n; i++)
+		if (pattern_matches(&patterns[i], canon, len))
 			return true;
 	return false;
 }
@@ -435,7 +336,6 @@ codes_key_from_text(text *code, pg_uuid_t *key)
 		return true;
 	}
 
-	AcceptInvalidationMessages();
 	if (!pattern_may_match(canon, len))
 		return false;
 	codes_pattern_key(canon, len, key);

@@ -75,28 +75,38 @@ SELECT pg_catalog.pg_extension_config_dump('codes.redemption_log', '');
 SELECT pg_catalog.pg_extension_config_dump('codes.redemption_log_id_seq', '');
 
 /*
- * The status of a code, as code_query reports it, from its batch's period
- * and its uses.  code_use, code_query and batch_codes all decide through
- * this one expression (it is inlined into their statements).  Its body is
- * bound when created, so the caller's search_path cannot change it.
+ * A code's status is decided in C (batch.c) from its uses and what each
+ * backend remembers of its batch, so that a use or a query touches only
+ * the code's row.  This trigger tells every backend when codes.batch
+ * changes.
  */
-CREATE FUNCTION codes.code_status(valid_from timestamptz,
-								  valid_until timestamptz,
-								  revoked_at timestamptz,
-								  max_uses integer,
-								  uses integer)
-RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-RETURN CASE
-	WHEN revoked_at IS NOT NULL
-		OR valid_from > pg_catalog.now()
-		OR valid_until < pg_catalog.now() THEN 'TIMEINVALID'
-	WHEN uses < max_uses THEN 'UNACTIVED'
-	ELSE 'ACTIVED'
-END;
+CREATE FUNCTION codes.batch_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'batch_changed'
+LANGUAGE C;
 
-COMMENT ON FUNCTION codes.code_status(timestamptz, timestamptz, timestamptz, integer, integer) IS
-'TIMEINVALID, UNACTIVED or ACTIVED for a code with these period ends, revocation time, uses allowed and uses made.';
+COMMENT ON FUNCTION codes.batch_changed() IS
+'Trigger: makes every backend read codes.batch again after it changed.';
+
+CREATE TRIGGER batch_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON codes.batch
+	FOR EACH STATEMENT EXECUTE FUNCTION codes.batch_changed();
+
+CREATE FUNCTION codes.code_status(batch integer, uses integer)
+RETURNS text
+AS 'MODULE_PATHNAME', 'code_status'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION codes.code_status(integer, integer) IS
+'TIMEINVALID, UNACTIVED or ACTIVED: the status now of a code of this batch with this many uses.';
+
+CREATE FUNCTION codes.use_allowed(batch integer, uses integer)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'use_allowed'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION codes.use_allowed(integer, integer) IS
+'Whether code_use''s one conditional update may use a code of this batch with this many uses now.';
 
 --
 -- code_gen gains max_uses_per_redeemer.  Adding an argument means a new
@@ -275,9 +285,8 @@ DECLARE
 BEGIN
 	RETURN QUERY
 		SELECT COALESCE(c.shown, c.code::text),
-			   codes.code_status(b.valid_from, b.valid_until, b.revoked_at, b.max_uses, c.uses),
-			   c.uses, c.used_at, c.used_by
-		FROM codes.codes AS c JOIN codes.batch AS b ON b.id = c.batch
+			   codes.code_status(c.batch, c.uses), c.uses, c.used_at, c.used_by
+		FROM codes.codes AS c
 		WHERE c.batch = batch_no;
 END
 $$;
@@ -338,7 +347,9 @@ COMMENT ON FUNCTION codes.batch_purge(timestamptz) IS
 -- Nothing is PUBLIC.
 --
 
-REVOKE ALL ON FUNCTION codes.code_status(timestamptz, timestamptz, timestamptz, integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.batch_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.code_status(integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.use_allowed(integer, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.code_undo(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.code_valid(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_id(text, boolean) FROM PUBLIC;

@@ -41,23 +41,14 @@ PG_FUNCTION_INFO_V1(code_undo);
 PG_FUNCTION_INFO_V1(code_query);
 PG_FUNCTION_INFO_V1(code_del);
 
-/* Results, as the seed service spelled them. */
-#define RESULT_SUCCEED		"SUCCEED"
-#define RESULT_FAILED		"FAILED"
-#define STATUS_NO_EXISTED	"NO EXISTED"
-#define STATUS_TIMEINVALID	"TIMEINVALID"
-#define STATUS_UNACTIVED	"UNACTIVED"
-#define STATUS_ACTIVED		"ACTIVED"
-
 /* Operators, named in full so that no search_path can replace them. */
 #define EQ	" OPERATOR(pg_catalog.=) "
-#define LT	" OPERATOR(pg_catalog.<) "
 #define GT	" OPERATOR(pg_catalog.>) "
 
 /*
  * Every statement below takes the same three parameters, whether it uses
  * them or not: $1 the code's key, $2 the redeemer (may be NULL), $3 a batch
- * id.  c is the code's row, b its batch.
+ * id.  c is the code's row.
  */
 #define NARGS	3
 
@@ -65,36 +56,28 @@ PG_FUNCTION_INFO_V1(code_del);
 #define MATCH_SQL \
 	"codes.key_fold(c.code)" EQ "codes.key_fold($1) AND c.code" EQ "$1"
 
-/* The code's status, decided in one place (codes.code_status). */
-#define STATUS_SQL \
-	"codes.code_status(b.valid_from, b.valid_until, b.revoked_at, b.max_uses, c.uses)"
-
 /*
  * A use, in one conditional update, for codes whose batch sets no limit
- * per redeemer.  When two transactions use the same code, the second waits
- * for the first's row lock; at READ COMMITTED it then rechecks the
- * condition against the new row version (and so finds no uses left), at
- * REPEATABLE READ or SERIALIZABLE it raises a serialization failure.  The
- * batch row is read, not locked: uses of different codes of one batch never
- * wait for each other.  Returns the batch and its uses per code.
+ * per redeemer.  codes.use_allowed decides from the code's uses and what
+ * this backend remembers of its batch (batch.c), so the statement touches
+ * only the code's row.  When two transactions use the same code, the
+ * second waits for the first's row lock; at READ COMMITTED it then
+ * rechecks the condition against the new row version (and so finds no uses
+ * left), at REPEATABLE READ or SERIALIZABLE it raises a serialization
+ * failure.  Uses of different codes of one batch never wait for each other.
  */
 static const char *const use_sql =
 "UPDATE codes.codes AS c "
 "SET uses = c.uses OPERATOR(pg_catalog.+) 1, used_at = pg_catalog.now(), used_by = $2 "
-"FROM codes.batch AS b "
-"WHERE " MATCH_SQL " AND b.id" EQ "c.batch "
-"AND b.max_uses_per_redeemer IS NULL "
-"AND " STATUS_SQL EQ "'" STATUS_UNACTIVED "' "
-"RETURNING c.batch, b.max_uses";
+"WHERE " MATCH_SQL " AND codes.use_allowed(c.batch, c.uses) "
+"RETURNING c.batch";
 
 /*
- * Lock the code's row and read what deciding a use or an undo needs.  At
- * READ COMMITTED a concurrent use is waited for and its result seen.
+ * Lock the code's row and read its batch and uses.  At READ COMMITTED a
+ * concurrent use is waited for and its result seen.
  */
 static const char *const lock_sql =
-"SELECT c.batch, b.max_uses, b.max_uses_per_redeemer, " STATUS_SQL " "
-"FROM codes.codes AS c JOIN codes.batch AS b ON b.id" EQ "c.batch "
-"WHERE " MATCH_SQL " FOR UPDATE OF c";
+"SELECT c.batch, c.uses FROM codes.codes AS c WHERE " MATCH_SQL " FOR UPDATE";
 
 /* Standing uses of the code by the redeemer (multi-use codes only). */
 static const char *const count_sql =
@@ -137,11 +120,9 @@ static const char *const undo_multi_sql =
 "UPDATE codes.codes AS c SET uses = c.uses OPERATOR(pg_catalog.-) 1 "
 "WHERE " MATCH_SQL " AND EXISTS (SELECT FROM undone)";
 
-/* The code's status; no row if it does not exist. */
+/* The code's batch and uses; no row if it does not exist. */
 static const char *const query_sql =
-"SELECT " STATUS_SQL " "
-"FROM codes.codes AS c JOIN codes.batch AS b ON b.id" EQ "c.batch "
-"WHERE " MATCH_SQL;
+"SELECT c.batch, c.uses FROM codes.codes AS c WHERE " MATCH_SQL;
 
 /* Delete the code and its history. */
 static const char *const del_sql =
@@ -170,7 +151,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("codes");
 
-	codes_init_patterns();
+	codes_init_batch_cache();
 }
 
 /*
@@ -238,6 +219,7 @@ code_args(FunctionCallInfo fcinfo, pg_uuid_t *key, StmtArgs *args)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("code must not be null")));
+	codes_refresh_batch_cache();
 	if (!codes_key_from_text(PG_GETARG_TEXT_PP(0), key))
 		return false;
 
@@ -292,6 +274,18 @@ result_value(int col)
 }
 
 /*
+ * What the batch of the first result row (column 1) allows.
+ */
+static void
+result_batch(CodesBatchInfo *batch)
+{
+	int32		id = DatumGetInt32(result_value(1));
+
+	if (!codes_batch_info(id, batch))
+		elog(ERROR, "batch %d of a code does not exist", id);
+}
+
+/*
  * Record a use of a multi-use code in the history, whose rows the code's
  * own row cannot hold.
  */
@@ -323,53 +317,44 @@ use_code(StmtArgs *args)
 	static SPIPlanPtr lock_plan = NULL;
 	static SPIPlanPtr count_plan = NULL;
 	static SPIPlanPtr apply_plan = NULL;
-	Datum		batch_id;
-	int32		max_uses;
-	int32		per_redeemer;
-	bool		limited;
-	char	   *status;
+	CodesBatchInfo batch;
 
 	run_stmt(&use_plan, use_sql, args, false, SPI_OK_UPDATE_RETURNING);
 	if (SPI_processed == 1)
 	{
-		batch_id = result_value(1);
-		if (DatumGetInt32(result_value(2)) > 1)
-			log_use(args, batch_id);
+		result_batch(&batch);
+		if (batch.max_uses > 1)
+			log_use(args, Int32GetDatum(batch.id));
 		return true;
 	}
 
 	run_stmt(&lock_plan, lock_sql, args, false, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
-	batch_id = result_value(1);
-	max_uses = DatumGetInt32(result_value(2));
-	per_redeemer = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc,
-											   3, &limited));
-	limited = !limited;
-	status = TextDatumGetCString(result_value(4));
-	if (strcmp(status, STATUS_UNACTIVED) != 0)
+	result_batch(&batch);
+	if (strcmp(codes_status(&batch, DatumGetInt32(result_value(2))),
+			   CODES_UNACTIVED) != 0)
 		return false;
 
-	if (limited)
+	if (!batch.per_redeemer_null)
 	{
 		if (args->nulls[1] == 'n')
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("redeemer must not be null for this code"),
 					 errdetail("Its batch allows each redeemer at most %d of its uses.",
-							   per_redeemer)));
-		if (max_uses > 1)
+							   batch.per_redeemer)));
+		if (batch.max_uses > 1)
 		{
 			run_stmt(&count_plan, count_sql, args, false, SPI_OK_SELECT);
-			if (DatumGetInt64(result_value(1)) >= per_redeemer)
+			if (DatumGetInt64(result_value(1)) >= batch.per_redeemer)
 				return false;
 		}
 	}
 
 	run_stmt(&apply_plan, apply_sql, args, false, SPI_OK_UPDATE);
-	if (max_uses > 1)
-		log_use(args, batch_id);
+	if (batch.max_uses > 1)
+		log_use(args, Int32GetDatum(batch.id));
 	return true;
 }
 
@@ -384,12 +369,14 @@ undo_code(StmtArgs *args)
 	static SPIPlanPtr lock_plan = NULL;
 	static SPIPlanPtr single_plan = NULL;
 	static SPIPlanPtr multi_plan = NULL;
+	CodesBatchInfo batch;
 
 	run_stmt(&lock_plan, lock_sql, args, false, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
+	result_batch(&batch);
 
-	if (DatumGetInt32(result_value(2)) == 1)
+	if (batch.max_uses == 1)
 		run_stmt(&single_plan, undo_single_sql, args, false, SPI_OK_UPDATE);
 	else
 		run_stmt(&multi_plan, undo_multi_sql, args, false, SPI_OK_UPDATE);
@@ -510,13 +497,13 @@ code_use(PG_FUNCTION_ARGS)
 	bool		used;
 
 	if (!code_args(fcinfo, &key, &args))
-		PG_RETURN_TEXT_P(cstring_to_text(RESULT_FAILED));
+		PG_RETURN_TEXT_P(cstring_to_text(CODES_FAILED));
 
 	connect_spi();
 	used = use_code(&args);
 	SPI_finish();
 
-	PG_RETURN_TEXT_P(cstring_to_text(used ? RESULT_SUCCEED : RESULT_FAILED));
+	PG_RETURN_TEXT_P(cstring_to_text(used ? CODES_SUCCEED : CODES_FAILED));
 }
 
 /*
@@ -534,13 +521,13 @@ code_undo(PG_FUNCTION_ARGS)
 	bool		undone;
 
 	if (!code_args(fcinfo, &key, &args))
-		PG_RETURN_TEXT_P(cstring_to_text(RESULT_FAILED));
+		PG_RETURN_TEXT_P(cstring_to_text(CODES_FAILED));
 
 	connect_spi();
 	undone = undo_code(&args);
 	SPI_finish();
 
-	PG_RETURN_TEXT_P(cstring_to_text(undone ? RESULT_SUCCEED : RESULT_FAILED));
+	PG_RETURN_TEXT_P(cstring_to_text(undone ? CODES_SUCCEED : CODES_FAILED));
 }
 
 /*
@@ -554,7 +541,7 @@ code_query(PG_FUNCTION_ARGS)
 	static SPIPlanPtr plan = NULL;
 	pg_uuid_t	key;
 	StmtArgs	args;
-	const char *status = STATUS_NO_EXISTED;
+	const char *status = CODES_NO_EXISTED;
 
 	if (!code_args(fcinfo, &key, &args))
 		PG_RETURN_TEXT_P(cstring_to_text(status));
@@ -563,14 +550,10 @@ code_query(PG_FUNCTION_ARGS)
 	run_stmt(&plan, query_sql, &args, true, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 	{
-		char	   *found = TextDatumGetCString(result_value(1));
+		CodesBatchInfo batch;
 
-		if (strcmp(found, STATUS_UNACTIVED) == 0)
-			status = STATUS_UNACTIVED;
-		else if (strcmp(found, STATUS_ACTIVED) == 0)
-			status = STATUS_ACTIVED;
-		else
-			status = STATUS_TIMEINVALID;
+		result_batch(&batch);
+		status = codes_status(&batch, DatumGetInt32(result_value(2)));
 	}
 	SPI_finish();
 
@@ -598,5 +581,5 @@ code_del(PG_FUNCTION_ARGS)
 		SPI_finish();
 	}
 
-	PG_RETURN_TEXT_P(cstring_to_text(RESULT_SUCCEED));
+	PG_RETURN_TEXT_P(cstring_to_text(CODES_SUCCEED));
 }

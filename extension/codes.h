@@ -59,6 +59,28 @@ typedef struct CodesBatchSpec
 	CodesPattern parsed;		/* the pattern, parsed */
 } CodesBatchSpec;
 
+/* Results and statuses, as the seed service spelled them. */
+#define CODES_SUCCEED			"SUCCEED"
+#define CODES_FAILED			"FAILED"
+#define CODES_NO_EXISTED		"NO EXISTED"
+#define CODES_TIMEINVALID		"TIMEINVALID"
+#define CODES_UNACTIVED			"UNACTIVED"
+#define CODES_ACTIVED			"ACTIVED"
+
+/* What a batch allows, as batch.c remembers it. */
+typedef struct CodesBatchInfo
+{
+	int32		id;				/* hash key: the batch id */
+	bool		from_null;
+	TimestampTz valid_from;
+	bool		until_null;
+	TimestampTz valid_until;
+	bool		revoked;
+	int32		max_uses;
+	bool		per_redeemer_null;
+	int32		per_redeemer;
+} CodesBatchInfo;
+
 /* codes.c */
 extern SPIPlanPtr codes_prepare(const char *sql, int nargs, Oid *argtypes);
 
@@ -66,9 +88,14 @@ extern SPIPlanPtr codes_prepare(const char *sql, int nargs, Oid *argtypes);
 extern void codes_generate(const CodesBatchSpec *spec,
 						   Tuplestorestate *out, TupleDesc outdesc);
 
+/* batch.c */
+extern void codes_init_batch_cache(void);
+extern void codes_refresh_batch_cache(void);
+extern bool codes_batch_info(int32 id, CodesBatchInfo *info);
+extern const char *codes_status(const CodesBatchInfo *batch, int32 uses);
+extern const CodesPattern *codes_known_patterns(int *n);
+
 /* alphabet.c */
-extern void codes_init_patterns(void);
-extern void codes_patterns_changed(void);
 extern bool codes_key_from_text(text *code, pg_uuid_t *key);
 extern void codes_key_to_cstring(const pg_uuid_t *key, char *buf);
 extern void codes_parse_pattern(const char *pattern, CodesPattern *pat);

@@ -355,8 +355,6 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 	batch_id = insert_batch(spec);
 	if (spec->pattern)
 	{
-		/* other backends learn of the new pattern when this commits */
-		codes_patterns_changed();
 		rnd = palloc(sizeof(RandomBytes));
 		rnd->used = sizeof(rnd->buf);
 	}
