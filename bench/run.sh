@@ -124,12 +124,22 @@ fi
 
 # --- The inner part, inside the throwaway cluster ------------------------
 
+# One brace group that bash reads whole before running it, so that editing
+# this file during a run cannot derail the run.
+{
+
 OUT=$here/out
 K=32			# codes fetched per pgbench transaction, see make_script
 cd "$here"
 
 log() { echo "$*" >&2; }
-die() { echo "bench: $*" >&2; exit 1; }
+die() {
+	echo "bench: $*" >&2
+	# the extension may have been reinstalled under a running benchmark
+	[ -z "${SOSUM:-}" ] || [ "$(md5sum "$SOFILE" | cut -c1-12)" = "$SOSUM" ] ||
+		echo "bench: note: $SOFILE changed during the run; run again" >&2
+	exit 1
+}
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 export PGOPTIONS='-c client_min_messages=warning'	# no "does not exist, skipping"
 
@@ -253,15 +263,17 @@ pgbench_run() {
 }
 
 # How many of the codes the use rounds walked are now used (first code of
-# each walked group, by each side's own query): "used/walked".
+# each walked group, by each side's own query): "used/walked".  The rounds
+# walked the first $2 groups of each of the first $PGROUNDS ranges of $3.
 check_used() {
-	local side=$1 hi=$2 stmt
+	local side=$1 walked=$2 range=$3 stmt
 	if [ "$side" = ext ]; then
 		stmt="count(*) FILTER (WHERE codes.code_query(c1) = 'ACTIVED')"
 	else
 		stmt="count(*) FILTER (WHERE (SELECT used FROM hand_codes WHERE code = c1::uuid))"
 	fi
-	q -c "SELECT $stmt || '/' || count(*) FROM grp_$side WHERE g < $hi"
+	q -c "SELECT $stmt || '/' || count(*) FROM grp_$side
+		WHERE g < $PGROUNDS * $range AND g % $range < $walked"
 }
 
 # Everything at one table size: build both sides, query, use (and delete
@@ -293,8 +305,7 @@ bench_size() {
 		lo=$(((r - 1) * range))
 		for side in ext hand; do pgbench_run use $side "$size" $lo -t "$t"; done
 	done
-	hi=$((lo + t * CLIENTS))
-	F[used_$size]="ext $(check_used ext $hi), hand $(check_used hand $hi)"
+	F[used_$size]="ext $(check_used ext $((t * CLIENTS)) $range), hand $(check_used hand $((t * CLIENTS)) $range)"
 	log "  codes used among the first codes of the walked groups: ${F[used_$size]}"
 
 	if [ "$ops" = all ]; then
@@ -360,7 +371,8 @@ results() {
 	done
 	echo
 	echo "Use and delete calls each hit a code no earlier call had touched (used afterwards, first code of each walked group: ${F[used_$N]})."
-	echo "Bytes per code include the extension's batches table; gen times include commit."
+	echo "Bytes per code include the extension's batches table; gen times include commit;"
+	echo "code_gen returns the new codes (counted), the hand-written INSERT returns nothing."
 }
 
 results | tee "$OUTFILE"
@@ -391,3 +403,5 @@ plot '$OUT/chart.dat' using 0:2:xtic(1) with boxes, 1 with lines dt 2 lc rgb 'bl
 EOF
 	log "chart: $png"
 fi
+exit 0
+}
