@@ -224,10 +224,10 @@ rm -f "$COPYFILE"	# the server's file (the cluster is local); gone with the clus
 # k = 0, 1, ...; pgbench keeps k per client), not at random: a use or
 # delete run then never meets a code an earlier call used or deleted, so
 # every use succeeds and every delete deletes.  Use and delete rounds get
-# disjoint ranges of groups (lo), and run for as many transactions as the
-# query runs showed fit in the duration, capped by the range, so they run
-# about --duration seconds (less on small tables).  Query runs are
-# read-only and run for --duration.
+# disjoint ranges of groups (lo), or fresh tables (see bench_size), and run
+# for as many transactions as the query runs showed fit in the duration,
+# capped by the range, so they run about --duration seconds (less on small
+# tables).  Query runs are read-only and run for --duration.
 make_script() {
 	local op=$1 side=$2 f=$OUT/${1}_${2}.pgb i cols=""
 	for i in $(seq $K); do cols="$cols${cols:+, }c$i"; done
@@ -264,7 +264,8 @@ pgbench_run() {
 
 # How many of the codes the use rounds walked are now used (first code of
 # each walked group, by each side's own query): "used/walked".  The rounds
-# walked the first $2 groups of each of the first $PGROUNDS ranges of $3.
+# walked the first $2 groups of each of the first $PGROUNDS ranges of $3
+# (only the last round's, when the tables were rebuilt).
 check_used() {
 	local side=$1 walked=$2 range=$3 stmt
 	if [ "$side" = ext ]; then
@@ -276,21 +277,30 @@ check_used() {
 		WHERE g < $PGROUNDS * $range AND g % $range < $walked"
 }
 
+# Make both sides' tables of $1 codes for pgbench.
+build() {
+	local size=$1 cols="" i
+	for i in $(seq $K); do cols="$cols${cols:+, }a[$i] AS c$i"; done
+	F[depth_ext_$size]=$(q -v s="$size" -v k=$K -v cols="$cols" -f build_ext.sql)
+	F[depth_hand_$size]=$(q -v s="$size" -v k=$K -v cols="$cols" -f build_hand.sql)
+}
+
 # Everything at one table size: build both sides, query, use (and delete
-# at size N), alternating ext and hand.
+# at size N), alternating ext and hand.  Each use and delete round gets a
+# range of groups of its own; on tables smaller than N, which a few
+# seconds of calls would use up, the tables are built afresh for each use
+# round instead, so that each round can walk all of them.
 bench_size() {
-	local size=$1 ops=$2 cols i r ranges range t lo qps
+	local size=$1 ops=$2 r ranges range t lo qps rebuild=0
 	NGROUPS=$((size / K))
 	ranges=$PGROUNDS
 	[ "$ops" = all ] && ranges=$((2 * PGROUNDS))
+	[ "$size" -lt "$N" ] && rebuild=1 ranges=1
 	range=$((NGROUPS / ranges))
 	[ $((range / CLIENTS)) -ge 1 ] ||
 		die "$size codes are too few for $CLIENTS clients and $PGROUNDS rounds (need $((K * CLIENTS * ranges)))"
 	log "== pgbench at $size codes"
-	cols=""
-	for i in $(seq $K); do cols="$cols${cols:+, }a[$i] AS c$i"; done
-	F[depth_ext_$size]=$(q -v s="$size" -v k=$K -v cols="$cols" -f build_ext.sql)
-	F[depth_hand_$size]=$(q -v s="$size" -v k=$K -v cols="$cols" -f build_hand.sql)
+	build "$size"
 
 	for r in $(seq "$PGROUNDS"); do
 		for side in ext hand; do pgbench_run query $side "$size" 0 -T "$DURATION"; done
@@ -303,6 +313,10 @@ bench_size() {
 
 	for r in $(seq "$PGROUNDS"); do
 		lo=$(((r - 1) * range))
+		if [ "$rebuild" = 1 ]; then
+			lo=0
+			[ "$r" = 1 ] || build "$size"
+		fi
 		for side in ext hand; do pgbench_run use $side "$size" $lo -t "$t"; done
 	done
 	F[used_$size]="ext $(check_used ext $((t * CLIENTS)) $range), hand $(check_used hand $((t * CLIENTS)) $range)"
@@ -329,7 +343,7 @@ done
 
 # A table row: label, ext value, hand value, ratio.
 row() { echo "| $1 | $2 | $3 | $4 |"; }
-m() { median ${F[$1]}; }
+m() { calc "$(median ${F[$1]})" "${2:-.4f}"; }	# median of a figure, formatted
 
 Nfmt=$(thousands "$N")
 results() {
@@ -354,7 +368,7 @@ results() {
 	row "bytes per code: TOAST, FSM, VM" "$se_o" "$sh_o" "$(ratio "$se_o" "$sh_o")"
 	for op in use query del; do
 		case $op in use) label=use ;; query) label=query ;; del) label=delete ;; esac
-		e=$(m "${op}_ext_tps_$N") h=$(m "${op}_hand_tps_$N")
+		e=$(m "${op}_ext_tps_$N" .0f) h=$(m "${op}_hand_tps_$N" .0f)
 		row "$label: calls/s (higher is better)" "$e" "$h" "$(ratio "$e" "$h")"
 		e=$(m "${op}_ext_lat_$N") h=$(m "${op}_hand_lat_$N")
 		row "$label: latency per call, ms" "$e" "$h" "$(ratio "$e" "$h")"
