@@ -411,6 +411,7 @@ set ylabel 'ratio ext/hand'
 set style fill solid 0.6
 set boxwidth 0.6
 set yrange [0:*]
+set offsets 0, 0, 0.25, 0	# headroom above the line at 1
 set grid ytics
 unset key
 plot '$OUT/chart.dat' using 0:2:xtic(1) with boxes, 1 with lines dt 2 lc rgb 'black'
