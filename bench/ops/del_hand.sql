@@ -1,0 +1,1 @@
+DELETE FROM hand_codes WHERE code = :code;

@@ -1,0 +1,1 @@
+SELECT codes.code_query(:code);

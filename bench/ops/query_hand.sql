@@ -1,0 +1,1 @@
+SELECT CASE WHEN (valid_from IS NULL OR valid_from <= now()) AND (valid_until IS NULL OR valid_until >= now()) THEN CASE WHEN used THEN 'ACTIVED' ELSE 'UNACTIVED' END ELSE 'TIMEINVALID' END FROM hand_codes WHERE code = :code;

@@ -1,0 +1,1 @@
+UPDATE hand_codes SET used = true, used_at = now(), used_by = 'pgbench' WHERE code = :code AND NOT used AND (valid_from IS NULL OR valid_from <= now()) AND (valid_until IS NULL OR valid_until >= now());

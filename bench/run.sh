@@ -1,0 +1,422 @@
+#!/bin/bash
+# bench/run.sh: benchmark of the codes extension against the hand-written
+# SQL a PostgreSQL user would write instead (issue 3).
+#
+#   bash bench/run.sh            # N = 1,000,000 codes, 10 s pgbench runs (~5 min)
+#   bash bench/run.sh --quick    # N = 10,000, 2 s runs, for CI (< 1 min)
+#   bash bench/run.sh --help     # every option
+#
+# Run it as root on Debian 12 with the extension installed (make install, or
+# --install).  It installs what else it needs with apt-get, then in one
+# throwaway cluster (pg_virtualenv, settings printed) measures, alternating
+# extension and hand-written rounds so machine noise hits both alike:
+#
+#   gen     SELECT count(*) FROM codes.code_gen(N, ...) against
+#           INSERT INTO hand_codes SELECT gen_random_uuid(), ... (bench/
+#           hand_table.sql is the hand table), with COPY of N ready-made
+#           rows as the floor; median of the rounds.
+#   size    bytes on disk per code after a gen of N: total, heap, indexes.
+#   pgbench use, query and delete (bench/ops/), prepared mode, several
+#           clients, on tables of N codes: calls per second and latency.
+#   scaling use and query latency at 10k and N codes (and 10M with --big).
+#
+# It prints a Markdown table of figures and ext/hand ratios and writes it to
+# bench/results.md (--quick: bench/out/results-quick.md, so that a CI run
+# does not overwrite the figures of a real run).  Raw outputs go to
+# bench/out/.  Timings never fail the benchmark; it exits non-zero only
+# when something broke (an SQL error, a failed pgbench client, a missing
+# tool).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+
+usage() {
+	cat <<EOF
+usage: bash bench/run.sh [options]
+  -n N, --codes N      codes per table (default 1000000)
+  -d S, --duration S   seconds per pgbench run (default 10)
+  -c C, --clients C    pgbench clients (default 4)
+  -j J, --jobs J       pgbench threads (default 2)
+  -r R, --rounds R     rounds per measurement and side (default 3)
+  --quick              N = 10000, 2 s runs, 1 pgbench round: for CI
+  --big                add 10,000,000 codes to the scaling runs (minutes)
+  --set GUC=VALUE      override a server setting (repeatable)
+  --chart              also draw results.png with gnuplot (installs gnuplot-nox)
+  --install            build and install the extension from this tree first
+  --out FILE           where to write the Markdown (default bench/results.md)
+EOF
+}
+
+# --- The outer part: options, dependencies, then the cluster ------------
+
+if [ "${1:-}" != --inner ]; then
+	N=1000000 DURATION=10 CLIENTS=4 JOBS=2 ROUNDS=3 PGROUNDS=3
+	QUICK=0 BIG=0 CHART=0 INSTALL=0 OUTFILE= SETS=()
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		-n | --codes) N=$2; shift ;;
+		-d | --duration) DURATION=$2; shift ;;
+		-c | --clients) CLIENTS=$2; shift ;;
+		-j | --jobs) JOBS=$2; shift ;;
+		-r | --rounds) ROUNDS=$2; PGROUNDS=$2; shift ;;
+		--quick) QUICK=1; N=10000; DURATION=2; PGROUNDS=1 ;;
+		--big) BIG=1 ;;
+		--set) SETS+=("$2"); shift ;;
+		--chart) CHART=1 ;;
+		--install) INSTALL=1 ;;
+		--out) OUTFILE=$2; shift ;;
+		-h | --help) usage; exit 0 ;;
+		*) usage >&2; exit 2 ;;
+		esac
+		shift
+	done
+	for v in "$N" "$DURATION" "$CLIENTS" "$JOBS" "$ROUNDS" "$PGROUNDS"; do
+		case "$v" in '' | *[!0-9]* | 0) echo "not a positive integer: '$v'" >&2; exit 2 ;; esac
+	done
+	if [ -z "$OUTFILE" ]; then
+		if [ "$QUICK" = 1 ]; then OUTFILE=$here/out/results-quick.md; else OUTFILE=$here/results.md; fi
+	fi
+
+	# What the benchmark needs: the server (with pgbench and pageinspect)
+	# and pg_virtualenv; gnuplot only for --chart.
+	need=""
+	for pkg in postgresql-15 postgresql-client-15 postgresql-common; do
+		dpkg-query -W -f '${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' ||
+			need="$need $pkg"
+	done
+	[ "$CHART" = 1 ] && ! command -v gnuplot >/dev/null && need="$need gnuplot-nox"
+	if [ -n "$need" ]; then
+		echo "installing:$need"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+	fi
+	if [ "$INSTALL" = 1 ]; then
+		sh "$here/../scripts/deps.sh"
+		make -s -C "$here/.."
+		make -s -C "$here/.." install
+	fi
+	if [ ! -f "$(pg_config --sharedir)/extension/codes.control" ]; then
+		echo "the codes extension is not installed: run make install (or this script with --install)" >&2
+		exit 1
+	fi
+
+	# Server settings.  synchronous_commit = off: the WAL flush at commit
+	# costs both sides the same and on this kind of disk would dominate
+	# every short transaction, hiding what we compare; WAL is still written
+	# and fsync is on (pg_virtualenv would turn it off).  A large
+	# max_wal_size and checkpoint_timeout keep checkpoints out of the timed
+	# parts (the benchmark checkpoints before each); autovacuum is off so
+	# it cannot wake up in the middle of a round (the benchmark vacuums
+	# where autovacuum would); jit is off because it would only add compile
+	# time to the hand-written INSERT.  --set overrides any of them.
+	sb=1GB
+	[ "$BIG" = 1 ] && sb=4GB
+	opts=(-o "shared_buffers=$sb" -o synchronous_commit=off -o fsync=on -o max_wal_size=8GB
+		-o checkpoint_timeout=1h -o autovacuum=off -o jit=off)
+	for s in ${SETS[@]+"${SETS[@]}"}; do opts+=(-o "$s"); done
+
+	mkdir -p "$here/out"
+	export N DURATION CLIENTS JOBS ROUNDS PGROUNDS QUICK BIG CHART OUTFILE
+	# -t: the cluster goes to a temporary directory even as root, so it
+	# cannot collide with another pg_virtualenv cluster on the machine.
+	exec pg_virtualenv -t "${opts[@]}" bash "$0" --inner
+fi
+
+# --- The inner part, inside the throwaway cluster ------------------------
+
+# One brace group that bash reads whole before running it, so that editing
+# this file during a run cannot derail the run.
+{
+
+OUT=$here/out
+K=32			# codes fetched per pgbench transaction, see make_script
+cd "$here"
+
+log() { echo "$*" >&2; }
+die() {
+	echo "bench: $*" >&2
+	# the extension may have been reinstalled under a running benchmark
+	[ -z "${SOSUM:-}" ] || [ "$(md5sum "$SOFILE" | cut -c1-12)" = "$SOSUM" ] ||
+		echo "bench: note: $SOFILE changed during the run; run again" >&2
+	exit 1
+}
+q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+export PGOPTIONS='-c client_min_messages=warning'	# no "does not exist, skipping"
+
+# Arithmetic and formatting on decimals, with awk.
+calc() { awk "BEGIN { x = $1; printf \"%${2:-.3f}\", x }"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+thousands() { printf '%s' "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta'; }
+
+# Figures, by name: gen_ext, use_hand_tps_1000000, ... (lists of rounds).
+declare -A F
+
+# --- Machine and settings ------------------------------------------------
+
+DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+CPU=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
+[ -n "$CPU" ] || CPU=$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -1)
+MEM=$(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo)
+MACHINE="$(nproc) CPUs ($CPU), $MEM RAM, Linux $(uname -r)"
+q -f helpers.sql
+PGVERSION_STR=$(q -c "SELECT split_part(version(), ' ', 2)")
+SETTINGS=$(q -c "SELECT string_agg(s || ' = ' || current_setting(s), ', ')
+	FROM unnest('{shared_buffers,work_mem,synchronous_commit,fsync,full_page_writes,
+		wal_level,max_wal_size,checkpoint_timeout,autovacuum,jit}'::text[]) AS s")
+SOFILE=$(pg_config --pkglibdir)/codes.so
+SOSUM=$(md5sum "$SOFILE" | cut -c1-12)
+log "== codes benchmark, $DATE"
+log "machine: $MACHINE"
+log "server: PostgreSQL $PGVERSION_STR; $SETTINGS"
+log "extension: $SOFILE (md5 $SOSUM)"
+log "N = $N, pgbench: $CLIENTS clients, $JOBS threads, ${DURATION} s, -M prepared; rounds: gen $ROUNDS, pgbench $PGROUNDS"
+
+# --- gen: code_gen vs INSERT ... SELECT vs COPY --------------------------
+
+# Run one gen script and print its time in seconds; check the row count.
+gen_round() {
+	local file=$1 outf out ms count
+	outf=$OUT/${file%.sql}.out
+	q -v n="$N" -v copyfile="$COPYFILE" -f "$file" >"$outf"
+	ms=$(awk '/^Time:/ { print $2 }' "$outf")
+	count=$(grep -v '^Time:' "$outf" | tail -1)
+	[ -n "$ms" ] || die "no time in $outf"
+	[ "$count" = "$N" ] || die "$file made $count rows, not $N"
+	calc "$ms / 1000" .4f
+}
+
+# Bytes per code of some tables: "total heap idx other".
+bytes_per_code() {
+	q -F ' ' -c "SELECT round(total / $N::numeric, 1), round(heap / $N::numeric, 1),
+		round(idx / $N::numeric, 1), round((total - heap - idx) / $N::numeric, 1)
+		FROM bench.size($1)"
+}
+
+COPYFILE=$(q -c "SHOW data_directory")/bench_codes.copy
+q -v n="$N" -v copyfile="$COPYFILE" -f make_copy.sql
+log "== gen $N codes, $ROUNDS rounds (seconds)"
+for r in $(seq "$ROUNDS"); do
+	t=$(gen_round gen_ext.sql); F[gen_ext]+=" $t"
+	SIZE_EXT=$(bytes_per_code 'bench.ext_tables()')
+	t=$(gen_round gen_hand.sql); F[gen_hand]+=" $t"
+	SIZE_HAND=$(bytes_per_code "'{hand_codes}'")
+	t=$(gen_round gen_copy.sql); F[gen_copy]+=" $t"
+	log "round $r: ext${F[gen_ext]##* } hand${F[gen_hand]##* } copy${F[gen_copy]##* }"
+done
+log "bytes per code (total heap indexes other): ext $SIZE_EXT, hand $SIZE_HAND"
+rm -f "$COPYFILE"	# the server's file (the cluster is local); gone with the cluster anyway
+
+# --- pgbench: use, query, delete -----------------------------------------
+
+# How pgbench gets the codes.  The codes are random (that is the point), so
+# pgbench cannot compute them; it has to read them from a table, and that
+# read must not be charged to one side only, nor weigh much on both.  So
+# build_*.sql stores each side's codes in random groups of K per row
+# (grp_ext, grp_hand: g, c1 .. cK), and each pgbench transaction reads one
+# row by its integer key with \gset and then makes K calls, each its own
+# autocommitted statement, exactly as an application calls.  Both sides
+# pay the same, tiny, amortized read (one indexed row per K calls).  The
+# latency we report is pgbench's own per-statement average of the K calls
+# (-r), without the read; calls per second is pgbench's tps times K.
+#
+# Each client walks the groups in order (g = lo + client + clients * k,
+# k = 0, 1, ...; pgbench keeps k per client), not at random: a use or
+# delete run then never meets a code an earlier call used or deleted, so
+# every use succeeds and every delete deletes.  Use and delete rounds get
+# disjoint ranges of groups (lo), or fresh tables (see bench_size), and run
+# for as many transactions as the query runs showed fit in the duration,
+# capped by the range, so they run about --duration seconds (less on small
+# tables).  Query runs are read-only and run for --duration.
+make_script() {
+	local op=$1 side=$2 f=$OUT/${1}_${2}.pgb i cols=""
+	for i in $(seq $K); do cols="$cols${cols:+, }c$i"; done
+	{
+		echo '\set g (:lo + :client_id + :nclients * :k) % :ngroups'
+		echo '\set k :k + 1'
+		echo "SELECT $cols FROM grp_$side WHERE g = :g \\gset"
+		for i in $(seq $K); do sed "s/:code\\b/:c$i/g" "ops/${op}_$side.sql"; done
+	} >"$f"
+	echo "$f"
+}
+
+# One pgbench run: op side size lo (-T secs | -t count); records calls/s
+# and per-call latency (ms) in F[op_side_tps_size] and F[op_side_lat_size].
+pgbench_run() {
+	local op=$1 side=$2 size=$3 lo=$4 limit=$5 count=$6 script outf tps lat
+	script=$(make_script "$op" "$side")
+	outf=$OUT/pgbench_${op}_${side}_$size.out
+	q -c CHECKPOINT
+	pgbench -n -M prepared -r -c "$CLIENTS" -j "$JOBS" "$limit" "$count" \
+		-D lo="$lo" -D k=0 -D nclients="$CLIENTS" -D ngroups="$NGROUPS" \
+		-f "$script" >"$outf" 2>&1 || { cat "$outf" >&2; die "pgbench failed ($op, $side)"; }
+	grep -q '^number of failed transactions: 0 ' "$outf" || { cat "$outf" >&2; die "pgbench: failed transactions"; }
+	tps=$(awk '/^tps = / { print $3 }' "$outf")
+	# per-statement latencies: average over the K calls (not \set, not the fetch)
+	lat=$(awk '/^statement latencies/ { on = 1; next }
+		on && $3 != "\\set" && $0 !~ /FROM grp_/ { s += $1; n++ }
+		END { if (n) printf "%.4f", s / n }' "$outf")
+	[ -n "$tps" ] && [ -n "$lat" ] || { cat "$outf" >&2; die "cannot read pgbench output"; }
+	F[${op}_${side}_tps_$size]+=" $(calc "$tps * $K" .0f)"
+	F[${op}_${side}_lat_$size]+=" $lat"
+	log "  $op $side: $(calc "$tps * $K" .0f) calls/s, $lat ms ($limit $count)"
+}
+
+# How many of the codes the use rounds walked are now used (first code of
+# each walked group, by each side's own query): "used/walked".  The rounds
+# walked the first $2 groups of each of the first $PGROUNDS ranges of $3
+# (only the last round's, when the tables were rebuilt).
+check_used() {
+	local side=$1 walked=$2 range=$3 stmt
+	if [ "$side" = ext ]; then
+		stmt="count(*) FILTER (WHERE codes.code_query(c1) = 'ACTIVED')"
+	else
+		stmt="count(*) FILTER (WHERE (SELECT used FROM hand_codes WHERE code = c1::uuid))"
+	fi
+	q -c "SELECT $stmt || '/' || count(*) FROM grp_$side
+		WHERE g < $PGROUNDS * $range AND g % $range < $walked"
+}
+
+# Make both sides' tables of $1 codes for pgbench.
+build() {
+	local size=$1 cols="" i
+	for i in $(seq $K); do cols="$cols${cols:+, }a[$i] AS c$i"; done
+	F[depth_ext_$size]=$(q -v s="$size" -v k=$K -v cols="$cols" -f build_ext.sql)
+	F[depth_hand_$size]=$(q -v s="$size" -v k=$K -v cols="$cols" -f build_hand.sql)
+}
+
+# Everything at one table size: build both sides, query, use (and delete
+# at size N), alternating ext and hand.  Each use and delete round gets a
+# range of groups of its own; on tables smaller than N, which a few
+# seconds of calls would use up, the tables are built afresh for each use
+# round instead, so that each round can walk all of them.
+bench_size() {
+	local size=$1 ops=$2 r ranges range t lo qps rebuild=0
+	NGROUPS=$((size / K))
+	ranges=$PGROUNDS
+	[ "$ops" = all ] && ranges=$((2 * PGROUNDS))
+	[ "$size" -lt "$N" ] && rebuild=1 ranges=1
+	range=$((NGROUPS / ranges))
+	[ $((range / CLIENTS)) -ge 1 ] ||
+		die "$size codes are too few for $CLIENTS clients and $PGROUNDS rounds (need $((K * CLIENTS * ranges)))"
+	log "== pgbench at $size codes"
+	build "$size"
+
+	for r in $(seq "$PGROUNDS"); do
+		for side in ext hand; do pgbench_run query $side "$size" 0 -T "$DURATION"; done
+	done
+	# transactions per client for use and delete runs: what the query runs
+	# did in DURATION seconds, capped by the range of unused groups
+	qps=$(median ${F[query_hand_tps_$size]})
+	t=$(calc "$qps * $DURATION / ($K * $CLIENTS) + 1" .0f)
+	[ "$t" -le $((range / CLIENTS)) ] || t=$((range / CLIENTS))
+
+	for r in $(seq "$PGROUNDS"); do
+		lo=$(((r - 1) * range))
+		if [ "$rebuild" = 1 ]; then
+			lo=0
+			[ "$r" = 1 ] || build "$size"
+		fi
+		for side in ext hand; do pgbench_run use $side "$size" $lo -t "$t"; done
+	done
+	F[used_$size]="ext $(check_used ext $((t * CLIENTS)) $range), hand $(check_used hand $((t * CLIENTS)) $range)"
+	log "  codes used among the first codes of the walked groups: ${F[used_$size]}"
+
+	if [ "$ops" = all ]; then
+		for r in $(seq "$PGROUNDS"); do
+			lo=$(((PGROUNDS + r - 1) * range))
+			for side in ext hand; do pgbench_run del $side "$size" $lo -t "$t"; done
+		done
+	fi
+}
+
+# Table sizes: N for everything; 10k (1k with --quick) and 10M (--big) for
+# the scaling of use and query.
+small=10000
+[ "$QUICK" = 1 ] && small=1000
+SIZES=$(printf '%s\n' "$small" "$N" $([ "$BIG" = 1 ] && echo 10000000) | sort -nu)
+for size in $SIZES; do
+	if [ "$size" = "$N" ]; then bench_size "$size" all; else bench_size "$size" use_query; fi
+done
+
+# --- Results -------------------------------------------------------------
+
+# A table row: label, ext value, hand value, ratio.
+row() { echo "| $1 | $2 | $3 | $4 |"; }
+m() { calc "$(median ${F[$1]})" "${2:-.4f}"; }	# median of a figure, formatted
+
+Nfmt=$(thousands "$N")
+results() {
+	local ge gh gc se sh op label size
+	ge=$(m gen_ext) gh=$(m gen_hand) gc=$(m gen_copy)
+	read -r se_t se_h se_i se_o <<<"$SIZE_EXT"
+	read -r sh_t sh_h sh_i sh_o <<<"$SIZE_HAND"
+	echo "## codes benchmark: extension vs hand-written SQL"
+	echo
+	echo "$DATE; $MACHINE; PostgreSQL $PGVERSION_STR, codes.so md5 $SOSUM."
+	echo "Settings: $SETTINGS."
+	echo "pgbench -M prepared, $CLIENTS clients, $JOBS threads, ${DURATION} s query runs;"
+	echo "figures are medians of $ROUNDS gen rounds and $PGROUNDS pgbench rounds per side, alternating."
+	echo
+	echo "| $Nfmt codes | extension | hand-written | ext/hand |"
+	echo "|---|--:|--:|--:|"
+	row "gen, s (lower is better)" "$ge" "$gh" "$(ratio "$ge" "$gh")"
+	row "gen floor: COPY of the rows, s (ratio ext/COPY)" "" "$gc" "$(ratio "$ge" "$gc")"
+	row "bytes per code: total" "$se_t" "$sh_t" "$(ratio "$se_t" "$sh_t")"
+	row "bytes per code: heap" "$se_h" "$sh_h" "$(ratio "$se_h" "$sh_h")"
+	row "bytes per code: indexes" "$se_i" "$sh_i" "$(ratio "$se_i" "$sh_i")"
+	row "bytes per code: TOAST, FSM, VM" "$se_o" "$sh_o" "$(ratio "$se_o" "$sh_o")"
+	for op in use query del; do
+		case $op in use) label=use ;; query) label=query ;; del) label=delete ;; esac
+		e=$(m "${op}_ext_tps_$N" .0f) h=$(m "${op}_hand_tps_$N" .0f)
+		row "$label: calls/s (higher is better)" "$e" "$h" "$(ratio "$e" "$h")"
+		e=$(m "${op}_ext_lat_$N") h=$(m "${op}_hand_lat_$N")
+		row "$label: latency per call, ms" "$e" "$h" "$(ratio "$e" "$h")"
+	done
+	echo
+	echo "Scaling: latency per call (ms) by table size; index depth = B-tree levels of the code index."
+	echo
+	echo "| codes | index depth ext/hand | use ext | use hand | use ext/hand | query ext | query hand | query ext/hand |"
+	echo "|--:|--:|--:|--:|--:|--:|--:|--:|"
+	for size in $SIZES; do
+		ue=$(m "use_ext_lat_$size") uh=$(m "use_hand_lat_$size")
+		qe=$(m "query_ext_lat_$size") qh=$(m "query_hand_lat_$size")
+		echo "| $(thousands "$size") | ${F[depth_ext_$size]}/${F[depth_hand_$size]} | $ue | $uh | $(ratio "$ue" "$uh") | $qe | $qh | $(ratio "$qe" "$qh") |"
+	done
+	echo
+	echo "Use and delete calls each hit a code no earlier call had touched (used afterwards, first code of each walked group: ${F[used_$N]})."
+	echo "Bytes per code include the extension's batches table; gen times include commit;"
+	echo "code_gen returns the new codes (counted), the hand-written INSERT returns nothing."
+}
+
+results | tee "$OUTFILE"
+log "written to $OUTFILE"
+
+# --- Optional chart ------------------------------------------------------
+
+if [ "$CHART" = 1 ]; then
+	png=${OUTFILE%.md}.png
+	{
+		echo "gen time $(ratio "$(m gen_ext)" "$(m gen_hand)")"
+		echo "bytes/code $(ratio "${SIZE_EXT%% *}" "${SIZE_HAND%% *}")"
+		for op in use query del; do
+			echo "$op calls/s $(ratio "$(m "${op}_ext_tps_$N")" "$(m "${op}_hand_tps_$N")")"
+		done
+	} | awk '{ v = $NF; $NF = ""; sub(/ $/, ""); printf "\"%s\" %s\n", $0, v }' >"$OUT/chart.dat"
+	gnuplot <<EOF
+set terminal png size 800,450
+set output '$png'
+set title "codes extension / hand-written SQL, $Nfmt codes ($DATE)\\ntime and size: lower is better; calls/s: higher is better"
+set ylabel 'ratio ext/hand'
+set style fill solid 0.6
+set boxwidth 0.6
+set yrange [0:*]
+set offsets 0, 0, 0.25, 0	# headroom above the line at 1
+set grid ytics
+unset key
+plot '$OUT/chart.dat' using 0:2:xtic(1) with boxes, 1 with lines dt 2 lc rgb 'black'
+EOF
+	log "chart: $png"
+fi
+exit 0
+}
