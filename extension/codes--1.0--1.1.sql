@@ -145,8 +145,7 @@ BEGIN
 								   max_uses_per_redeemer integer DEFAULT NULL)
 	RETURNS SETOF text
 	AS 'MODULE_PATHNAME', 'code_gen'
-	LANGUAGE C VOLATILE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp;
+	LANGUAGE C VOLATILE SECURITY DEFINER;
 
 	REVOKE ALL ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer) FROM PUBLIC;
 
@@ -164,8 +163,7 @@ COMMENT ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, inte
 CREATE FUNCTION codes.code_undo(code text, redeemer text DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'code_undo'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 COMMENT ON FUNCTION codes.code_undo(text, text) IS
 'Undo the latest standing use of a code (by redeemer, if given): SUCCEED, or FAILED when there is none.';

@@ -76,7 +76,10 @@ SELECT pg_catalog.pg_extension_config_dump('codes.codes', '');
 
 --
 -- The four operations.  They run with the extension owner's rights, so an
--- application needs EXECUTE on them but no privilege on the tables.
+-- application needs EXECUTE on them but no privilege on the tables.  Their
+-- C code pins search_path to pg_catalog alone while it runs (codes.c,
+-- pinned_path) and names every object and operator in full; a SET clause
+-- here would pin it too, at a tenth of the cost of a call.
 --
 
 CREATE FUNCTION codes.code_gen(num integer,
@@ -87,8 +90,7 @@ CREATE FUNCTION codes.code_gen(num integer,
 							   batch text DEFAULT NULL)
 RETURNS SETOF text
 AS 'MODULE_PATHNAME', 'code_gen'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 COMMENT ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text) IS
 'Create a batch of num new codes valid from valid_from to valid_until (inclusive, NULL = open) and return them.';
@@ -96,8 +98,7 @@ COMMENT ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, inte
 CREATE FUNCTION codes.code_use(code text, redeemer text DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'code_use'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 COMMENT ON FUNCTION codes.code_use(text, text) IS
 'Use a code once: SUCCEED if it exists, has uses left and is inside its validity period now, else FAILED.';
@@ -105,8 +106,7 @@ COMMENT ON FUNCTION codes.code_use(text, text) IS
 CREATE FUNCTION codes.code_query(code text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'code_query'
-LANGUAGE C STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STABLE SECURITY DEFINER;
 
 COMMENT ON FUNCTION codes.code_query(text) IS
 'Status of a code: NO EXISTED, TIMEINVALID, UNACTIVED (uses left) or ACTIVED (used up).';
@@ -114,8 +114,7 @@ COMMENT ON FUNCTION codes.code_query(text) IS
 CREATE FUNCTION codes.code_del(code text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'code_del'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 COMMENT ON FUNCTION codes.code_del(text) IS
 'Delete a code; SUCCEED whether or not it existed.';
