@@ -350,6 +350,34 @@ COMMENT ON FUNCTION codes.batch_purge(timestamptz) IS
 'Delete every batch whose validity ended (or that was revoked) before a time, with all its codes and history; returns the number of codes deleted.';
 
 --
+-- The brake on guessing (brake.c): failed uses counted per redeemer in
+-- shared memory, which needs codes in shared_preload_libraries.
+--
+
+CREATE FUNCTION codes.throttled_redeemers(OUT redeemer text, OUT failures integer,
+										  OUT until timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'throttled'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION codes.throttled_redeemers() IS
+'Redeemers with failed uses in their current window, and until when each is braked; read view codes.throttled.';
+
+CREATE VIEW codes.throttled AS
+SELECT t.redeemer, t.failures, t.until FROM codes.throttled_redeemers() AS t;
+
+COMMENT ON VIEW codes.throttled IS
+'Redeemers with failed uses in their current window: failures, and until when each is braked (NULL if it is not).';
+
+CREATE FUNCTION codes.throttle_reset(redeemer text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'throttle_reset'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION codes.throttle_reset(text) IS
+'Forget a redeemer''s failed uses and lift its brake; true if there was anything to forget.';
+
+--
 -- Nothing is PUBLIC.
 --
 
@@ -364,5 +392,7 @@ REVOKE ALL ON FUNCTION codes.batch_revoke(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_codes(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_del(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_purge(timestamptz) FROM PUBLIC;
-REVOKE ALL ON TABLE codes.redemption_log, codes.redemptions, codes.batches FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.throttled_redeemers() FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.throttle_reset(text) FROM PUBLIC;
+REVOKE ALL ON TABLE codes.redemption_log, codes.redemptions, codes.batches, codes.throttled FROM PUBLIC;
 REVOKE ALL ON SEQUENCE codes.redemption_log_id_seq FROM PUBLIC;

@@ -154,6 +154,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("codes");
 
 	codes_init_batch_cache();
+	codes_init_brake();
 }
 
 /*
@@ -508,20 +509,27 @@ code_gen(PG_FUNCTION_ARGS)
  * SUCCEED when the code exists, has uses left (for this redeemer too, if
  * its batch limits that) and the transaction's time is inside its period;
  * the use, its time and the redeemer are recorded with it.  FAILED in
- * every other case.
+ * every other case, and for a redeemer braked for too many failed uses
+ * (brake.c), without a look-up.  A failed use by a redeemer is counted.
  */
 Datum
 code_use(PG_FUNCTION_ARGS)
 {
+	text	   *redeemer = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
 	pg_uuid_t	key;
 	StmtArgs	args;
 	bool		connected;
+	bool		braked;
 	bool		used = false;
 
 	connected = begin_op(fcinfo, &key, &args);
-	if (connected)
+	braked = redeemer != NULL && codes_braked(redeemer);
+	if (connected && !braked)
 		used = use_code(&args);
 	end_op(connected);
+
+	if (!used && redeemer != NULL && !braked)
+		codes_count_failure(redeemer);
 
 	PG_RETURN_TEXT_P(cstring_to_text(used ? CODES_SUCCEED : CODES_FAILED));
 }

@@ -95,6 +95,11 @@ extern bool codes_batch_info(int32 id, CodesBatchInfo *info);
 extern const char *codes_status(const CodesBatchInfo *batch, int32 uses);
 extern const CodesPattern *codes_known_patterns(int *n);
 
+/* brake.c */
+extern void codes_init_brake(void);
+extern bool codes_braked(text *redeemer);
+extern void codes_count_failure(text *redeemer);
+
 /* alphabet.c */
 extern bool codes_key_from_text(text *code, pg_uuid_t *key);
 extern void codes_key_to_cstring(const pg_uuid_t *key, char *buf);

@@ -16,7 +16,7 @@ trap 'rm -f "$log"' EXIT
 
 # REGRESS= or ISOLATION= on the command line runs one suite, so a failure
 # in the first does not hide the second.
-pg_virtualenv sh -c '
+pg_virtualenv -o shared_preload_libraries=codes sh -c '
 	make -s installcheck ISOLATION= || cat regression.diffs
 	make -s installcheck REGRESS= || cat output_iso/regression.diffs
 	sh sql_tests/dump_restore.sh

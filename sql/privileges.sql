@@ -25,7 +25,7 @@ GRANT USAGE ON SCHEMA codes TO regress_codes_app, regress_codes_admin;
 GRANT EXECUTE ON FUNCTION codes.code_use(text, text), codes.code_query(text)
 	TO regress_codes_app;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA codes TO regress_codes_admin;
-GRANT SELECT ON codes.batches, codes.redemptions TO regress_codes_admin;
+GRANT SELECT ON codes.batches, codes.redemptions, codes.throttled TO regress_codes_admin;
 
 -- a role without grants is refused everything
 SET ROLE regress_codes_nobody;

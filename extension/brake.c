@@ -1,0 +1,337 @@
+/*-------------------------------------------------------------------------
+ *
+ * brake.c
+ *	  A brake on guessing: failed uses are counted per redeemer in shared
+ *	  memory, and a redeemer with too many of them gets FAILED for every
+ *	  use, without a look-up, until its window has passed.
+ *
+ * Shared memory, because the count must survive the caller's rollback (a
+ * guesser's transaction may well roll back after FAILED) and be seen by
+ * every backend; so the brake needs codes in shared_preload_libraries.
+ * Without it, code_use works unbraked.  A restart forgets the counts.
+ *
+ * Redeemers are kept by a 128-bit hash of their text, with the text's
+ * first bytes for the codes.throttled view.  One LWLock guards the table;
+ * it is held for a hash look-up only, never across a statement, so two
+ * redeemers never wait for each other's transactions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "codes.h"
+
+PG_FUNCTION_INFO_V1(throttled);
+PG_FUNCTION_INFO_V1(throttle_reset);
+
+/* Bytes of a redeemer's text kept for the view. */
+#define REDEEMER_SHOWN	64
+
+/* A redeemer, by the hash of its text. */
+typedef struct BrakeKey
+{
+	uint64		h1;
+	uint64		h2;
+} BrakeKey;
+
+/* What the brake knows of one redeemer. */
+typedef struct BrakeEntry
+{
+	BrakeKey	key;
+	char		redeemer[REDEEMER_SHOWN + 1];
+	int32		failures;		/* in the current window */
+	TimestampTz window_end;		/* end of the window of the first failure */
+	TimestampTz until;			/* braked until then; 0 if not braked */
+} BrakeEntry;
+
+/* Settings (README.md, A brake on guessing). */
+static int	max_failures = 10;
+static int	failure_window = 15 * 60;	/* seconds */
+static int	max_redeemers = 10000;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static LWLock *brake_lock = NULL;
+static HTAB *brake_table = NULL;
+static bool brake_loaded = false;
+
+/*
+ * Reserve the shared memory for max_redeemers entries and one lock.
+ */
+static void
+brake_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(hash_estimate_size(max_redeemers, sizeof(BrakeEntry)));
+	RequestNamedLWLockTranche("codes", 1);
+}
+
+/*
+ * Attach to (or create) the shared table of redeemers.
+ */
+static void
+brake_shmem_startup(void)
+{
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	brake_lock = &(GetNamedLWLockTranche("codes"))->lock;
+	info.keysize = sizeof(BrakeKey);
+	info.entrysize = sizeof(BrakeEntry);
+	brake_table = ShmemInitHash("codes brake", max_redeemers, max_redeemers,
+								&info, HASH_ELEM | HASH_BLOBS);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Define the settings, and the shared memory when loaded by
+ * shared_preload_libraries; called from _PG_init.
+ */
+void
+codes_init_brake(void)
+{
+	DefineCustomIntVariable("codes.max_failures",
+							"Failed uses after which a redeemer's uses all fail for a while.",
+							NULL, &max_failures,
+							10, 1, INT_MAX, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("codes.failure_window",
+							"Window in which failed uses are counted, and how long a redeemer stays braked.",
+							NULL, &failure_window,
+							15 * 60, 1, INT_MAX / 1000, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/* the rest sizes shared memory, which only a preloaded library gets */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomIntVariable("codes.max_redeemers",
+							"Redeemers the brake on guessing can follow at once.",
+							NULL, &max_redeemers,
+							10000, 100, INT_MAX / 1024, PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	brake_loaded = true;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = brake_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = brake_shmem_startup;
+}
+
+/*
+ * The key of a redeemer's text.
+ */
+static BrakeKey
+brake_key(text *redeemer)
+{
+	const unsigned char *data = (const unsigned char *) VARDATA_ANY(redeemer);
+	int			len = VARSIZE_ANY_EXHDR(redeemer);
+	BrakeKey	key;
+
+	key.h1 = hash_bytes_extended(data, len, 0x636f646573);
+	key.h2 = hash_bytes_extended(data, len, 0x6272616b65);
+	return key;
+}
+
+/*
+ * Now plus codes.failure_window.
+ */
+static TimestampTz
+after_window(TimestampTz now)
+{
+	return TimestampTzPlusMilliseconds(now, (int64) failure_window * 1000);
+}
+
+/*
+ * Is the redeemer braked now?  Then its use answers FAILED without a
+ * look-up.  Always false without shared memory.
+ */
+bool
+codes_braked(text *redeemer)
+{
+	BrakeKey	key;
+	BrakeEntry *entry;
+	bool		braked = false;
+
+	if (brake_table == NULL)
+		return false;
+
+	key = brake_key(redeemer);
+	LWLockAcquire(brake_lock, LW_SHARED);
+	entry = hash_search(brake_table, &key, HASH_FIND, NULL);
+	if (entry && entry->until != 0 && GetCurrentTimestamp() < entry->until)
+		braked = true;
+	LWLockRelease(brake_lock);
+	return braked;
+}
+
+/*
+ * Remove entries whose window has passed, to make room; with the lock
+ * held exclusively.  Returns whether any went.
+ */
+static bool
+forget_old(TimestampTz now)
+{
+	HASH_SEQ_STATUS status;
+	BrakeEntry *entry;
+	bool		removed = false;
+
+	hash_seq_init(&status, brake_table);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (now >= entry->window_end && (entry->until == 0 || now >= entry->until))
+		{
+			hash_search(brake_table, &entry->key, HASH_REMOVE, NULL);
+			removed = true;
+		}
+	}
+	return removed;
+}
+
+/*
+ * Count a failed use by the redeemer, and brake it once it has max_failures
+ * in its window.  Not transactional: it stays counted if the caller rolls
+ * back.  When the table is full of redeemers still in their windows, the
+ * new one goes uncounted (and a warning says so) rather than braking
+ * redeemers who did nothing.
+ */
+void
+codes_count_failure(text *redeemer)
+{
+	BrakeKey	key;
+	BrakeEntry *entry;
+	bool		found;
+	TimestampTz now;
+
+	if (brake_table == NULL)
+		return;
+
+	key = brake_key(redeemer);
+	now = GetCurrentTimestamp();
+	LWLockAcquire(brake_lock, LW_EXCLUSIVE);
+	entry = hash_search(brake_table, &key, HASH_ENTER_NULL, &found);
+	if (entry == NULL && forget_old(now))
+		entry = hash_search(brake_table, &key, HASH_ENTER_NULL, &found);
+	if (entry == NULL)
+	{
+		LWLockRelease(brake_lock);
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("codes.max_redeemers (%d) redeemers are being followed; a failed use was not counted",
+						max_redeemers),
+				 errhint("Raise codes.max_redeemers.")));
+		return;
+	}
+
+	if (!found || now >= entry->window_end)
+	{
+		if (!found)
+		{
+			const char *data = VARDATA_ANY(redeemer);
+			int			len = pg_mbcliplen(data, VARSIZE_ANY_EXHDR(redeemer),
+										   REDEEMER_SHOWN);
+
+			memcpy(entry->redeemer, data, len);
+			entry->redeemer[len] = '\0';
+		}
+		entry->failures = 0;
+		entry->window_end = after_window(now);
+		entry->until = 0;
+	}
+	entry->failures++;
+	if (entry->failures >= max_failures && entry->until == 0)
+		entry->until = after_window(now);
+	LWLockRelease(brake_lock);
+}
+
+/*
+ * Raise an error unless the brake has its shared memory.
+ */
+static void
+require_brake(void)
+{
+	if (brake_table == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the brake on guessing is off"),
+				 errhint(brake_loaded ? "Restart the server." :
+						 "Add codes to shared_preload_libraries and restart the server.")));
+}
+
+/*
+ * throttled() returns setof (redeemer, failures, until)
+ *
+ * The redeemers with failed uses in their current window, and until when
+ * each is braked (NULL if it is not); for view codes.throttled.
+ */
+Datum
+throttled(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS status;
+	BrakeEntry *entry;
+	TimestampTz now;
+
+	require_brake();
+	InitMaterializedSRF(fcinfo, 0);
+	now = GetCurrentTimestamp();
+
+	LWLockAcquire(brake_lock, LW_SHARED);
+	hash_seq_init(&status, brake_table);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+		bool		braked = entry->until != 0 && now < entry->until;
+
+		if (!braked && now >= entry->window_end)
+			continue;
+		values[0] = CStringGetTextDatum(entry->redeemer);
+		values[1] = Int32GetDatum(entry->failures);
+		values[2] = TimestampTzGetDatum(entry->until);
+		nulls[2] = !braked;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(brake_lock);
+
+	return (Datum) 0;
+}
+
+/*
+ * throttle_reset(redeemer text) returns boolean
+ *
+ * Forget a redeemer's failed uses and lift its brake; true if there was
+ * anything to forget.
+ */
+Datum
+throttle_reset(PG_FUNCTION_ARGS)
+{
+	BrakeKey	key;
+	bool		found;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("redeemer must not be null")));
+	require_brake();
+
+	key = brake_key(PG_GETARG_TEXT_PP(0));
+	LWLockAcquire(brake_lock, LW_EXCLUSIVE);
+	hash_search(brake_table, &key, HASH_REMOVE, &found);
+	LWLockRelease(brake_lock);
+
+	PG_RETURN_BOOL(found);
+}
