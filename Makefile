@@ -2,7 +2,7 @@ EXTENSION = codes
 EXTVERSION = 1.0
 
 MODULE_big = codes
-OBJS = extension/codes.o extension/gen.o extension/alphabet.o extension/batch.o extension/brake.o
+OBJS = extension/codes.o extension/gen.o extension/alphabet.o extension/batch.o extension/brake.o extension/keys.o
 SHLIB_LINK = -luuid
 
 DATA = $(wildcard extension/codes--*.sql)

@@ -294,52 +294,101 @@ codes_pattern_key(const char *canon, int len, pg_uuid_t *key)
 }
 
 /*
- * Could canonical text be a code of some batch's pattern?  False when it
- * has the shape of no pattern, or fails the check symbol of every pattern
- * whose shape it has: then it is answered as not found without a look-up.
+ * Add a candidate key to keys[*n], unless it is there already.
  */
-static bool
-pattern_may_match(const char *canon, int len)
+static void
+add_key(pg_uuid_t *keys, int *n, const pg_uuid_t *key)
 {
-	int			n;
-	const CodesPattern *patterns = codes_known_patterns(&n);
 	int			i;
 
-	for (i = 0; i < n; i++)
-		if (pattern_matches(&patterns[i], canon, len))
-			return true;
-	return false;
+	for (i = 0; i < *n; i++)
+		if (memcmp(keys[i].data, key->data, UUID_LEN) == 0)
+			return;
+	keys[(*n)++] = *key;
 }
 
 /*
- * Read a code as a person may have typed it into its key.
+ * Read a code as a person may have typed it into the keys it may be stored
+ * under, and return how many there are (palloc'd in *keys).
  *
- * Returns false when the text cannot be a code: neither a UUID (32 hex
- * digits once spaces and hyphens are dropped) nor a code of any batch's
- * pattern with a correct check symbol.
+ * Its canonical form is matched against the shapes of codes that batches
+ * have (batch.c): a UUID, or a pattern with a correct check symbol.  A
+ * plain batch stores the code under its plain key (the UUID, or the digest
+ * of a patterned code); a hashed batch under the HMAC of its key.  Text of
+ * no batch's shape has no keys at all, and is answered as not found
+ * without a look-up.  When the code has the shape of a hashed batch whose
+ * key is not configured, *missing_key is set to that key's id.
  */
-bool
-codes_key_from_text(text *code, pg_uuid_t *key)
+int
+codes_lookup_keys(text *code, pg_uuid_t **keys, const char **missing_key)
 {
 	char		canon[CODES_MAX_PATTERN + 1];
 	int			len = canonical_form(code, canon);
+	bool		is_uuid;
+	int			nshapes;
+	const CodesShape *shapes;
+	int			n = 0;
 	int			i;
 
+	*missing_key = NULL;
+	*keys = NULL;
 	if (len < 0)
-		return false;
+		return 0;
+	is_uuid = codes_canonical_is_uuid(canon, len);
+	shapes = codes_known_shapes(&nshapes);
+	*keys = palloc(sizeof(pg_uuid_t) * Max(nshapes, 1));
 
-	if (codes_canonical_is_uuid(canon, len))
+	for (i = 0; i < nshapes; i++)
 	{
-		for (i = 0; i < UUID_LEN; i++)
-			key->data[i] = (unsigned char) ((hex_value(canon[2 * i]) << 4) |
-											hex_value(canon[2 * i + 1]));
-		return true;
-	}
+		const CodesShape *shape = &shapes[i];
+		pg_uuid_t	key;
 
-	if (!pattern_may_match(canon, len))
-		return false;
-	codes_pattern_key(canon, len, key);
-	return true;
+		if (shape->is_uuid != is_uuid ||
+			(!is_uuid && !pattern_matches(&shape->pat, canon, len)))
+			continue;
+
+		if (shape->key_id[0] != '\0')
+		{
+			const CodesKey *server_key = codes_find_key(shape->key_id);
+
+			if (server_key == NULL)
+			{
+				*missing_key = shape->key_id;
+				continue;
+			}
+			codes_hmac_key(server_key, canon, len, &key);
+		}
+		else if (is_uuid)
+		{
+			int			j;
+
+			for (j = 0; j < UUID_LEN; j++)
+				key.data[j] = (unsigned char) ((hex_value(canon[2 * j]) << 4) |
+											   hex_value(canon[2 * j + 1]));
+		}
+		else
+			codes_pattern_key(canon, len, &key);
+		add_key(*keys, &n, &key);
+	}
+	return n;
+}
+
+/*
+ * The canonical form of a UUID key: 32 upper-case hex digits, as input of
+ * the UUID is read.  buf holds 2 * UUID_LEN + 1 bytes.
+ */
+void
+codes_uuid_canonical(const pg_uuid_t *key, char *buf)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	int			i;
+
+	for (i = 0; i < UUID_LEN; i++)
+	{
+		buf[2 * i] = hex[key->data[i] >> 4];
+		buf[2 * i + 1] = hex[key->data[i] & 0x0F];
+	}
+	buf[2 * UUID_LEN] = '\0';
 }
 
 /*

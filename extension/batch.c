@@ -2,8 +2,9 @@
  *
  * batch.c
  *	  What each backend remembers of codes.batch: every batch's period, uses
- *	  and limits, and the patterns in use; and a code's status, decided
- *	  from its batch and its uses.
+ *	  and limits, and the shapes of codes in use (patterns, and the keys of
+ *	  hashed batches); and a code's status, decided from its batch and its
+ *	  uses.
  *
  * A use or a query then touches only the code's own row: no join with the
  * batch table, whose executor set-up cost more than the look-up itself.
@@ -38,10 +39,10 @@ PG_FUNCTION_INFO_V1(use_allowed);
 static HTAB *batches = NULL;
 static bool batches_valid = false;
 
-/* The patterns of all batches; valid until codes.batch changes. */
-static CodesPattern *patterns = NULL;
-static int	num_patterns = 0;
-static bool patterns_valid = false;
+/* The shapes of all batches; valid until codes.batch changes. */
+static CodesShape *shapes = NULL;
+static int	num_shapes = 0;
+static bool shapes_valid = false;
 
 /* OID of codes.batch, as of the last read. */
 static Oid	batch_relid = InvalidOid;
@@ -62,7 +63,7 @@ batch_invalidate(Datum arg, Oid relid)
 	if (relid == InvalidOid || relid == batch_relid)
 	{
 		batches_valid = false;
-		patterns_valid = false;
+		shapes_valid = false;
 	}
 }
 
@@ -136,7 +137,8 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 	if (plan == NULL)
 		plan = codes_prepare(batch_sql, 1, &argtype);
-	ret = SPI_execute_plan(plan, &arg, NULL, true, 1);
+	/* not read-only: see batches made earlier in the caller's statement */
+	ret = SPI_execute_plan(plan, &arg, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
@@ -190,52 +192,62 @@ codes_status(const CodesBatchInfo *batch, int32 uses)
 }
 
 /*
- * The patterns of all batches, parsed; *n is set to their number.
+ * The shapes of all batches: UUID or pattern, plain or hashed under which
+ * key.  *n is set to their number.
  */
-const CodesPattern *
-codes_known_patterns(int *n)
+const CodesShape *
+codes_known_shapes(int *n)
 {
-	if (!patterns_valid)
+	if (!shapes_valid)
 	{
 		MemoryContext oldcxt;
-		CodesPattern *loaded;
+		CodesShape *loaded;
 		uint64		i;
 		int			ret;
 
 		find_batch_relid();
-		patterns_valid = true;
+		shapes_valid = true;
 		if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 		PG_TRY();
 		{
-			ret = SPI_execute("SELECT DISTINCT b.pattern FROM codes.batch AS b "
-							  "WHERE b.pattern IS NOT NULL", true, 0);
+			ret = SPI_execute("SELECT DISTINCT b.pattern, b.key_id FROM codes.batch AS b",
+							  false, 0);
 			if (ret != SPI_OK_SELECT)
 				elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 		}
 		PG_CATCH();
 		{
-			patterns_valid = false;
+			shapes_valid = false;
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
 
 		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-		loaded = palloc(sizeof(CodesPattern) * Max(SPI_processed, 1));
+		loaded = palloc0(sizeof(CodesShape) * Max(SPI_processed, 1));
 		MemoryContextSwitchTo(oldcxt);
 		for (i = 0; i < SPI_processed; i++)
-			codes_parse_pattern(SPI_getvalue(SPI_tuptable->vals[i],
-											 SPI_tuptable->tupdesc, 1),
-								&loaded[i]);
-		if (patterns)
-			pfree(patterns);
-		patterns = loaded;
-		num_patterns = (int) SPI_processed;
+		{
+			char	   *pattern = SPI_getvalue(SPI_tuptable->vals[i],
+											   SPI_tuptable->tupdesc, 1);
+			char	   *key_id = SPI_getvalue(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 2);
+
+			loaded[i].is_uuid = (pattern == NULL);
+			if (pattern)
+				codes_parse_pattern(pattern, &loaded[i].pat);
+			if (key_id)
+				strlcpy(loaded[i].key_id, key_id, sizeof(loaded[i].key_id));
+		}
+		if (shapes)
+			pfree(shapes);
+		shapes = loaded;
+		num_shapes = (int) SPI_processed;
 		SPI_finish();
 	}
 
-	*n = num_patterns;
-	return patterns;
+	*n = num_shapes;
+	return shapes;
 }
 
 /*

@@ -11,6 +11,7 @@
 
 ALTER TABLE codes.batch
 	ADD COLUMN pattern text,
+	ADD COLUMN key_id text,
 	ADD COLUMN max_uses_per_redeemer integer,
 	ADD COLUMN revoked_at timestamptz,
 	ADD CONSTRAINT batch_max_uses_per_redeemer_check
@@ -18,6 +19,8 @@ ALTER TABLE codes.batch
 
 COMMENT ON COLUMN codes.batch.pattern IS
 'The pattern of the batch''s codes, or NULL for UUID codes.';
+COMMENT ON COLUMN codes.batch.key_id IS
+'For a batch made with store => ''hmac'': the id of the server key its codes are hashed under.';
 COMMENT ON COLUMN codes.batch.max_uses_per_redeemer IS
 'Uses of one code that one redeemer may hold, or NULL for no such limit.';
 COMMENT ON COLUMN codes.batch.revoked_at IS
@@ -31,9 +34,9 @@ COMMENT ON COLUMN codes.batch.revoked_at IS
 ALTER TABLE codes.codes ADD COLUMN shown text;
 
 COMMENT ON COLUMN codes.codes.shown IS
-'A patterned code as handed out; NULL for UUID codes, whose text is their key.';
+'A plain patterned code as handed out; NULL for UUID codes, whose text is their key, and for hashed codes.';
 COMMENT ON COLUMN codes.codes.code IS
-'The code''s key: the UUID itself, or the first 16 bytes of the SHA-256 digest of a patterned code''s canonical form.';
+'The code''s key: the UUID itself, the first 16 bytes of the SHA-256 digest of a patterned code''s canonical form, or of its HMAC for hashed batches.';
 
 CREATE FUNCTION codes.code_valid(code text, pattern text)
 RETURNS boolean
@@ -117,7 +120,7 @@ COMMENT ON FUNCTION codes.use_allowed(integer, integer) IS
 'Whether code_use''s one conditional update may use a code of this batch with this many uses now.';
 
 --
--- code_gen gains max_uses_per_redeemer.  Adding an argument means a new
+-- code_gen gains max_uses_per_redeemer and store.  Adding an argument means a new
 -- function, so the EXECUTE grants of the old one are carried over.
 --
 DO $$
@@ -142,22 +145,23 @@ BEGIN
 								   pattern text DEFAULT NULL,
 								   max_uses integer DEFAULT 1,
 								   batch text DEFAULT NULL,
-								   max_uses_per_redeemer integer DEFAULT NULL)
+								   max_uses_per_redeemer integer DEFAULT NULL,
+								   store text DEFAULT 'plain')
 	RETURNS SETOF text
 	AS 'MODULE_PATHNAME', 'code_gen'
 	LANGUAGE C VOLATILE SECURITY DEFINER;
 
-	REVOKE ALL ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer) FROM PUBLIC;
+	REVOKE ALL ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text) FROM PUBLIC;
 
 	FOREACH grantee IN ARRAY COALESCE(grantees, '{}')
 	LOOP
-		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer) TO %I',
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text) TO %I',
 								  grantee);
 	END LOOP;
 END
 $$;
 
-COMMENT ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer) IS
+COMMENT ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text) IS
 'Create a batch of num new codes valid from valid_from to valid_until (inclusive, NULL = open) and return them.';
 
 CREATE FUNCTION codes.code_undo(code text, redeemer text DEFAULT NULL)
@@ -174,23 +178,25 @@ COMMENT ON FUNCTION codes.code_undo(text, text) IS
 --
 
 CREATE VIEW codes.redemptions AS
-SELECT COALESCE(c.shown, c.code::text) AS code, b.name AS batch, c.used_by AS redeemer,
+SELECT CASE WHEN b.key_id IS NULL THEN COALESCE(c.shown, c.code::text) END AS code,
+	   b.name AS batch, c.used_by AS redeemer,
 	   c.used_at, NULL::timestamptz AS undone_at
 FROM codes.codes AS c JOIN codes.batch AS b ON b.id = c.batch
 WHERE b.max_uses = 1 AND c.uses = 1
 UNION ALL
-SELECT COALESCE(c.shown, l.code::text), b.name, l.redeemer, l.used_at, l.undone_at
+SELECT CASE WHEN b.key_id IS NULL THEN COALESCE(c.shown, l.code::text) END,
+	   b.name, l.redeemer, l.used_at, l.undone_at
 FROM codes.redemption_log AS l
 	JOIN codes.batch AS b ON b.id = l.batch
 	LEFT JOIN codes.codes AS c
 		ON codes.key_fold(c.code) = codes.key_fold(l.code) AND c.code = l.code;
 
 COMMENT ON VIEW codes.redemptions IS
-'Every use of every code: code, batch, redeemer, when, and when it was undone (NULL while it stands).';
+'Every use of every code: code (NULL for hashed codes), batch, redeemer, when, and when it was undone (NULL while it stands).';
 
 CREATE VIEW codes.batches AS
 SELECT b.name, b.created_at, b.valid_from, b.valid_until, b.revoked_at,
-	   b.pattern, b.max_uses, b.max_uses_per_redeemer,
+	   b.pattern, b.key_id, b.max_uses, b.max_uses_per_redeemer,
 	   s.issued, s.used_up, s.uses_left
 FROM codes.batch AS b
 	CROSS JOIN LATERAL (
@@ -290,15 +296,15 @@ DECLARE
 	batch_no	integer := codes.batch_id(batch);
 BEGIN
 	RETURN QUERY
-		SELECT COALESCE(c.shown, c.code::text),
+		SELECT CASE WHEN b.key_id IS NULL THEN COALESCE(c.shown, c.code::text) END,
 			   codes.code_status(c.batch, c.uses), c.uses, c.used_at, c.used_by
-		FROM codes.codes AS c
+		FROM codes.codes AS c JOIN codes.batch AS b ON b.id = c.batch
 		WHERE c.batch = batch_no;
 END
 $$;
 
 COMMENT ON FUNCTION codes.batch_codes(text) IS
-'Each code of a batch as it was handed out, with its status, uses, and latest use.';
+'Each code of a batch as it was handed out (NULL for hashed codes), with its status, uses, and latest use.';
 
 CREATE FUNCTION codes.batch_del(batch text)
 RETURNS bigint

@@ -122,6 +122,10 @@ static const char *const undo_multi_sql =
 "UPDATE codes.codes AS c SET uses = c.uses OPERATOR(pg_catalog.-) 1 "
 "WHERE " MATCH_SQL " AND EXISTS (SELECT FROM undone)";
 
+/* Whether a code is stored under the key $1. */
+static const char *const exists_sql =
+"SELECT FROM codes.codes AS c WHERE " MATCH_SQL;
+
 /* The code's batch and uses; no row if it does not exist. */
 static const char *const query_sql =
 "SELECT c.batch, c.uses FROM codes.codes AS c WHERE " MATCH_SQL;
@@ -155,6 +159,7 @@ _PG_init(void)
 
 	codes_init_batch_cache();
 	codes_init_brake();
+	codes_init_keys();
 }
 
 /*
@@ -198,63 +203,6 @@ codes_prepare(const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
- * The search_path every operation pins while it runs: pg_catalog only, not
- * even pg_temp.  Pushed and popped in C rather than by a SET clause on the
- * functions, which costs 7,000 instructions a call (callgrind), more than
- * a tenth of a query.  An error pops it with the (sub)transaction.
- */
-static OverrideSearchPath pinned_path = {NIL, true, false, 0};
-
-/*
- * Start an operation on the code argument (argument 0): pin the search
- * path, take in changes to codes.batch, and read the code into the
- * parameters of a statement, its key as $1 and the redeemer (argument 1,
- * where the function has one) as $2.  Returns true, connected to SPI, when
- * the text can be a code; false means it cannot, which callers answer as
- * "not found" without touching a table.  A NULL code is an error.  Either
- * way the caller ends with end_op.
- */
-static bool
-begin_op(FunctionCallInfo fcinfo, pg_uuid_t *key, StmtArgs *args)
-{
-	int			ret;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("code must not be null")));
-
-	PushOverrideSearchPath(&pinned_path);
-	codes_refresh_batch_cache();
-	if (!codes_key_from_text(PG_GETARG_TEXT_PP(0), key))
-		return false;
-
-	memset(args->nulls, 'n', sizeof(args->nulls));
-	args->values[0] = UUIDPGetDatum(key);
-	args->nulls[0] = ' ';
-	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
-	{
-		args->values[1] = PG_GETARG_DATUM(1);
-		args->nulls[1] = ' ';
-	}
-
-	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-	return true;
-}
-
-/*
- * End an operation begun by begin_op, which returned connected.
- */
-static void
-end_op(bool connected)
-{
-	if (connected)
-		SPI_finish();
-	PopOverrideSearchPath();
-}
-
-/*
  * Run a saved statement, preparing it on first use, and check that SPI
  * reports the expected kind of statement.  Results are left in
  * SPI_processed and SPI_tuptable.
@@ -278,6 +226,88 @@ run_stmt(SPIPlanPtr *planp, const char *sql, StmtArgs *args, bool read_only,
 }
 
 /*
+ * The search_path every operation pins while it runs: pg_catalog only, not
+ * even pg_temp.  Pushed and popped in C rather than by a SET clause on the
+ * functions, which costs 7,000 instructions a call (callgrind), more than
+ * a tenth of a query.  An error pops it with the (sub)transaction.
+ */
+static OverrideSearchPath pinned_path = {NIL, true, false, 0};
+
+/*
+ * Start an operation on the code argument (argument 0): pin the search
+ * path, take in changes to codes.batch, and read the code into the
+ * parameters of a statement, its key as $1 and the redeemer (argument 1,
+ * where the function has one) as $2.  Returns true, connected to SPI, when
+ * a code may be stored under that key; false means there is no such code,
+ * which callers answer as "not found".  Text of no batch's shape is found
+ * so without touching a table.  A code that may be stored under more than
+ * one key (plain and hashed batches of one shape) is looked up under each
+ * in turn.  A NULL code is an error, and so is a code not found that may
+ * belong to a hashed batch whose key is not configured.  Either way the
+ * caller ends with end_op.
+ */
+static bool
+begin_op(FunctionCallInfo fcinfo, pg_uuid_t *key, StmtArgs *args)
+{
+	static SPIPlanPtr exists_plan = NULL;
+	pg_uuid_t  *keys;
+	const char *missing_key;
+	int			nkeys;
+	int			i;
+	int			ret;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("code must not be null")));
+
+	PushOverrideSearchPath(&pinned_path);
+	codes_refresh_batch_cache();
+	nkeys = codes_lookup_keys(PG_GETARG_TEXT_PP(0), &keys, &missing_key);
+
+	memset(args->nulls, 'n', sizeof(args->nulls));
+	args->nulls[0] = ' ';
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+	{
+		args->values[1] = PG_GETARG_DATUM(1);
+		args->nulls[1] = ' ';
+	}
+
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	for (i = 0; i < nkeys; i++)
+	{
+		*key = keys[i];
+		args->values[0] = UUIDPGetDatum(key);
+		if (nkeys == 1 && missing_key == NULL)
+			return true;
+		run_stmt(&exists_plan, exists_sql, args, true, SPI_OK_SELECT);
+		if (SPI_processed == 1)
+			return true;
+	}
+	SPI_finish();
+
+	if (missing_key != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("key %s of hashed codes is not configured", missing_key),
+				 errdetail("The code may belong to a batch stored with that key, which cannot be looked up without it."),
+				 errhint("Name the key's file in codes.key_file or codes.old_key_files.")));
+	return false;
+}
+
+/*
+ * End an operation begun by begin_op, which returned connected.
+ */
+static void
+end_op(bool connected)
+{
+	if (connected)
+		SPI_finish();
+	PopOverrideSearchPath();
+}
+
+/*
  * Column col of the first result row, which must not be NULL.
  */
 static Datum
@@ -294,15 +324,14 @@ result_value(int col)
 }
 
 /*
- * What the batch of the first result row (column 1) allows.
+ * What the batch of the first result row (column 1) allows.  False if the
+ * batch is gone: a batch_del that committed after this statement's
+ * snapshot was taken, whose code is then treated as gone too.
  */
-static void
+static bool
 result_batch(CodesBatchInfo *batch)
 {
-	int32		id = DatumGetInt32(result_value(1));
-
-	if (!codes_batch_info(id, batch))
-		elog(ERROR, "batch %d of a code does not exist", id);
+	return codes_batch_info(DatumGetInt32(result_value(1)), batch);
 }
 
 /*
@@ -342,16 +371,15 @@ use_code(StmtArgs *args)
 	run_stmt(&use_plan, use_sql, args, false, SPI_OK_UPDATE_RETURNING);
 	if (SPI_processed == 1)
 	{
-		result_batch(&batch);
-		if (batch.max_uses > 1)
+		/* use_allowed has just found the batch */
+		if (result_batch(&batch) && batch.max_uses > 1)
 			log_use(args, Int32GetDatum(batch.id));
 		return true;
 	}
 
 	run_stmt(&lock_plan, lock_sql, args, false, SPI_OK_SELECT);
-	if (SPI_processed == 0)
+	if (SPI_processed == 0 || !result_batch(&batch))
 		return false;
-	result_batch(&batch);
 	if (strcmp(codes_status(&batch, DatumGetInt32(result_value(2))),
 			   CODES_UNACTIVED) != 0)
 		return false;
@@ -392,9 +420,8 @@ undo_code(StmtArgs *args)
 	CodesBatchInfo batch;
 
 	run_stmt(&lock_plan, lock_sql, args, false, SPI_OK_SELECT);
-	if (SPI_processed == 0)
+	if (SPI_processed == 0 || !result_batch(&batch))
 		return false;
-	result_batch(&batch);
 
 	if (batch.max_uses == 1)
 		run_stmt(&single_plan, undo_single_sql, args, false, SPI_OK_UPDATE);
@@ -405,7 +432,7 @@ undo_code(StmtArgs *args)
 
 /*
  * code_gen(num, valid_from, valid_until, pattern, max_uses, batch,
- *			 max_uses_per_redeemer)
+ *			 max_uses_per_redeemer, store)
  *
  * Check the arguments, then create the batch and return its codes.  Every
  * check comes before anything is written, so a refused call changes nothing.
@@ -474,6 +501,26 @@ code_gen(PG_FUNCTION_ARGS)
 				 errmsg("max_uses_per_redeemer must be between 1 and max_uses"),
 				 errdetail("max_uses_per_redeemer was %d, max_uses %d.",
 						   spec.max_uses_per_redeemer, spec.max_uses)));
+
+	/* 1.0 declares code_gen without store */
+	spec.hmac_key = NULL;
+	if (PG_NARGS() > 7)
+	{
+		char	   *store;
+
+		if (PG_ARGISNULL(7))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("store must not be null")));
+		store = text_to_cstring(PG_GETARG_TEXT_PP(7));
+		if (strcmp(store, "hmac") == 0)
+			spec.hmac_key = codes_current_key();
+		else if (strcmp(store, "plain") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown store \"%s\"", store),
+					 errhint("Use 'plain' (the default) or 'hmac'.")));
+	}
 
 	spec.name = NULL;
 	if (!PG_ARGISNULL(5))
@@ -569,19 +616,15 @@ code_query(PG_FUNCTION_ARGS)
 	pg_uuid_t	key;
 	StmtArgs	args;
 	bool		connected;
+	CodesBatchInfo batch;
 	const char *status = CODES_NO_EXISTED;
 
 	connected = begin_op(fcinfo, &key, &args);
 	if (connected)
 	{
 		run_stmt(&plan, query_sql, &args, true, SPI_OK_SELECT);
-		if (SPI_processed == 1)
-		{
-			CodesBatchInfo batch;
-
-			result_batch(&batch);
+		if (SPI_processed == 1 && result_batch(&batch))
 			status = codes_status(&batch, DatumGetInt32(result_value(2)));
-		}
 	}
 	end_op(connected);
 

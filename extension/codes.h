@@ -32,6 +32,17 @@
 /* Most random symbols a check symbol can cover: weights 1..30 mod 31. */
 #define CODES_MAX_CHECKED		29
 
+/* Length of a key id, in hex digits. */
+#define CODES_KEY_ID_LEN		16
+
+/* A server key for hashed codes (keys.c). */
+typedef struct CodesKey
+{
+	char		id[CODES_KEY_ID_LEN + 1];
+	uint8	   *data;
+	int			len;			/* 0: no key */
+} CodesKey;
+
 /* A parsed pattern (see codes_parse_pattern). */
 typedef struct CodesPattern
 {
@@ -57,6 +68,7 @@ typedef struct CodesBatchSpec
 	char	   *name;			/* batch name, or NULL to generate one */
 	char	   *pattern;		/* pattern, or NULL for UUID codes */
 	CodesPattern parsed;		/* the pattern, parsed */
+	const CodesKey *hmac_key;	/* store => 'hmac': the key; else NULL */
 } CodesBatchSpec;
 
 /* Results and statuses, as the seed service spelled them. */
@@ -66,6 +78,14 @@ typedef struct CodesBatchSpec
 #define CODES_TIMEINVALID		"TIMEINVALID"
 #define CODES_UNACTIVED			"UNACTIVED"
 #define CODES_ACTIVED			"ACTIVED"
+
+/* A shape of codes that some batch has (batch.c). */
+typedef struct CodesShape
+{
+	bool		is_uuid;		/* UUID codes; else codes of pat */
+	CodesPattern pat;
+	char		key_id[CODES_KEY_ID_LEN + 1];	/* hashed under; "" if plain */
+} CodesShape;
 
 /* What a batch allows, as batch.c remembers it. */
 typedef struct CodesBatchInfo
@@ -93,21 +113,30 @@ extern void codes_init_batch_cache(void);
 extern void codes_refresh_batch_cache(void);
 extern bool codes_batch_info(int32 id, CodesBatchInfo *info);
 extern const char *codes_status(const CodesBatchInfo *batch, int32 uses);
-extern const CodesPattern *codes_known_patterns(int *n);
+extern const CodesShape *codes_known_shapes(int *n);
 
 /* brake.c */
 extern void codes_init_brake(void);
 extern bool codes_braked(text *redeemer);
 extern void codes_count_failure(text *redeemer);
 
+/* keys.c */
+extern void codes_init_keys(void);
+extern const CodesKey *codes_current_key(void);
+extern const CodesKey *codes_find_key(const char *id);
+extern void codes_hmac_key(const CodesKey *key, const char *canon, int len,
+						   pg_uuid_t *out);
+
 /* alphabet.c */
-extern bool codes_key_from_text(text *code, pg_uuid_t *key);
+extern int	codes_lookup_keys(text *code, pg_uuid_t **keys,
+							  const char **missing_key);
 extern void codes_key_to_cstring(const pg_uuid_t *key, char *buf);
 extern void codes_parse_pattern(const char *pattern, CodesPattern *pat);
 extern void codes_pattern_write(const CodesPattern *pat, const char *symbols,
 								char *display, char *canon);
 extern void codes_pattern_key(const char *canon, int len, pg_uuid_t *key);
 extern bool codes_canonical_is_uuid(const char *canon, int len);
+extern void codes_uuid_canonical(const pg_uuid_t *key, char *buf);
 extern int	codes_check_value(const int *values, int n);
 extern char codes_symbol(int value);
 

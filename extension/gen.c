@@ -32,16 +32,17 @@
  */
 static const char *const batch_insert_sql =
 "INSERT INTO codes.batch "
-"(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer, pattern) "
-"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5, $6 "
+"(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer, pattern, key_id) "
+"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5, $6, $7 "
 "FROM pg_catalog.nextval('codes.batch_id_seq'::pg_catalog.regclass) AS n "
 "ON CONFLICT (name) DO NOTHING "
 "RETURNING id";
 
 /*
  * Insert one chunk of codes into a batch: their keys as a uuid[], and for
- * patterned codes their text as handed out as a text[] (NULL for UUID
- * codes, whose key is their text).
+ * plain patterned codes their text as handed out as a text[] (NULL for
+ * UUID codes, whose key is their text, and for hashed codes, which keep no
+ * text).
  */
 static const char *const insert_sql =
 "INSERT INTO codes.codes (batch, code, shown) "
@@ -56,16 +57,18 @@ static const char *const insert_skipping_sql =
 "INSERT INTO codes.codes (batch, code, shown) "
 "SELECT $1, k, s FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, s) "
 "ON CONFLICT DO NOTHING "
-"RETURNING code, shown";
+"RETURNING code";
 
 /*
- * One chunk of new codes: their keys and, for patterned codes, their text.
+ * One chunk of new codes: the keys they are stored under, and their text
+ * as handed out unless that is their key written out (plain UUID codes).
  */
 typedef struct Chunk
 {
 	int			n;
 	pg_uuid_t  *keys;
-	char	  **shown;			/* NULL for UUID codes */
+	char	  **display;		/* NULL for plain UUID codes */
+	bool		store_display;	/* kept in codes.shown (plain patterns) */
 } Chunk;
 
 /*
@@ -85,15 +88,15 @@ static int32
 insert_batch(const CodesBatchSpec *spec)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		values[6];
-	char		nulls[6];
+	Datum		values[7];
+	char		nulls[7];
 
 	if (plan == NULL)
 	{
-		Oid			argtypes[6] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-		INT4OID, INT4OID, TEXTOID};
+		Oid			argtypes[7] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		INT4OID, INT4OID, TEXTOID, TEXTOID};
 
-		plan = codes_prepare(batch_insert_sql, 6, argtypes);
+		plan = codes_prepare(batch_insert_sql, 7, argtypes);
 	}
 
 	values[0] = spec->name ? CStringGetTextDatum(spec->name) : (Datum) 0;
@@ -108,6 +111,8 @@ insert_batch(const CodesBatchSpec *spec)
 	nulls[4] = spec->per_redeemer_null ? 'n' : ' ';
 	values[5] = spec->pattern ? CStringGetTextDatum(spec->pattern) : (Datum) 0;
 	nulls[5] = spec->pattern ? ' ' : 'n';
+	values[6] = spec->hmac_key ? CStringGetTextDatum(spec->hmac_key->id) : (Datum) 0;
+	nulls[6] = spec->hmac_key ? ' ' : 'n';
 
 	for (;;)
 	{
@@ -136,10 +141,11 @@ insert_batch(const CodesBatchSpec *spec)
  * Fill the chunk with random version 4 (RFC 4122) UUIDs: one call to
  * PostgreSQL's cryptographically strong source for the whole chunk, then
  * the version and variant bits.  (libuuid's uuid_generate_random makes
- * about six system calls per UUID; see README.md, Performance.)
+ * about six system calls per UUID; see README.md, Performance.)  Hashed
+ * codes are stored under the HMAC of their canonical form instead.
  */
 static void
-random_uuids(Chunk *chunk)
+random_uuids(Chunk *chunk, const CodesKey *hmac_key)
 {
 	int			i;
 
@@ -149,8 +155,19 @@ random_uuids(Chunk *chunk)
 				 errmsg("could not generate random values")));
 	for (i = 0; i < chunk->n; i++)
 	{
-		chunk->keys[i].data[6] = (chunk->keys[i].data[6] & 0x0f) | 0x40;	/* version 4 */
-		chunk->keys[i].data[8] = (chunk->keys[i].data[8] & 0x3f) | 0x80;	/* variant */
+		pg_uuid_t  *key = &chunk->keys[i];
+
+		key->data[6] = (key->data[6] & 0x0f) | 0x40;	/* version 4 */
+		key->data[8] = (key->data[8] & 0x3f) | 0x80;	/* variant */
+		if (hmac_key)
+		{
+			char		canon[2 * UUID_LEN + 1];
+
+			chunk->display[i] = palloc(CODES_TEXT_LEN + 1);
+			codes_key_to_cstring(key, chunk->display[i]);
+			codes_uuid_canonical(key, canon);
+			codes_hmac_key(hmac_key, canon, 2 * UUID_LEN, key);
+		}
 	}
 }
 
@@ -181,11 +198,13 @@ random_symbol(RandomBytes *rnd)
 
 /*
  * Fill the chunk with random codes of a pattern: the random symbols, the
- * check symbol if the pattern has one, the text as handed out, and the key.
- * A code whose canonical form would read as a UUID is drawn again.
+ * check symbol if the pattern has one, the text as handed out, and the key
+ * (its digest, or for hashed codes its HMAC).  A code whose canonical form
+ * would read as a UUID is drawn again.
  */
 static void
-random_pattern_codes(Chunk *chunk, const CodesPattern *pat, RandomBytes *rnd)
+random_pattern_codes(Chunk *chunk, const CodesPattern *pat,
+					 const CodesKey *hmac_key, RandomBytes *rnd)
 {
 	int			i;
 
@@ -196,7 +215,7 @@ random_pattern_codes(Chunk *chunk, const CodesPattern *pat, RandomBytes *rnd)
 		char		canon[CODES_MAX_PATTERN + 1];
 		int			j;
 
-		chunk->shown[i] = palloc(pat->layout_len + 1);
+		chunk->display[i] = palloc(pat->layout_len + 1);
 		do
 		{
 			for (j = 0; j < pat->nrandom; j++)
@@ -207,10 +226,13 @@ random_pattern_codes(Chunk *chunk, const CodesPattern *pat, RandomBytes *rnd)
 			if (pat->has_check)
 				symbols[j++] = codes_symbol(codes_check_value(values, pat->nrandom));
 			symbols[j] = '\0';
-			codes_pattern_write(pat, symbols, chunk->shown[i], canon);
+			codes_pattern_write(pat, symbols, chunk->display[i], canon);
 		} while (codes_canonical_is_uuid(canon, pat->canon_len));
 
-		codes_pattern_key(canon, pat->canon_len, &chunk->keys[i]);
+		if (hmac_key)
+			codes_hmac_key(hmac_key, canon, pat->canon_len, &chunk->keys[i]);
+		else
+			codes_pattern_key(canon, pat->canon_len, &chunk->keys[i]);
 	}
 }
 
@@ -266,37 +288,57 @@ insert_chunk(SPIPlanPtr plan, Datum *values, const char *nulls, int n)
 }
 
 /*
- * Put the text of a code, as handed out, into the result: the text of a
- * patterned code, or else the lower-case UUID written from its key.
+ * Put the text of the chunk's code i, as handed out, into the result.
  */
 static void
-put_code(Tuplestorestate *out, TupleDesc outdesc, const pg_uuid_t *key,
-		 const char *shown)
+put_code(Tuplestorestate *out, TupleDesc outdesc, const Chunk *chunk, int i)
 {
 	char		buf[CODES_TEXT_LEN + 1];
+	const char *display = chunk->display ? chunk->display[i] : NULL;
 	Datum		value;
 	bool		isnull = false;
 
-	if (shown == NULL)
+	if (display == NULL)
 	{
-		codes_key_to_cstring(key, buf);
-		shown = buf;
+		codes_key_to_cstring(&chunk->keys[i], buf);
+		display = buf;
 	}
-	value = CStringGetTextDatum(shown);
+	value = CStringGetTextDatum(display);
 	tuplestore_putvalues(out, outdesc, &value, &isnull);
 }
 
 /*
+ * qsort and bsearch comparator of chunk indexes by key (see below).
+ */
+static const Chunk *sorting_chunk;
+
+static int
+key_index_cmp(const void *a, const void *b)
+{
+	return memcmp(sorting_chunk->keys[*(const int *) a].data,
+				  sorting_chunk->keys[*(const int *) b].data, UUID_LEN);
+}
+
+/*
  * Insert a chunk without the codes that collide, put the codes inserted
- * into the result, and return how many there were.
+ * into the result, and return how many there were.  The statement returns
+ * the keys inserted; each is found in the chunk to put out its text.
  */
 static int
 insert_chunk_skipping(SPIPlanPtr plan, Datum *values, const char *nulls,
-					  Tuplestorestate *out, TupleDesc outdesc)
+					  const Chunk *chunk, Tuplestorestate *out,
+					  TupleDesc outdesc)
 {
+	int		   *order = palloc(sizeof(int) * chunk->n);
 	uint64		i;
+	int			j;
 	int			ret;
 	int			inserted;
+
+	for (j = 0; j < chunk->n; j++)
+		order[j] = j;
+	sorting_chunk = chunk;
+	qsort(order, chunk->n, sizeof(int), key_index_cmp);
 
 	ret = SPI_execute_plan(plan, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT_RETURNING)
@@ -305,12 +347,20 @@ insert_chunk_skipping(SPIPlanPtr plan, Datum *values, const char *nulls,
 
 	for (i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	row = SPI_tuptable->vals[i];
 		bool		isnull;
-		Datum		key = SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull);
-		char	   *shown = SPI_getvalue(row, SPI_tuptable->tupdesc, 2);
+		pg_uuid_t  *key = DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc,
+												   1, &isnull));
+		int		   *found;
+		int			probe;
 
-		put_code(out, outdesc, DatumGetUUIDP(key), shown);
+		/* bsearch compares keys of indexes: put the key in the slot past n */
+		chunk->keys[chunk->n] = *key;
+		probe = chunk->n;
+		found = bsearch(&probe, order, chunk->n, sizeof(int), key_index_cmp);
+		if (found == NULL)
+			elog(ERROR, "inserted code not found in its chunk");
+		put_code(out, outdesc, chunk, *found);
 	}
 	inserted = (int) SPI_processed;
 	SPI_freetuptable(SPI_tuptable);
@@ -337,6 +387,7 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 	RandomBytes *rnd = NULL;
 	Chunk		chunk;
 	Datum	   *elems;
+	int			size = Min(spec->num, GEN_CHUNK);
 	int32		batch_id;
 	int32		done = 0;
 	int			ret;
@@ -359,9 +410,12 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 		rnd->used = sizeof(rnd->buf);
 	}
 
-	chunk.keys = palloc(sizeof(pg_uuid_t) * Min(spec->num, GEN_CHUNK));
-	chunk.shown = spec->pattern ? palloc(sizeof(char *) * Min(spec->num, GEN_CHUNK)) : NULL;
-	elems = palloc(sizeof(Datum) * Min(spec->num, GEN_CHUNK));
+	/* one key more than codes, for insert_chunk_skipping's look-ups */
+	chunk.keys = palloc(sizeof(pg_uuid_t) * (size + 1));
+	chunk.display = (spec->pattern || spec->hmac_key) ?
+		palloc(sizeof(char *) * size) : NULL;
+	chunk.store_display = spec->pattern && !spec->hmac_key;
+	elems = palloc(sizeof(Datum) * size);
 	chunkcxt = AllocSetContextCreate(CurrentMemoryContext,
 									 "codes_generate chunk",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -378,9 +432,9 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 
 		chunk.n = Min(spec->num - done, GEN_CHUNK);
 		if (spec->pattern)
-			random_pattern_codes(&chunk, &spec->parsed, rnd);
+			random_pattern_codes(&chunk, &spec->parsed, spec->hmac_key, rnd);
 		else
-			random_uuids(&chunk);
+			random_uuids(&chunk, spec->hmac_key);
 
 		values[0] = Int32GetDatum(batch_id);
 		for (i = 0; i < chunk.n; i++)
@@ -388,10 +442,10 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 		values[1] = PointerGetDatum(construct_array(elems, chunk.n, UUIDOID,
 													UUID_LEN, false,
 													TYPALIGN_CHAR));
-		if (spec->pattern)
+		if (chunk.store_display)
 		{
 			for (i = 0; i < chunk.n; i++)
-				elems[i] = CStringGetTextDatum(chunk.shown[i]);
+				elems[i] = CStringGetTextDatum(chunk.display[i]);
 			values[2] = PointerGetDatum(construct_array(elems, chunk.n, TEXTOID,
 														-1, false,
 														TYPALIGN_INT));
@@ -401,13 +455,12 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 		if (insert_chunk(plan, values, nulls, chunk.n))
 		{
 			for (i = 0; i < chunk.n; i++)
-				put_code(out, outdesc, &chunk.keys[i],
-						 chunk.shown ? chunk.shown[i] : NULL);
+				put_code(out, outdesc, &chunk, i);
 			done += chunk.n;
 		}
 		else
 			done += insert_chunk_skipping(skipping_plan, values, nulls,
-										  out, outdesc);
+										  &chunk, out, outdesc);
 
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(chunkcxt);

@@ -14,12 +14,16 @@ make -s install || exit 1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# sql/hmac.sql needs key files that only the server's user may read.
+sh sql_tests/make_keys.sh postgres || exit 1
+
 # REGRESS= or ISOLATION= on the command line runs one suite, so a failure
 # in the first does not hide the second.
 pg_virtualenv -o shared_preload_libraries=codes sh -c '
 	make -s installcheck ISOLATION= || cat regression.diffs
 	make -s installcheck REGRESS= || cat output_iso/regression.diffs
 	sh sql_tests/dump_restore.sh
+	sh sql_tests/hmac_at_rest.sh
 ' 2>&1 | tee "$log"
 
 passed=$(grep -cE '^(test )? *[A-Za-z0-9_-]+ +\.\.\. ok' "$log")
