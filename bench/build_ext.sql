@@ -8,7 +8,7 @@ CREATE TABLE grp_ext AS
 SELECT g, :cols
 FROM (SELECT n / :k AS g, array_agg(code) AS a
 	  FROM (SELECT row_number() OVER (ORDER BY random()) - 1 AS n, c AS code
-			FROM codes.code_gen(:s, now(), now() + interval '1 year') AS c) AS p
+			FROM codes.code_gen(:s, now(), now() + interval '1 year' :genargs) AS c) AS p
 	  GROUP BY 1) AS s
 WHERE cardinality(a) = :k;
 ALTER TABLE grp_ext ADD PRIMARY KEY (g);

@@ -5,5 +5,5 @@ DROP EXTENSION IF EXISTS codes;
 CREATE EXTENSION codes;
 CHECKPOINT;
 \timing on
-SELECT count(*) FROM codes.code_gen(:n, now(), now() + interval '1 year');
+SELECT count(*) FROM codes.code_gen(:n, now(), now() + interval '1 year' :genargs);
 \timing off

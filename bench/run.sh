@@ -41,6 +41,9 @@ usage: bash bench/run.sh [options]
   --quick              N = 10000, 2 s runs, 1 pgbench round: for CI
   --big                add 10,000,000 codes to the scaling runs (minutes)
   --set GUC=VALUE      override a server setting (repeatable)
+  --hmac               store the extension's codes hashed (store => 'hmac'),
+                       under a key file made for the run
+  --brake              preload codes, so that code_use runs the guessing brake
   --chart              also draw results.png with gnuplot (installs gnuplot-nox)
   --install            build and install the extension from this tree first
   --out FILE           where to write the Markdown (default bench/results.md)
@@ -51,7 +54,7 @@ EOF
 
 if [ "${1:-}" != --inner ]; then
 	N=1000000 DURATION=10 CLIENTS=4 JOBS=2 ROUNDS=3 PGROUNDS=3
-	QUICK=0 BIG=0 CHART=0 INSTALL=0 OUTFILE= SETS=()
+	QUICK=0 BIG=0 CHART=0 INSTALL=0 OUTFILE= SETS=() GENARGS=
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		-n | --codes) N=$2; shift ;;
@@ -62,6 +65,14 @@ if [ "${1:-}" != --inner ]; then
 		--quick) QUICK=1; N=10000; DURATION=2; PGROUNDS=1 ;;
 		--big) BIG=1 ;;
 		--set) SETS+=("$2"); shift ;;
+		--hmac)
+			keydir=$(mktemp -d)
+			head -c 32 /dev/urandom >"$keydir/key"
+			chmod 700 "$keydir"; chmod 600 "$keydir/key"
+			chown -R postgres "$keydir"
+			SETS+=("codes.key_file=$keydir/key")
+			GENARGS=", store => 'hmac'" ;;
+		--brake) SETS+=("shared_preload_libraries=codes") ;;
 		--chart) CHART=1 ;;
 		--install) INSTALL=1 ;;
 		--out) OUTFILE=$2; shift ;;
@@ -116,7 +127,7 @@ if [ "${1:-}" != --inner ]; then
 	for s in ${SETS[@]+"${SETS[@]}"}; do opts+=(-o "$s"); done
 
 	mkdir -p "$here/out"
-	export N DURATION CLIENTS JOBS ROUNDS PGROUNDS QUICK BIG CHART OUTFILE
+	export N DURATION CLIENTS JOBS ROUNDS PGROUNDS QUICK BIG CHART OUTFILE GENARGS
 	# -t: the cluster goes to a temporary directory even as root, so it
 	# cannot collide with another pg_virtualenv cluster on the machine.
 	exec pg_virtualenv -t "${opts[@]}" bash "$0" --inner
@@ -163,7 +174,8 @@ q -f helpers.sql
 PGVERSION_STR=$(q -c "SELECT split_part(version(), ' ', 2)")
 SETTINGS=$(q -c "SELECT string_agg(s || ' = ' || current_setting(s), ', ')
 	FROM unnest('{shared_buffers,work_mem,synchronous_commit,fsync,full_page_writes,
-		wal_level,max_wal_size,checkpoint_timeout,autovacuum,jit}'::text[]) AS s")
+		wal_level,max_wal_size,checkpoint_timeout,autovacuum,jit,shared_preload_libraries}'::text[]) AS s")
+[ -z "$GENARGS" ] || SETTINGS="$SETTINGS; code_gen(...$GENARGS)"
 SOFILE=$(pg_config --pkglibdir)/codes.so
 SOSUM=$(md5sum "$SOFILE" | cut -c1-12)
 log "== codes benchmark, $DATE"
@@ -178,7 +190,7 @@ log "N = $N, pgbench: $CLIENTS clients, $JOBS threads, ${DURATION} s, -M prepare
 gen_round() {
 	local file=$1 outf out ms count
 	outf=$OUT/${file%.sql}.out
-	q -v n="$N" -v copyfile="$COPYFILE" -f "$file" >"$outf"
+	q -v n="$N" -v copyfile="$COPYFILE" -v genargs="$GENARGS" -f "$file" >"$outf"
 	ms=$(awk '/^Time:/ { print $2 }' "$outf")
 	count=$(grep -v '^Time:' "$outf" | tail -1)
 	[ -n "$ms" ] || die "no time in $outf"
@@ -281,7 +293,7 @@ check_used() {
 build() {
 	local size=$1 cols="" i
 	for i in $(seq $K); do cols="$cols${cols:+, }a[$i] AS c$i"; done
-	F[depth_ext_$size]=$(q -v s="$size" -v k=$K -v cols="$cols" -f build_ext.sql)
+	F[depth_ext_$size]=$(q -v s="$size" -v k=$K -v cols="$cols" -v genargs="$GENARGS" -f build_ext.sql)
 	F[depth_hand_$size]=$(q -v s="$size" -v k=$K -v cols="$cols" -f build_hand.sql)
 }
 

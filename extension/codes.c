@@ -155,11 +155,12 @@ _PG_init(void)
 							 1e-12, 1e-30, 1.0,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
-	MarkGUCPrefixReserved("codes");
-
 	codes_init_batch_cache();
 	codes_init_brake();
 	codes_init_keys();
+
+	/* after every codes.* setting is defined, or theirs would be dropped */
+	MarkGUCPrefixReserved("codes");
 }
 
 /*

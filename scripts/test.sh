@@ -19,7 +19,8 @@ sh sql_tests/make_keys.sh postgres || exit 1
 
 # REGRESS= or ISOLATION= on the command line runs one suite, so a failure
 # in the first does not hide the second.
-pg_virtualenv -o shared_preload_libraries=codes sh -c '
+pg_virtualenv -o shared_preload_libraries=codes \
+	-o codes.key_file=/tmp/codes_regress_key_a sh -c '
 	make -s installcheck ISOLATION= || cat regression.diffs
 	make -s installcheck REGRESS= || cat output_iso/regression.diffs
 	sh sql_tests/dump_restore.sh

@@ -7,7 +7,7 @@ CREATE EXTENSION codes;
 \set VERBOSITY terse
 
 -- no key configured: refused, nothing created
-SHOW codes.key_file;
+SET codes.key_file = '';
 SELECT codes.code_gen(1, NULL, NULL, store => 'hmac');
 \echo :LAST_ERROR_SQLSTATE
 SELECT codes.code_gen(1, NULL, NULL, store => 'sha1');

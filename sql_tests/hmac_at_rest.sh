@@ -4,7 +4,10 @@
 # and a pg_dump of it for each code, in its text forms and, for UUIDs, its
 # 16 raw bytes.  The plain codes must be found (or the search proves
 # nothing); the hashed ones never.  Run inside a cluster as root, with
-# sql_tests/make_keys.sh run; prints a pg_regress-style result line.
+# sql_tests/make_keys.sh run and codes.key_file set in the server's
+# configuration, as scripts/test.sh does (so this also shows that codes.*
+# settings reach a preloaded library); prints a pg_regress-style result
+# line.
 set -u
 
 db=codes_at_rest
@@ -17,7 +20,6 @@ run() {
 	psql -X -q -v ON_ERROR_STOP=1 -At -d $db >"$work/codes" <<'SQL' || return 1
 \o /dev/null
 CREATE EXTENSION codes;
-SET codes.key_file = '/tmp/codes_regress_key_a';
 CREATE TEMP TABLE out (kind text, code text);
 INSERT INTO out SELECT 'hashed', code FROM codes.code_gen(200, NULL, NULL, store => 'hmac') AS code;
 INSERT INTO out SELECT 'hashed', code FROM codes.code_gen(200, NULL, NULL, pattern => 'GIFT-####-####-###^', store => 'hmac') AS code;
