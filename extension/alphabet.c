@@ -317,10 +317,11 @@ add_key(pg_uuid_t *keys, int *n, const pg_uuid_t *key)
  * of a patterned code); a hashed batch under the HMAC of its key.  Text of
  * no batch's shape has no keys at all, and is answered as not found
  * without a look-up.  When the code has the shape of a hashed batch whose
- * key is not configured, *missing_key is set to that key's id.
+ * key is not configured, that key's id is copied to missing_key (which
+ * holds CODES_KEY_ID_LEN + 1 bytes); else it is set to "".
  */
 int
-codes_lookup_keys(text *code, pg_uuid_t **keys, const char **missing_key)
+codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key)
 {
 	char		canon[CODES_MAX_PATTERN + 1];
 	int			len = canonical_form(code, canon);
@@ -330,7 +331,7 @@ codes_lookup_keys(text *code, pg_uuid_t **keys, const char **missing_key)
 	int			n = 0;
 	int			i;
 
-	*missing_key = NULL;
+	missing_key[0] = '\0';
 	*keys = NULL;
 	if (len < 0)
 		return 0;
@@ -353,7 +354,7 @@ codes_lookup_keys(text *code, pg_uuid_t **keys, const char **missing_key)
 
 			if (server_key == NULL)
 			{
-				*missing_key = shape->key_id;
+				strlcpy(missing_key, shape->key_id, CODES_KEY_ID_LEN + 1);
 				continue;
 			}
 			codes_hmac_key(server_key, canon, len, &key);

@@ -12,7 +12,10 @@
  * which invalidates codes.batch's relcache entry; when that invalidation
  * reaches a backend (at once for its own changes, at the start of its next
  * operation for other backends' committed ones), the backend forgets what
- * it remembered and reads it again on next use.
+ * it remembered and reads it again on next use.  It reads with the latest
+ * snapshot, not the caller's: what it remembers outlives the caller's
+ * transaction, and a revocation must take effect at once even for a
+ * REPEATABLE READ transaction that began before it.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,6 +31,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "codes.h"
 
@@ -35,14 +39,20 @@ PG_FUNCTION_INFO_V1(batch_changed);
 PG_FUNCTION_INFO_V1(code_status);
 PG_FUNCTION_INFO_V1(use_allowed);
 
-/* Batches read so far, by id; valid until codes.batch changes. */
-static HTAB *batches = NULL;
-static bool batches_valid = false;
+/*
+ * Changes to codes.batch seen so far.  What was read while this moved on
+ * may be stale, and is not kept.
+ */
+static uint64 batch_changes = 0;
 
-/* The shapes of all batches; valid until codes.batch changes. */
+/* Batches read so far, by id, as of batches_read. */
+static HTAB *batches = NULL;
+static uint64 batches_read = 0;
+
+/* The shapes of all batches, as of shapes_read. */
 static CodesShape *shapes = NULL;
 static int	num_shapes = 0;
-static bool shapes_valid = false;
+static uint64 shapes_read = 0;
 
 /* OID of codes.batch, as of the last read. */
 static Oid	batch_relid = InvalidOid;
@@ -51,6 +61,9 @@ static const char *const batch_sql =
 "SELECT b.valid_from, b.valid_until, b.revoked_at IS NOT NULL, b.max_uses, "
 "b.max_uses_per_redeemer "
 "FROM codes.batch AS b WHERE b.id OPERATOR(pg_catalog.=) $1";
+
+static const char *const shapes_sql =
+"SELECT DISTINCT b.pattern, b.key_id FROM codes.batch AS b";
 
 /*
  * Relcache callback: codes.batch changed (or the whole relcache was
@@ -61,19 +74,38 @@ static void
 batch_invalidate(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == batch_relid)
-	{
-		batches_valid = false;
-		shapes_valid = false;
-	}
+		batch_changes++;
 }
 
 /*
- * Register batch_invalidate; called from _PG_init.
+ * Register batch_invalidate; called from _PG_init.  Nothing has been read
+ * yet: the counts start apart.
  */
 void
 codes_init_batch_cache(void)
 {
 	CacheRegisterRelcacheCallback(batch_invalidate, (Datum) 0);
+	batch_changes = 1;
+}
+
+/*
+ * Run a saved read of codes.batch with the latest snapshot, connected to
+ * SPI; the caller reads SPI_tuptable and calls SPI_finish.
+ */
+static void
+read_batches(SPIPlanPtr *planp, const char *sql, int nargs, Oid *argtypes,
+			 Datum *args)
+{
+	int			ret;
+
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	if (*planp == NULL)
+		*planp = codes_prepare(sql, nargs, argtypes);
+	ret = SPI_execute_snapshot(*planp, args, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, true, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(ret));
 }
 
 /*
@@ -103,14 +135,18 @@ codes_refresh_batch_cache(void)
 bool
 codes_batch_info(int32 id, CodesBatchInfo *info)
 {
+	static SPIPlanPtr plan = NULL;
 	CodesBatchInfo *entry;
 	bool		found;
 	Datum		arg = Int32GetDatum(id);
 	Oid			argtype = INT4OID;
-	static SPIPlanPtr plan = NULL;
-	int			ret;
+	uint64		changes = batch_changes;
+	HeapTuple	row;
+	TupleDesc	desc;
+	Datum		value;
+	bool		isnull;
 
-	if (!batches_valid || batches == NULL)
+	if (batches == NULL || batches_read != changes)
 	{
 		HASHCTL		ctl;
 
@@ -121,9 +157,8 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 		ctl.hcxt = TopMemoryContext;
 		batches = hash_create("codes batches", 64, &ctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		batches_read = changes;
 		find_batch_relid();
-		/* marked valid before reading, so a change meanwhile is not lost */
-		batches_valid = true;
 	}
 
 	entry = hash_search(batches, &id, HASH_FIND, &found);
@@ -133,14 +168,7 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 		return true;
 	}
 
-	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-	if (plan == NULL)
-		plan = codes_prepare(batch_sql, 1, &argtype);
-	/* not read-only: see batches made earlier in the caller's statement */
-	ret = SPI_execute_plan(plan, &arg, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+	read_batches(&plan, batch_sql, 1, &argtype, &arg);
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
@@ -149,21 +177,23 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 
 	memset(info, 0, sizeof(*info));
 	info->id = id;
-	{
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		info->valid_from = DatumGetTimestampTz(SPI_getbinval(row, desc, 1, &info->from_null));
-		info->valid_until = DatumGetTimestampTz(SPI_getbinval(row, desc, 2, &info->until_null));
-		info->revoked = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
-		info->max_uses = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
-		info->per_redeemer = DatumGetInt32(SPI_getbinval(row, desc, 5, &info->per_redeemer_null));
-	}
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	value = SPI_getbinval(row, desc, 1, &info->from_null);
+	if (!info->from_null)
+		info->valid_from = DatumGetTimestampTz(value);
+	value = SPI_getbinval(row, desc, 2, &info->until_null);
+	if (!info->until_null)
+		info->valid_until = DatumGetTimestampTz(value);
+	info->revoked = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
+	info->max_uses = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
+	value = SPI_getbinval(row, desc, 5, &info->per_redeemer_null);
+	if (!info->per_redeemer_null)
+		info->per_redeemer = DatumGetInt32(value);
 	SPI_finish();
 
-	/* an invalidation while reading leaves nothing stale behind */
-	if (batches_valid)
+	/* kept only if codes.batch did not change while it was read */
+	if (batches_read == batch_changes)
 	{
 		entry = hash_search(batches, &id, HASH_ENTER, &found);
 		*entry = *info;
@@ -198,30 +228,17 @@ codes_status(const CodesBatchInfo *batch, int32 uses)
 const CodesShape *
 codes_known_shapes(int *n)
 {
-	if (!shapes_valid)
+	static SPIPlanPtr plan = NULL;
+	uint64		changes = batch_changes;
+
+	if (shapes_read != changes)
 	{
 		MemoryContext oldcxt;
 		CodesShape *loaded;
 		uint64		i;
-		int			ret;
 
 		find_batch_relid();
-		shapes_valid = true;
-		if ((ret = SPI_connect()) != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-		PG_TRY();
-		{
-			ret = SPI_execute("SELECT DISTINCT b.pattern, b.key_id FROM codes.batch AS b",
-							  false, 0);
-			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-		}
-		PG_CATCH();
-		{
-			shapes_valid = false;
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
+		read_batches(&plan, shapes_sql, 0, NULL, NULL);
 
 		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 		loaded = palloc0(sizeof(CodesShape) * Max(SPI_processed, 1));
@@ -244,6 +261,9 @@ codes_known_shapes(int *n)
 		shapes = loaded;
 		num_shapes = (int) SPI_processed;
 		SPI_finish();
+
+		/* current only if codes.batch did not change while it was read */
+		shapes_read = changes;
 	}
 
 	*n = num_shapes;
@@ -262,8 +282,12 @@ batch_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "batch_changed: not called by trigger manager");
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("batch_changed must be fired as an AFTER statement trigger")));
 
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);

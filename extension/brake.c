@@ -10,8 +10,8 @@
  * every backend; so the brake needs codes in shared_preload_libraries.
  * Without it, code_use works unbraked.  A restart forgets the counts.
  *
- * Redeemers are kept by a 128-bit hash of their text, with the text's
- * first bytes for the codes.throttled view.  One LWLock guards the table;
+ * Redeemers are kept by database and a 128-bit hash of their text, with
+ * the text's first bytes for the codes.throttled view.  One LWLock guards the table;
  * it is held for a hash look-up only, never across a statement, so two
  * redeemers never wait for each other's transactions.
  *
@@ -38,9 +38,10 @@ PG_FUNCTION_INFO_V1(throttle_reset);
 /* Bytes of a redeemer's text kept for the view. */
 #define REDEEMER_SHOWN	64
 
-/* A redeemer, by the hash of its text. */
+/* A redeemer of one database, by the hash of its text. */
 typedef struct BrakeKey
 {
+	Oid			dbid;
 	uint64		h1;
 	uint64		h2;
 } BrakeKey;
@@ -141,6 +142,8 @@ brake_key(text *redeemer)
 	int			len = VARSIZE_ANY_EXHDR(redeemer);
 	BrakeKey	key;
 
+	memset(&key, 0, sizeof(key));	/* no padding bytes in the hash key */
+	key.dbid = MyDatabaseId;
 	key.h1 = hash_bytes_extended(data, len, 0x636f646573);
 	key.h2 = hash_bytes_extended(data, len, 0x6272616b65);
 	return key;
@@ -180,7 +183,9 @@ codes_braked(text *redeemer)
 
 /*
  * Remove entries whose window has passed, to make room; with the lock
- * held exclusively.  Returns whether any went.
+ * held exclusively.  Returns whether any went.  The table never holds more
+ * than codes.max_redeemers entries, so that it stays inside the shared
+ * memory reserved for it.
  */
 static bool
 forget_old(TimestampTz now)
@@ -222,16 +227,18 @@ codes_count_failure(text *redeemer)
 	key = brake_key(redeemer);
 	now = GetCurrentTimestamp();
 	LWLockAcquire(brake_lock, LW_EXCLUSIVE);
-	entry = hash_search(brake_table, &key, HASH_ENTER_NULL, &found);
-	if (entry == NULL && forget_old(now))
+	entry = hash_search(brake_table, &key, HASH_FIND, &found);
+	if (entry == NULL &&
+		(hash_get_num_entries(brake_table) < max_redeemers || forget_old(now)))
 		entry = hash_search(brake_table, &key, HASH_ENTER_NULL, &found);
 	if (entry == NULL)
 	{
 		LWLockRelease(brake_lock);
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("codes.max_redeemers (%d) redeemers are being followed; a failed use was not counted",
-						max_redeemers),
+				 errmsg("could not count a failed use"),
+				 errdetail("The brake on guessing follows codes.max_redeemers = %d redeemers, all still in their failure windows.",
+						   max_redeemers),
 				 errhint("Raise codes.max_redeemers.")));
 		return;
 	}
@@ -297,7 +304,8 @@ throttled(PG_FUNCTION_ARGS)
 		bool		nulls[3] = {false, false, false};
 		bool		braked = entry->until != 0 && now < entry->until;
 
-		if (!braked && now >= entry->window_end)
+		if (entry->key.dbid != MyDatabaseId ||
+			(!braked && now >= entry->window_end))
 			continue;
 		values[0] = CStringGetTextDatum(entry->redeemer);
 		values[1] = Int32GetDatum(entry->failures);

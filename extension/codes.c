@@ -232,7 +232,11 @@ run_stmt(SPIPlanPtr *planp, const char *sql, StmtArgs *args, bool read_only,
  * functions, which costs 7,000 instructions a call (callgrind), more than
  * a tenth of a query.  An error pops it with the (sub)transaction.
  */
-static OverrideSearchPath pinned_path = {NIL, true, false, 0};
+static OverrideSearchPath pinned_path = {
+	.schemas = NIL,
+	.addCatalog = true,
+	.addTemp = false,
+};
 
 /*
  * Start an operation on the code argument (argument 0): pin the search
@@ -252,7 +256,7 @@ begin_op(FunctionCallInfo fcinfo, pg_uuid_t *key, StmtArgs *args)
 {
 	static SPIPlanPtr exists_plan = NULL;
 	pg_uuid_t  *keys;
-	const char *missing_key;
+	char		missing_key[CODES_KEY_ID_LEN + 1];
 	int			nkeys;
 	int			i;
 	int			ret;
@@ -264,7 +268,7 @@ begin_op(FunctionCallInfo fcinfo, pg_uuid_t *key, StmtArgs *args)
 
 	PushOverrideSearchPath(&pinned_path);
 	codes_refresh_batch_cache();
-	nkeys = codes_lookup_keys(PG_GETARG_TEXT_PP(0), &keys, &missing_key);
+	nkeys = codes_lookup_keys(PG_GETARG_TEXT_PP(0), &keys, missing_key);
 
 	memset(args->nulls, 'n', sizeof(args->nulls));
 	args->nulls[0] = ' ';
@@ -280,7 +284,7 @@ begin_op(FunctionCallInfo fcinfo, pg_uuid_t *key, StmtArgs *args)
 	{
 		*key = keys[i];
 		args->values[0] = UUIDPGetDatum(key);
-		if (nkeys == 1 && missing_key == NULL)
+		if (nkeys == 1 && missing_key[0] == '\0')
 			return true;
 		run_stmt(&exists_plan, exists_sql, args, true, SPI_OK_SELECT);
 		if (SPI_processed == 1)
@@ -288,12 +292,12 @@ begin_op(FunctionCallInfo fcinfo, pg_uuid_t *key, StmtArgs *args)
 	}
 	SPI_finish();
 
-	if (missing_key != NULL)
+	if (missing_key[0] != '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("key %s of hashed codes is not configured", missing_key),
 				 errdetail("The code may belong to a batch stored with that key, which cannot be looked up without it."),
-				 errhint("Name the key's file in codes.key_file or codes.old_key_files.")));
+				 errhint("Name the key's file in codes.key_file or codes.old_key_files; the server log tells of key files that could not be used.")));
 	return false;
 }
 
@@ -570,14 +574,23 @@ code_use(PG_FUNCTION_ARGS)
 	bool		braked;
 	bool		used = false;
 
-	connected = begin_op(fcinfo, &key, &args);
-	braked = redeemer != NULL && codes_braked(redeemer);
-	if (connected && !braked)
-		used = use_code(&args);
-	end_op(connected);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("code must not be null")));
 
-	if (!used && redeemer != NULL && !braked)
-		codes_count_failure(redeemer);
+	/* a braked redeemer gets FAILED before anything is looked up */
+	braked = redeemer != NULL && codes_braked(redeemer);
+	if (!braked)
+	{
+		connected = begin_op(fcinfo, &key, &args);
+		if (connected)
+			used = use_code(&args);
+		end_op(connected);
+
+		if (!used && redeemer != NULL)
+			codes_count_failure(redeemer);
+	}
 
 	PG_RETURN_TEXT_P(cstring_to_text(used ? CODES_SUCCEED : CODES_FAILED));
 }

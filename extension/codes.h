@@ -25,6 +25,8 @@
 /* The random symbols of patterned codes: no 0/O, no 1/I/L. */
 #define CODES_ALPHABET			"23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 #define CODES_ALPHABET_SIZE		31
+StaticAssertDecl(sizeof(CODES_ALPHABET) == CODES_ALPHABET_SIZE + 1,
+				 "CODES_ALPHABET_SIZE must be the length of CODES_ALPHABET");
 
 /* Longest pattern, in characters (documented in README.md). */
 #define CODES_MAX_PATTERN		64
@@ -128,8 +130,7 @@ extern void codes_hmac_key(const CodesKey *key, const char *canon, int len,
 						   pg_uuid_t *out);
 
 /* alphabet.c */
-extern int	codes_lookup_keys(text *code, pg_uuid_t **keys,
-							  const char **missing_key);
+extern int	codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key);
 extern void codes_key_to_cstring(const pg_uuid_t *key, char *buf);
 extern void codes_parse_pattern(const char *pattern, CodesPattern *pat);
 extern void codes_pattern_write(const CodesPattern *pat, const char *symbols,

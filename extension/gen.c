@@ -308,15 +308,15 @@ put_code(Tuplestorestate *out, TupleDesc outdesc, const Chunk *chunk, int i)
 }
 
 /*
- * qsort and bsearch comparator of chunk indexes by key (see below).
+ * qsort_arg and bsearch_arg comparator of indexes into a chunk, by key.
  */
-static const Chunk *sorting_chunk;
-
 static int
-key_index_cmp(const void *a, const void *b)
+key_index_cmp(const void *a, const void *b, void *arg)
 {
-	return memcmp(sorting_chunk->keys[*(const int *) a].data,
-				  sorting_chunk->keys[*(const int *) b].data, UUID_LEN);
+	const Chunk *chunk = (const Chunk *) arg;
+
+	return memcmp(chunk->keys[*(const int *) a].data,
+				  chunk->keys[*(const int *) b].data, UUID_LEN);
 }
 
 /*
@@ -337,8 +337,7 @@ insert_chunk_skipping(SPIPlanPtr plan, Datum *values, const char *nulls,
 
 	for (j = 0; j < chunk->n; j++)
 		order[j] = j;
-	sorting_chunk = chunk;
-	qsort(order, chunk->n, sizeof(int), key_index_cmp);
+	qsort_arg(order, chunk->n, sizeof(int), key_index_cmp, (void *) chunk);
 
 	ret = SPI_execute_plan(plan, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT_RETURNING)
@@ -357,7 +356,8 @@ insert_chunk_skipping(SPIPlanPtr plan, Datum *values, const char *nulls,
 		/* bsearch compares keys of indexes: put the key in the slot past n */
 		chunk->keys[chunk->n] = *key;
 		probe = chunk->n;
-		found = bsearch(&probe, order, chunk->n, sizeof(int), key_index_cmp);
+		found = bsearch_arg(&probe, order, chunk->n, sizeof(int),
+							key_index_cmp, (void *) chunk);
 		if (found == NULL)
 			elog(ERROR, "inserted code not found in its chunk");
 		put_code(out, outdesc, chunk, *found);

@@ -115,7 +115,7 @@ read_key(const char *path, CodesKey *key, int elevel)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key file \"%s\" must be a file owned and readable by the server's user alone",
 						path),
-				 errhint("chown it to the server's user and chmod it 0600.")));
+				 errhint("Give it to the server's user with chown, and make it mode 0600.")));
 		return false;
 	}
 
@@ -127,10 +127,9 @@ read_key(const char *path, CodesKey *key, int elevel)
 				 errmsg("could not open key file \"%s\": %m", path)));
 		return false;
 	}
+	/* every byte is key: a key of random bytes may end in a newline */
 	len = fread(buf, 1, sizeof(buf), file);
 	FreeFile(file);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
 	if (len < KEY_MIN_BYTES || len > KEY_MAX_BYTES)
 	{
 		explicit_bzero(buf, sizeof(buf));
@@ -138,7 +137,7 @@ read_key(const char *path, CodesKey *key, int elevel)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key file \"%s\" must hold %d to %d bytes", path,
 						KEY_MIN_BYTES, KEY_MAX_BYTES),
-				 errhint("Make one with: head -c 32 /dev/urandom > FILE")));
+				 errhint("Make one with head -c 32 /dev/urandom.")));
 		return false;
 	}
 
@@ -164,11 +163,12 @@ read_key(const char *path, CodesKey *key, int elevel)
 /*
  * Read the keys of codes.key_file and codes.old_key_files, if the settings
  * changed since they were last read.  A file that cannot be used is left
- * out, with a warning for an old key (codes_current_key raises the error
- * of the current one): its batches then report their key missing.
+ * out with a warning, so that its batches report their key missing; the
+ * current key's file is reported at current_elevel (ERROR when a batch is
+ * about to be made with it).
  */
 static void
-load_keys(void)
+load_keys(int current_elevel)
 {
 	char	   *files;
 	List	   *old = NIL;
@@ -200,7 +200,7 @@ load_keys(void)
 
 	/* keys[0] is the current key, or empty when there is none */
 	num_keys = 1;
-	if (key_file[0] != '\0' && !read_key(key_file, &keys[0], DEBUG1))
+	if (key_file[0] != '\0' && !read_key(key_file, &keys[0], current_elevel))
 		memset(&keys[0], 0, sizeof(CodesKey));
 	foreach(lc, old)
 	{
@@ -217,9 +217,9 @@ load_keys(void)
 const CodesKey *
 codes_current_key(void)
 {
-	load_keys();
+	load_keys(ERROR);
 	if (key_file[0] != '\0' && keys[0].len == 0)
-		read_key(key_file, &keys[0], ERROR);	/* to raise its error */
+		read_key(key_file, &keys[0], ERROR);	/* read before, with a warning */
 	if (keys[0].len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -237,7 +237,7 @@ codes_find_key(const char *id)
 {
 	int			i;
 
-	load_keys();
+	load_keys(WARNING);
 	for (i = 0; i < num_keys; i++)
 		if (keys[i].len > 0 && strcmp(keys[i].id, id) == 0)
 			return &keys[i];

@@ -80,8 +80,9 @@ SELECT codes.code_query(code) FROM h WHERE n = 5;
 -- missing is refused
 SELECT current_setting('data_directory') || '/PG_VERSION' AS inside \gset
 SET codes.key_file = :'inside';
+\set VERBOSITY sqlstate
 SELECT codes.code_gen(1, NULL, NULL, store => 'hmac');
-\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
 SET codes.key_file = '/tmp/codes_regress_key_open';
 SELECT codes.code_gen(1, NULL, NULL, store => 'hmac');
 \echo :LAST_ERROR_SQLSTATE
