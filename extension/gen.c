@@ -237,57 +237,6 @@ random_pattern_codes(Chunk *chunk, const CodesPattern *pat,
 }
 
 /*
- * Run the fast chunk insert in a subtransaction.  Returns false, with
- * nothing inserted, if some code collided with an existing one; any other
- * error propagates.  The unique violation is swallowed here, so its detail,
- * which would show the colliding key, never reaches the client or the log.
- */
-static bool
-insert_chunk(SPIPlanPtr plan, Datum *values, const char *nulls, int n)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool inserted = true;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-
-	PG_TRY();
-	{
-		int			ret;
-
-		ret = SPI_execute_plan(plan, values, nulls, false, 0);
-		if (ret != SPI_OK_INSERT || SPI_processed != (uint64) n)
-			elog(ERROR, "SPI_execute_plan failed inserting codes: %s",
-				 SPI_result_code_string(ret));
-
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		inserted = false;
-	}
-	PG_END_TRY();
-
-	return inserted;
-}
-
-/*
  * Put the text of the chunk's code i, as handed out, into the result.
  */
 static void
@@ -368,18 +317,14 @@ insert_chunk_skipping(SPIPlanPtr plan, Datum *values, const char *nulls,
 }
 
 /*
- * Create the batch described by spec and put the text of each new code into
- * out, one row each.  Codes are inserted GEN_CHUNK at a time as arrays
- * through a saved plan.  A chunk in which a code collides with an existing
- * one is inserted again without the colliders, and the missing codes are
- * made in the next round: the batch always comes back complete.  (For
- * random UUIDs, whose keys collide when their 64-bit folds do, that takes
- * about four billion codes per collision; patterned codes collide when
- * their keyspace is small for their number.)
+ * Make the batch's codes and put the text of each into out: GEN_CHUNK at a
+ * time, generated and inserted as arrays through a saved plan.  With
+ * skipping, codes that collide with existing ones are left out and made
+ * again in the next round; without, a collision is a unique violation.
  */
-void
-codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
-			   TupleDesc outdesc)
+static void
+fill_batch(const CodesBatchSpec *spec, int32 batch_id, bool skipping,
+		   Tuplestorestate *out, TupleDesc outdesc)
 {
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr skipping_plan = NULL;
@@ -388,12 +333,7 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 	Chunk		chunk;
 	Datum	   *elems;
 	int			size = Min(spec->num, GEN_CHUNK);
-	int32		batch_id;
 	int32		done = 0;
-	int			ret;
-
-	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 
 	if (plan == NULL)
 	{
@@ -403,7 +343,6 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 		skipping_plan = codes_prepare(insert_skipping_sql, 3, argtypes);
 	}
 
-	batch_id = insert_batch(spec);
 	if (spec->pattern)
 	{
 		rnd = palloc(sizeof(RandomBytes));
@@ -426,6 +365,7 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 		Datum		values[3];
 		char		nulls[3] = {' ', ' ', 'n'};
 		int			i;
+		int			ret;
 
 		CHECK_FOR_INTERRUPTS();
 		oldcxt = MemoryContextSwitchTo(chunkcxt);
@@ -452,19 +392,99 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 			nulls[2] = ' ';
 		}
 
-		if (insert_chunk(plan, values, nulls, chunk.n))
+		if (skipping)
+			done += insert_chunk_skipping(skipping_plan, values, nulls,
+										  &chunk, out, outdesc);
+		else
 		{
+			ret = SPI_execute_plan(plan, values, nulls, false, 0);
+			if (ret != SPI_OK_INSERT || SPI_processed != (uint64) chunk.n)
+				elog(ERROR, "SPI_execute_plan failed inserting codes: %s",
+					 SPI_result_code_string(ret));
 			for (i = 0; i < chunk.n; i++)
 				put_code(out, outdesc, &chunk, i);
 			done += chunk.n;
 		}
-		else
-			done += insert_chunk_skipping(skipping_plan, values, nulls,
-										  &chunk, out, outdesc);
 
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(chunkcxt);
 	}
+	MemoryContextDelete(chunkcxt);
+}
+
+/*
+ * Fill the batch the fast way, in one subtransaction; false, with nothing
+ * inserted and nothing put out, if a code collided with an existing one.
+ * Any other error propagates.  The unique violation is swallowed here, so
+ * its detail, which would show the colliding key, never reaches the client
+ * or the log.  One subtransaction for the whole batch, not one per chunk,
+ * so that a large batch takes one subtransaction id, not hundreds (past 64
+ * every snapshot in the cluster would have to consult pg_subtrans).
+ */
+static bool
+fill_batch_fast(const CodesBatchSpec *spec, int32 batch_id,
+				Tuplestorestate *out, TupleDesc outdesc)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool filled = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+
+	PG_TRY();
+	{
+		fill_batch(spec, batch_id, false, out, outdesc);
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		tuplestore_clear(out);
+		filled = false;
+	}
+	PG_END_TRY();
+
+	return filled;
+}
+
+/*
+ * Create the batch described by spec and put the text of each new code into
+ * out, one row each.  The codes are first inserted the fast way; if one
+ * collides with an existing code, that attempt is rolled back and the
+ * codes are made again, leaving out and redrawing any that collide, so the
+ * batch always comes back complete.  (Random UUIDs, whose keys collide
+ * when their 64-bit folds do, take about four billion codes per collision;
+ * patterned codes collide when their keyspace is small for their number.)
+ */
+void
+codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
+			   TupleDesc outdesc)
+{
+	int32		batch_id;
+	int			ret;
+
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+
+	batch_id = insert_batch(spec);
+	if (!fill_batch_fast(spec, batch_id, out, outdesc))
+		fill_batch(spec, batch_id, true, out, outdesc);
 
 	SPI_finish();
 }
