@@ -27,6 +27,16 @@ pg_virtualenv -o shared_preload_libraries=codes \
 	sh sql_tests/hmac_at_rest.sh
 ' 2>&1 | tee "$log"
 
+# The benchmark at a small size, so that it cannot rot (its figures are
+# printed, never judged).
+if bash bench/run.sh --quick >"$log.bench" 2>&1; then
+	echo "test bench_quick                   ... ok" | tee -a "$log"
+else
+	cat "$log.bench"
+	echo "test bench_quick                   ... FAILED" | tee -a "$log"
+fi
+rm -f "$log.bench"
+
 passed=$(grep -cE '^(test )? *[A-Za-z0-9_-]+ +\.\.\. ok' "$log")
 failed=$(grep -cE '\.\.\. FAILED' "$log")
 echo "$passed passed, $failed failed"
