@@ -8,10 +8,16 @@ SHLIB_LINK = -luuid
 DATA = $(wildcard extension/codes--*.sql)
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-REGRESS_OPTS = --inputdir=.
+# UTF8 whatever the cluster's default, so tests of non-ASCII input behave
+# the same everywhere.
+REGRESS_OPTS = --inputdir=. --encoding=UTF8
 
 ISOLATION = $(patsubst sql_tests/specs/%.spec,%,$(sort $(wildcard sql_tests/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=sql_tests
+
+# TAP tests start their own clusters (initdb refuses to run as root).
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard sql_tests/t/*.pl))
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
