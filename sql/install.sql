@@ -14,9 +14,9 @@ WHERE refclassid = 'pg_extension'::regclass
 ORDER BY 1;
 
 -- both tables and the batch id sequence are dumped with their data
-SELECT unnest(extconfig)::regclass AS dumped
-FROM pg_extension WHERE extname = 'codes'
-ORDER BY 1::text;
+SELECT t::regclass AS dumped
+FROM pg_extension, unnest(extconfig) AS t WHERE extname = 'codes'
+ORDER BY t::regclass::text;
 
 -- codes are stored as 16-byte keys, unique across all batches
 SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull
@@ -30,7 +30,7 @@ FROM pg_index WHERE indrelid = 'codes.codes'::regclass;
 SELECT p.oid::regprocedure AS function, p.prosecdef, p.proconfig, p.provolatile
 FROM pg_proc p
 WHERE p.pronamespace = 'codes'::regnamespace
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text;
 
 -- every function and table has a comment
 SELECT count(*) AS uncommented

@@ -7,11 +7,11 @@ CREATE EXTENSION codes;
 SELECT has_schema_privilege('public', 'codes', 'USAGE') AS public_usage;
 SELECT p.oid::regprocedure AS function,
 	   has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute
-FROM pg_proc p WHERE p.pronamespace = 'codes'::regnamespace ORDER BY 1::text;
+FROM pg_proc p WHERE p.pronamespace = 'codes'::regnamespace ORDER BY p.oid::regprocedure::text;
 SELECT c.oid::regclass AS relation,
 	   has_table_privilege('public', c.oid, 'SELECT') AS public_select
 FROM pg_class c WHERE c.relnamespace = 'codes'::regnamespace AND c.relkind IN ('r', 'S')
-ORDER BY 1::text;
+ORDER BY c.oid::regclass::text;
 
 CREATE TABLE c AS SELECT code FROM codes.code_gen(3, NULL, NULL) AS code;
 GRANT SELECT ON c TO PUBLIC;
