@@ -8,9 +8,7 @@ SHLIB_LINK = -luuid
 DATA = $(wildcard extension/codes--*.sql)
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-# UTF8 whatever the cluster's default, so tests of non-ASCII input behave
-# the same everywhere.
-REGRESS_OPTS = --inputdir=. --encoding=UTF8
+REGRESS_OPTS = --inputdir=.
 
 ISOLATION = $(patsubst sql_tests/specs/%.spec,%,$(sort $(wildcard sql_tests/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=sql_tests
