@@ -76,7 +76,7 @@ my $tempdir = PostgreSQL::Test::Utils::tempdir();
 # Start a psql in the background, with its own application_name.  Its output
 # goes to files, not pipes: nobody reads a pipe while we wait, and a full
 # pipe would stop psql.  finish_psql waits for it to end and returns whether
-# it succeeded, its output and its errors.
+# it succeeded and its output.
 sub start_psql
 {
 	my ($appname, @args) = @_;
@@ -94,9 +94,7 @@ sub finish_psql
 	my ($handle, $appname) = @_;
 	my $ok = $handle->finish;
 
-	return ($ok,
-		PostgreSQL::Test::Utils::slurp_file("$tempdir/$appname.out"),
-		PostgreSQL::Test::Utils::slurp_file("$tempdir/$appname.err"));
+	return ($ok, PostgreSQL::Test::Utils::slurp_file("$tempdir/$appname.out"));
 }
 
 # Kill the server the way $how says, and wait until it accepts connections
