@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -578,6 +579,7 @@ code_use(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("code must not be null")));
+	PreventCommandIfReadOnly("code_use()");
 
 	/* a braked redeemer gets FAILED before anything is looked up */
 	braked = redeemer != NULL && codes_braked(redeemer);
@@ -610,6 +612,7 @@ code_undo(PG_FUNCTION_ARGS)
 	bool		connected;
 	bool		undone = false;
 
+	PreventCommandIfReadOnly("code_undo()");
 	connected = begin_op(fcinfo, &key, &args);
 	if (connected)
 		undone = undo_code(&args);
@@ -660,6 +663,7 @@ code_del(PG_FUNCTION_ARGS)
 	StmtArgs	args;
 	bool		connected;
 
+	PreventCommandIfReadOnly("code_del()");
 	connected = begin_op(fcinfo, &key, &args);
 	if (connected)
 		run_stmt(&plan, del_sql, &args, false, SPI_OK_DELETE);

@@ -1,0 +1,45 @@
+# Shell functions that scripts/test.sh and scripts/valgrind.sh share.
+# Source it from the top of the tree: . scripts/common.sh
+
+# Copy the tree (without .git) into directory $1, which must exist, build
+# it there, and stage the build in $1/stage with "make install DESTDIR=": the system's
+# installation is left alone, and a cluster loads the extension from the
+# stage when it has extension_destdir = '$1/stage' (a Debian setting).
+# Extra arguments go to make.  As root, the copy then belongs to postgres,
+# so that as_tester can run initdb in it.
+stage_copy() {
+	dir=$1
+	shift
+	tar --exclude=.git -cf - . | tar -xf - -C "$dir" || return 1
+	make -s -C "$dir" clean
+	make -s -C "$dir" "$@" >/dev/null || return 1
+	make -s -C "$dir" "$@" install DESTDIR="$dir/stage" >/dev/null || return 1
+	echo "extension_destdir = '$dir/stage'" >"$dir/stage.conf"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown -R postgres: "$dir" || return 1
+	fi
+}
+
+# Run a command as the user the tests run as: postgres when we are root
+# (initdb refuses root), else ourselves.
+as_tester() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# Print a TCP port nothing listens on, for a throwaway cluster.
+free_port() {
+	perl -MIO::Socket::INET -e '
+		for (1 .. 100) {
+			my $p = 20000 + int(rand(20000));
+			next if -e "/var/run/postgresql/.s.PGSQL.$p";
+			IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $p,
+								  Listen => 1, ReuseAddr => 1) or next;
+			print $p;
+			exit 0;
+		}
+		exit 1'
+}
