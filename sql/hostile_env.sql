@@ -12,14 +12,14 @@ CREATE EXTENSION codes;
 CREATE ROLE regress_codes_attacker;
 GRANT USAGE ON SCHEMA codes TO regress_codes_attacker;
 GRANT EXECUTE ON FUNCTION
-	codes.code_gen(integer, timestamptz, timestamptz, text, integer, text),
+	codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text),
 	codes.code_use(text, text), codes.code_query(text), codes.code_del(text)
 	TO regress_codes_attacker;
 CREATE SCHEMA evil AUTHORIZATION regress_codes_attacker;
 
 -- Codes with known values, put in by hand, so that nothing has called the
 -- four functions in this session before the attack.
-INSERT INTO codes.batches (name, valid_from, valid_until) VALUES
+INSERT INTO codes.batch (name, valid_from, valid_until) VALUES
 	('open', NULL, NULL), ('expired', '2000-01-01', '2000-12-31'),
 	('future', '2100-01-01', NULL);
 INSERT INTO codes.codes (batch, code)
@@ -29,7 +29,7 @@ FROM (VALUES ('open', 'a0000000-0000-4000-8000-000000000001'),
 			 ('open', 'a0000000-0000-4000-8000-000000000003'),
 			 ('expired', 'e0000000-0000-4000-8000-000000000001'),
 			 ('future', 'f0000000-0000-4000-8000-000000000001')) AS v(name, code)
-JOIN codes.batches b ON b.name = v.name;
+JOIN codes.batch b ON b.name = v.name;
 
 \set open1 'a0000000-0000-4000-8000-000000000001'
 \set open2 'a0000000-0000-4000-8000-000000000002'
@@ -171,10 +171,10 @@ SELECT count(*) AS lookalike_calls FROM evil.calls;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_codes_attacker';
 SELECT b.id, b.name, b.name = 'batch-' || b.id AS generated_name,
 	   b.valid_from, b.valid_until, count(c.code) AS codes, sum(c.uses) AS uses
-FROM codes.batches b LEFT JOIN codes.codes c ON c.batch = b.id
+FROM codes.batch b LEFT JOIN codes.codes c ON c.batch = b.id
 GROUP BY b.id ORDER BY b.id;
 SELECT code, uses, used_by FROM codes.codes
-WHERE batch IN (SELECT id FROM codes.batches WHERE name IN ('open', 'expired', 'future'))
+WHERE batch IN (SELECT id FROM codes.batch WHERE name IN ('open', 'expired', 'future'))
 ORDER BY code;
 
 DROP SCHEMA evil CASCADE;

@@ -16,7 +16,7 @@ SELECT count(*) FROM codes.code_gen(20, NULL, NULL, batch => 'used');
 SELECT count(*) FROM codes.code_gen(20, '2000-01-01', '2000-12-31', batch => 'expired');
 CREATE TEMP TABLE real_codes AS
 SELECT row_number() OVER (ORDER BY c.code) AS n, c.code::text AS code, b.name AS batch
-FROM codes.codes c JOIN codes.batches b ON b.id = c.batch;
+FROM codes.codes c JOIN codes.batch b ON b.id = c.batch;
 SELECT count(codes.code_use(code)) FROM real_codes WHERE batch = 'used';
 
 SELECT setseed(0.2024);
@@ -198,17 +198,19 @@ FROM inputs;
 -- nothing below may change a code or a batch
 CREATE TEMP TABLE snapshot AS
 SELECT (SELECT string_agg(c::text, E'\n' ORDER BY c.code) FROM codes.codes c) AS codes,
-	   (SELECT string_agg(b::text, E'\n' ORDER BY b.id) FROM codes.batches b) AS batches;
+	   (SELECT string_agg(b::text, E'\n' ORDER BY b.id) FROM codes.batch b) AS batches;
 
--- query, use and delete each input, in this order
+-- check, query, use, undo and delete each input, in this order
 CREATE TEMP TABLE answers AS
-SELECT kind, codes.code_query(input) AS query, codes.code_use(input, 'hostile') AS use,
-	   codes.code_del(input) AS del
+SELECT kind, codes.code_valid(input, 'GIFT-####-####-###^') AS valid,
+	   codes.code_query(input) AS query, codes.code_use(input, 'hostile') AS use,
+	   codes.code_undo(input) AS undo, codes.code_del(input) AS del
 FROM inputs;
-SELECT kind, query, use, del, count(*) FROM answers GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
+SELECT kind, valid, query, use, undo, del, count(*) FROM answers
+GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6;
 
 SELECT s.codes = (SELECT string_agg(c::text, E'\n' ORDER BY c.code) FROM codes.codes c) AS codes_unchanged,
-	   s.batches = (SELECT string_agg(b::text, E'\n' ORDER BY b.id) FROM codes.batches b) AS batches_unchanged
+	   s.batches = (SELECT string_agg(b::text, E'\n' ORDER BY b.id) FROM codes.batch b) AS batches_unchanged
 FROM snapshot s;
 
 -- the same lookups do find real codes in their documented forms
@@ -237,7 +239,7 @@ FROM generate_series(1, 800);
 INSERT INTO names (kind, name)
 SELECT 'format and quotes', f
 FROM unnest(ARRAY['%s', '%n', '%d%d%d%d', '%999999s', '%.*s', '"', '''', '''''', E'\\',
-				  E'\\\\', '\0', E'\\x00', '"; DROP TABLE codes.batches; --',
+				  E'\\\\', '\0', E'\\x00', '"; DROP TABLE codes.batch; --',
 				  ''' OR 1=1 --', '$$', '${name}', '{}', 'batch-1', 'batch-999999',
 				  ' ', '  ', E'\t', E'\n', '-', 'NULL', 'null', 'current', 'CURRENT',
 				  'current ', ' current']) f;
@@ -256,14 +258,14 @@ SELECT kind, outcome, count(*) FROM names GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT count(*) AS names_not_stored
 FROM names n
 WHERE n.outcome = 'created'
-  AND NOT EXISTS (SELECT FROM codes.batches b JOIN codes.codes c ON c.batch = b.id
+  AND NOT EXISTS (SELECT FROM codes.batch b JOIN codes.codes c ON c.batch = b.id
 				  WHERE b.name = n.name AND convert_to(b.name, 'UTF8') = convert_to(n.name, 'UTF8'));
 
 -- refused names change nothing
 TRUNCATE snapshot;
 INSERT INTO snapshot
 SELECT (SELECT string_agg(c::text, E'\n' ORDER BY c.code) FROM codes.codes c),
-	   (SELECT string_agg(b::text, E'\n' ORDER BY b.id) FROM codes.batches b);
+	   (SELECT string_agg(b::text, E'\n' ORDER BY b.id) FROM codes.batch b);
 
 CREATE TEMP TABLE refused (kind text NOT NULL, name text NOT NULL);
 INSERT INTO refused
@@ -280,7 +282,7 @@ INSERT INTO refused VALUES
 SELECT kind, pg_temp.try_gen(name) AS outcome, count(*) FROM refused GROUP BY 1, 2 ORDER BY 1, 2;
 
 SELECT s.codes = (SELECT string_agg(c::text, E'\n' ORDER BY c.code) FROM codes.codes c) AS codes_unchanged,
-	   s.batches = (SELECT string_agg(b::text, E'\n' ORDER BY b.id) FROM codes.batches b) AS batches_unchanged
+	   s.batches = (SELECT string_agg(b::text, E'\n' ORDER BY b.id) FROM codes.batch b) AS batches_unchanged
 FROM snapshot s;
 
 --

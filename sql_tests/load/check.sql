@@ -19,7 +19,7 @@ SELECT 'every code used as often as SUCCEED said',
 		WHERE coalesce(c.uses, 0) <> coalesce(s.n, 0)) = 0;
 
 SELECT 'no code beyond its allowed uses',
-	   (SELECT count(*) FROM all_codes c JOIN codes.batches b ON b.id = c.batch
+	   (SELECT count(*) FROM all_codes c JOIN codes.batch b ON b.id = c.batch
 		WHERE c.uses > b.max_uses) = 0
 	   AND (SELECT count(*) FROM succeeded WHERE n > 1) = 0;
 
@@ -49,10 +49,10 @@ SELECT 'deleted codes are gone',
 
 SELECT 'every new batch whole, one per successful gen',
 	   (SELECT count(*) FROM ledger WHERE op = 'gen' AND result = '50')
-	   = (SELECT count(*) FROM codes.batches WHERE name NOT IN ('pool', 'expired'))
+	   = (SELECT count(*) FROM codes.batch WHERE name NOT IN ('pool', 'expired'))
 	   AND (SELECT count(*)
 			FROM (SELECT count(c.code) AS n
-				  FROM codes.batches b LEFT JOIN codes.codes c ON c.batch = b.id
+				  FROM codes.batch b LEFT JOIN codes.codes c ON c.batch = b.id
 				  WHERE b.name NOT IN ('pool', 'expired')
 				  GROUP BY b.id) s
 			WHERE s.n <> 50) = 0;

@@ -8,7 +8,7 @@ SELECT count(*) FROM codes.code_gen(100, '2000-01-01', '2000-12-31', batch => 'e
 -- pool codes are 1 .. :pool, expired ones follow
 CREATE TABLE pool AS
 SELECT row_number() OVER (ORDER BY b.id, c.code)::integer AS n, c.code::text AS code, b.name AS batch
-FROM codes.codes c JOIN codes.batches b ON b.id = c.batch;
+FROM codes.codes c JOIN codes.batch b ON b.id = c.batch;
 CREATE UNIQUE INDEX ON pool (n);
 
 CREATE TABLE ledger (op text NOT NULL, code text, result text NOT NULL);

@@ -49,7 +49,7 @@ $node->safe_psql('postgres', 'CREATE EXTENSION codes; CREATE EXTENSION amcheck;'
 my $snapshot_sql = q{
 SELECT b.id, b.name, b.created_at, b.valid_from, b.valid_until, b.max_uses,
 	   c.code, c.uses, c.used_at, c.used_by
-FROM codes.batches b LEFT JOIN codes.codes c ON c.batch = b.id
+FROM codes.batch b LEFT JOIN codes.codes c ON c.batch = b.id
 ORDER BY b.id, c.code};
 
 # Every index of the two tables checks out against its table (amcheck,
@@ -58,12 +58,14 @@ my $consistent_sql = q{
 SELECT count(bt_index_check(i.indexrelid, true))
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_am a ON a.oid = c.relam AND a.amname = 'btree'
-WHERE i.indrelid IN ('codes.codes'::regclass, 'codes.batches'::regclass);
+WHERE i.indrelid IN ('codes.codes'::regclass, 'codes.batch'::regclass);
 SELECT count(*) FROM codes.codes c
-WHERE NOT EXISTS (SELECT FROM codes.batches b WHERE b.id = c.batch);};
+WHERE NOT EXISTS (SELECT FROM codes.batch b WHERE b.id = c.batch);};
 my $n_indexes = $node->safe_psql('postgres', q{
-SELECT count(*) FROM pg_index
-WHERE indrelid IN ('codes.codes'::regclass, 'codes.batches'::regclass)});
+SELECT count(*) FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_am a ON a.oid = c.relam AND a.amname = 'btree'
+WHERE i.indrelid IN ('codes.codes'::regclass, 'codes.batch'::regclass)});
 
 $node->safe_psql(
 	'postgres', q{
@@ -155,7 +157,7 @@ foreach my $how ('immediate', 'sigkill')
 	ok(!$ok, "$how: the generating client saw its call fail");
 	is($out, '', "$how: the generating client got no codes");
 
-	is($node->safe_psql('postgres', "SELECT count(*) FROM codes.batches WHERE name = '$name'"),
+	is($node->safe_psql('postgres', "SELECT count(*) FROM codes.batch WHERE name = '$name'"),
 		'0', "$how: no batch row after recovery");
 	is($node->safe_psql('postgres', $snapshot_sql),
 		$before, "$how: batches and codes are exactly as before the batch");
@@ -184,7 +186,7 @@ sub batch_codes
 
 	return split /\n/,
 	  $node->safe_psql('postgres',
-		"SELECT c.code FROM codes.codes c JOIN codes.batches b ON b.id = c.batch WHERE b.name = '$batch' ORDER BY c.code"
+		"SELECT c.code FROM codes.codes c JOIN codes.batch b ON b.id = c.batch WHERE b.name = '$batch' ORDER BY c.code"
 	  );
 }
 
@@ -198,7 +200,7 @@ sub batch_uses
 		split /\n/,
 		$node->safe_psql(
 			'postgres',
-			"SELECT c.code, c.uses, c.used_by FROM codes.codes c JOIN codes.batches b ON b.id = c.batch WHERE b.name = '$batch'"
+			"SELECT c.code, c.uses, c.used_by FROM codes.codes c JOIN codes.batch b ON b.id = c.batch WHERE b.name = '$batch'"
 		))
 	{
 		my ($code, $n, $by) = split /\|/, $row, 3;
@@ -215,7 +217,7 @@ sub use_batch_sql
 	my ($batch) = @_;
 
 	return qq{WITH c AS MATERIALIZED (
-			SELECT c.code FROM codes.codes c JOIN codes.batches b ON b.id = c.batch
+			SELECT c.code FROM codes.codes c JOIN codes.batch b ON b.id = c.batch
 			WHERE b.name = '$batch')
 		SELECT count(*) FROM c WHERE codes.code_use(c.code::text, '$batch') = 'SUCCEED'};
 }
@@ -326,14 +328,14 @@ is(scalar(grep { $_ ne '0|' } values %$open_after),
 is( $node->safe_psql(
 		'postgres',
 		q{SELECT string_agg(DISTINCT codes.code_query(c.code::text), ',')
-		  FROM codes.codes c JOIN codes.batches b ON b.id = c.batch WHERE b.name = 'prepared'}),
+		  FROM codes.codes c JOIN codes.batch b ON b.id = c.batch WHERE b.name = 'prepared'}),
 	'UNACTIVED',
 	'prepared transaction: survived, its uses not yet visible');
 $node->safe_psql('postgres', "COMMIT PREPARED 'coupons'");
 is( $node->safe_psql(
 		'postgres',
 		q{SELECT string_agg(DISTINCT codes.code_query(c.code::text) || '/' || c.used_by, ',')
-		  FROM codes.codes c JOIN codes.batches b ON b.id = c.batch WHERE b.name = 'prepared'}),
+		  FROM codes.codes c JOIN codes.batch b ON b.id = c.batch WHERE b.name = 'prepared'}),
 	'ACTIVED/prepared',
 	'prepared transaction: its uses count once committed');
 

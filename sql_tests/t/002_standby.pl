@@ -36,7 +36,7 @@ INSERT INTO probe (input) VALUES
 
 CREATE TABLE current_codes AS
 SELECT row_number() OVER (ORDER BY c.code) AS n, c.code::text AS code
-FROM codes.codes c JOIN codes.batches b ON b.id = c.batch WHERE b.name = 'current';
+FROM codes.codes c JOIN codes.batch b ON b.id = c.batch WHERE b.name = 'current';
 SELECT count(codes.code_use(code, 'primary')) FROM current_codes WHERE n <= 30;
 SELECT count(codes.code_del(code)) FROM current_codes WHERE n BETWEEN 26 AND 35;
 });
@@ -55,6 +55,13 @@ $primary->wait_for_catchup($standby);
 
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'),
 	't', 'the standby is in recovery');
+is( $standby->safe_psql(
+		'postgres',
+		"SELECT codes.code_valid('gift k3fe 79sj g8ex', 'GIFT-####-####-###^'), "
+		  . "codes.code_valid('GIFT-K3FE-79JS-G8EX', 'GIFT-####-####-###^')"),
+	't|f',
+	'code_valid works on the standby');
+
 is( $standby->safe_psql('postgres', $answers_sql),
 	$primary->safe_psql('postgres', $answers_sql),
 	'code_query: the standby answers as the primary, probe by probe');
@@ -78,7 +85,7 @@ is($open->query_safe('BEGIN; SELECT codes.code_use(code) FROM late WHERE n = 6')
 	'SUCCEED', 'primary: a use, not yet committed');
 $primary->wait_for_catchup($standby);
 
-is($standby->safe_psql('postgres', 'SELECT name FROM codes.batches ORDER BY id'),
+is($standby->safe_psql('postgres', 'SELECT name FROM codes.batch ORDER BY id'),
 	"current\nexpired\nfuture\nafter the backup",
 	'the standby sees the new batch');
 is( $standby->safe_psql('postgres', $answers_sql),

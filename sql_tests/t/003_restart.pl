@@ -32,7 +32,7 @@ SELECT count(codes.code_del(code)) FROM probe WHERE n % 10 = 1;
 my $snapshot_sql = q{
 SELECT b.id, b.name, b.created_at, b.valid_from, b.valid_until, b.max_uses,
 	   c.code, c.uses, c.used_at, c.used_by
-FROM codes.batches b LEFT JOIN codes.codes c ON c.batch = b.id
+FROM codes.batch b LEFT JOIN codes.codes c ON c.batch = b.id
 ORDER BY b.id, c.code;
 SELECT string_agg(n || ':' || codes.code_query(code), ',' ORDER BY n) FROM probe;
 SELECT codes.code_query(code), count(*) FROM probe GROUP BY 1 ORDER BY 1;};

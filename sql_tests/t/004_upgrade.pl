@@ -109,23 +109,47 @@ $node->safe_psql('postgres', "CREATE DATABASE fresh");
 $node->safe_psql('fresh', "CREATE EXTENSION codes VERSION '$latest'");
 my $fresh = $node->safe_psql('fresh', $describe_sql);
 
-# Fill a database with the first version's API: named batches inside,
-# before and after their periods, an unnamed one, used codes with and
-# without a redeemer, deleted codes.  Table probe (not the extension's)
-# keeps every code, deleted ones too.
+# Fill a database of an older version: named batches inside, before and
+# after their periods, used codes with and without a redeemer, deleted
+# codes.  This tree's library serves only the latest version's SQL (an
+# installation runs ALTER EXTENSION UPDATE right after installing the new
+# files), so the rows are written as every version since 1.0 writes them:
+# batch rows, codes as random UUIDs, a use as uses, used_at and used_by.
+# Table probe (not the extension's) keeps every code, deleted ones too.
 my $fill_sql = q{
-SELECT count(*) FROM codes.code_gen(300, now() - interval '1 day', now() + interval '10 years', batch => 'current');
-SELECT count(*) FROM codes.code_gen(20, '2000-01-01', '2000-12-31', batch => 'expired');
-SELECT count(*) FROM codes.code_gen(20, '2100-01-01', NULL, batch => 'future');
-SELECT count(*) FROM codes.code_gen(20, NULL, NULL);
+INSERT INTO codes.batch (name, valid_from, valid_until) VALUES
+	('current', now() - interval '1 day', now() + interval '10 years'),
+	('expired', '2000-01-01', '2000-12-31'),
+	('future', '2100-01-01', NULL),
+	('open', NULL, NULL);
+INSERT INTO codes.codes (batch, code)
+SELECT b.id, gen_random_uuid()
+FROM codes.batch b, generate_series(1, CASE b.name WHEN 'current' THEN 300 ELSE 20 END);
 CREATE TABLE probe AS
 SELECT row_number() OVER (ORDER BY c.batch, c.code) AS n, c.code::text AS code
 FROM codes.codes c;
-SELECT count(codes.code_use(code, 'player-' || n)) FROM probe WHERE n % 3 = 0;
-SELECT count(codes.code_use(code)) FROM probe WHERE n % 7 = 0;
-SELECT count(codes.code_del(code)) FROM probe WHERE n % 10 = 1;
+UPDATE codes.codes c SET uses = 1, used_at = now(), used_by = 'player-' || p.n
+FROM probe p, codes.batch b
+WHERE c.code = p.code::uuid AND b.id = c.batch AND p.n % 3 = 0
+  AND (b.valid_from IS NULL OR b.valid_from <= now())
+  AND (b.valid_until IS NULL OR b.valid_until >= now());
+UPDATE codes.codes c SET uses = 1, used_at = now()
+FROM probe p, codes.batch b
+WHERE c.code = p.code::uuid AND b.id = c.batch AND p.n % 7 = 0 AND c.uses = 0
+  AND (b.valid_from IS NULL OR b.valid_from <= now())
+  AND (b.valid_until IS NULL OR b.valid_until >= now());
+DELETE FROM codes.codes c USING probe p WHERE c.code = p.code::uuid AND p.n % 10 = 1;
 };
 
+# Every code's status: before the update from the tables, as code_query
+# defines it; after it, from code_query itself.
+my $statuses_before_sql = q{
+SELECT string_agg(n || ':' || COALESCE(
+	(SELECT CASE WHEN b.valid_from > now() OR b.valid_until < now() THEN 'TIMEINVALID'
+				 WHEN c.uses < b.max_uses THEN 'UNACTIVED' ELSE 'ACTIVED' END
+	 FROM codes.codes c JOIN codes.batch b ON b.id = c.batch
+	 WHERE c.code = probe.code::uuid), 'NO EXISTED'), ',' ORDER BY n)
+FROM probe};
 my $statuses_sql = q{
 SELECT string_agg(n || ':' || codes.code_query(code), ',' ORDER BY n) FROM probe};
 
@@ -149,7 +173,7 @@ WHERE c.relnamespace = 'codes'::regnamespace AND c.relkind = 'r'
 GROUP BY c.oid ORDER BY c.oid::regclass::text});
 	my $rows_sql = join(";\n", @tables) . ";\n";
 	my $rows = $node->safe_psql($db, $rows_sql);
-	my $statuses = $node->safe_psql($db, $statuses_sql);
+	my $statuses = $node->safe_psql($db, $statuses_before_sql);
 
 	like($statuses, qr/UNACTIVED.*ACTIVED.*NO EXISTED.*TIMEINVALID/s,
 		"$from: filled with used, unused, deleted and out-of-period codes");
