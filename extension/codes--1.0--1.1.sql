@@ -47,13 +47,6 @@ COMMENT ON FUNCTION codes.code_valid(text, text) IS
 'Whether a code, read as input is, has the pattern''s shape and a correct check symbol; touches no table.';
 
 /*
- * A batch's codes are inserted together, so they lie in neighbouring pages:
- * a BRIN index finds them for the batch functions and views at almost no
- * cost in size or insert time.
- */
-CREATE INDEX codes_batch_brin ON codes.codes USING brin (batch);
-
-/*
  * Leave a tenth of each page free, so that a use can put the new version
  * of a code's row on the same page: a HOT update, which adds no index
  * entries.  Costs about 6 bytes per code; pages written before this
@@ -197,14 +190,17 @@ COMMENT ON VIEW codes.redemptions IS
 CREATE VIEW codes.batches AS
 SELECT b.name, b.created_at, b.valid_from, b.valid_until, b.revoked_at,
 	   b.pattern, b.key_id, b.max_uses, b.max_uses_per_redeemer,
-	   s.issued, s.used_up, s.uses_left
+	   COALESCE(s.issued, 0) AS issued,
+	   COALESCE(s.used_up, 0) AS used_up,
+	   COALESCE(s.uses_left, 0) AS uses_left
 FROM codes.batch AS b
-	CROSS JOIN LATERAL (
-		SELECT pg_catalog.count(*) AS issued,
-			   pg_catalog.count(*) FILTER (WHERE c.uses >= b.max_uses) AS used_up,
-			   COALESCE(pg_catalog.sum(b.max_uses - c.uses), 0) AS uses_left
-		FROM codes.codes AS c
-		WHERE c.batch = b.id) AS s;
+	LEFT JOIN (
+		SELECT c.batch,
+			   pg_catalog.count(*) AS issued,
+			   pg_catalog.count(*) FILTER (WHERE c.uses >= cb.max_uses) AS used_up,
+			   pg_catalog.sum(cb.max_uses - c.uses) AS uses_left
+		FROM codes.codes AS c JOIN codes.batch AS cb ON cb.id = c.batch
+		GROUP BY c.batch) AS s ON s.batch = b.id;
 
 COMMENT ON VIEW codes.batches IS
 'Each batch with its period, uses per code, and counts of codes issued, codes used up and uses left.';
@@ -307,11 +303,11 @@ COMMENT ON FUNCTION codes.batch_codes(text) IS
 'Each code of a batch as it was handed out (NULL for hashed codes), with its status, uses, and latest use.';
 
 /*
- * Delete one batch with its codes and their history, in three set-based
- * statements (the codes found through the BRIN index); the number of codes
- * deleted.  For batch_del and batch_purge, which lock the batch first.
+ * Delete batches with their codes and their history, in three set-based
+ * statements however many batches and codes; the number of codes deleted.
+ * For batch_del and batch_purge, which lock the batches first.
  */
-CREATE FUNCTION codes.drop_batch(batch_no integer)
+CREATE FUNCTION codes.drop_batches(batch_ids integer[])
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -319,16 +315,16 @@ AS $$
 DECLARE
 	deleted	bigint;
 BEGIN
-	DELETE FROM codes.redemption_log AS l WHERE l.batch = batch_no;
-	DELETE FROM codes.codes AS c WHERE c.batch = batch_no;
+	DELETE FROM codes.redemption_log AS l WHERE l.batch = ANY (batch_ids);
+	DELETE FROM codes.codes AS c WHERE c.batch = ANY (batch_ids);
 	GET DIAGNOSTICS deleted = ROW_COUNT;
-	DELETE FROM codes.batch AS b WHERE b.id = batch_no;
+	DELETE FROM codes.batch AS b WHERE b.id = ANY (batch_ids);
 	RETURN deleted;
 END
 $$;
 
-COMMENT ON FUNCTION codes.drop_batch(integer) IS
-'Delete one batch by id with its codes and history (used by batch_del and batch_purge).';
+COMMENT ON FUNCTION codes.drop_batches(integer[]) IS
+'Delete batches by id with their codes and history (used by batch_del and batch_purge).';
 
 CREATE FUNCTION codes.batch_del(batch text)
 RETURNS bigint
@@ -336,7 +332,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	RETURN codes.drop_batch(codes.batch_id(batch, true));
+	RETURN codes.drop_batches(ARRAY[codes.batch_id(batch, true)]);
 END
 $$;
 
@@ -349,21 +345,16 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	batch_no	integer;
-	deleted		bigint := 0;
+	batch_ids	integer[];
 BEGIN
 	IF ended_before IS NULL THEN
 		RAISE EXCEPTION 'ended_before must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	FOR batch_no IN
-		SELECT b.id FROM codes.batch AS b
-		WHERE b.valid_until < ended_before OR b.revoked_at < ended_before
-		ORDER BY b.id
-		FOR UPDATE
-	LOOP
-		deleted := deleted + codes.drop_batch(batch_no);
-	END LOOP;
-	RETURN deleted;
+	SELECT pg_catalog.array_agg(e.id) INTO batch_ids
+	FROM (SELECT b.id FROM codes.batch AS b
+		  WHERE b.valid_until < ended_before OR b.revoked_at < ended_before
+		  FOR UPDATE) AS e;
+	RETURN codes.drop_batches(COALESCE(batch_ids, '{}'));
 END
 $$;
 
@@ -411,7 +402,7 @@ REVOKE ALL ON FUNCTION codes.batch_id(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_extend(text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_revoke(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_codes(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION codes.drop_batch(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.drop_batches(integer[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_del(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_purge(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.throttled_redeemers() FROM PUBLIC;
