@@ -37,7 +37,6 @@
 
 PG_FUNCTION_INFO_V1(batch_changed);
 PG_FUNCTION_INFO_V1(code_status);
-PG_FUNCTION_INFO_V1(use_allowed);
 
 /*
  * Changes to codes.batch seen so far.  What was read while this moved on
@@ -307,23 +306,4 @@ code_status(PG_FUNCTION_ARGS)
 	if (!codes_batch_info(PG_GETARG_INT32(0), &batch))
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(codes_status(&batch, PG_GETARG_INT32(1))));
-}
-
-/*
- * use_allowed(batch integer, uses integer) returns boolean
- *
- * Whether a code of that batch with that many uses may be used now by the
- * one conditional update of code_use: it has uses left, now lies inside
- * its batch's period, and its batch sets no limit per redeemer (such uses
- * are decided with the row locked).
- */
-Datum
-use_allowed(PG_FUNCTION_ARGS)
-{
-	CodesBatchInfo batch;
-
-	if (!codes_batch_info(PG_GETARG_INT32(0), &batch))
-		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(batch.per_redeemer_null &&
-				   strcmp(codes_status(&batch, PG_GETARG_INT32(1)), CODES_UNACTIVED) == 0);
 }

@@ -104,14 +104,6 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION codes.code_status(integer, integer) IS
 'TIMEINVALID, UNACTIVED or ACTIVED: the status now of a code of this batch with this many uses.';
 
-CREATE FUNCTION codes.use_allowed(batch integer, uses integer)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'use_allowed'
-LANGUAGE C STABLE STRICT PARALLEL SAFE;
-
-COMMENT ON FUNCTION codes.use_allowed(integer, integer) IS
-'Whether code_use''s one conditional update may use a code of this batch with this many uses now.';
-
 --
 -- code_gen gains max_uses_per_redeemer and store.  Adding an argument means a new
 -- function, so the EXECUTE grants of the old one are carried over.
@@ -395,7 +387,6 @@ COMMENT ON FUNCTION codes.throttle_reset(text) IS
 
 REVOKE ALL ON FUNCTION codes.batch_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.code_status(integer, integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION codes.use_allowed(integer, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.code_undo(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.code_valid(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_id(text, boolean) FROM PUBLIC;

@@ -18,13 +18,23 @@
 
 #include <math.h>
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "codes.h"
 
@@ -58,22 +68,6 @@ PG_FUNCTION_INFO_V1(code_del);
 /* The row of the code whose key is $1: one probe of the unique index. */
 #define MATCH_SQL \
 	"codes.key_fold(c.code)" EQ "codes.key_fold($1) AND c.code" EQ "$1"
-
-/*
- * A use, in one conditional update, for codes whose batch sets no limit
- * per redeemer.  codes.use_allowed decides from the code's uses and what
- * this backend remembers of its batch (batch.c), so the statement touches
- * only the code's row.  When two transactions use the same code, the
- * second waits for the first's row lock; at READ COMMITTED it then
- * rechecks the condition against the new row version (and so finds no uses
- * left), at REPEATABLE READ or SERIALIZABLE it raises a serialization
- * failure.  Uses of different codes of one batch never wait for each other.
- */
-static const char *const use_sql =
-"UPDATE codes.codes AS c "
-"SET uses = c.uses OPERATOR(pg_catalog.+) 1, used_at = pg_catalog.now(), used_by = $2 "
-"WHERE " MATCH_SQL " AND codes.use_allowed(c.batch, c.uses) "
-"RETURNING c.batch";
 
 /*
  * Lock the code's row and read its batch and uses.  At READ COMMITTED a
@@ -354,33 +348,220 @@ log_use(StmtArgs *args, Datum batch_id)
 	run_stmt(&plan, log_sql, args, false, SPI_OK_INSERT);
 }
 
+/* Columns of codes.codes, in the order the install scripts create them. */
+#define COL_BATCH		1
+#define COL_USES		2
+#define COL_CODE		3
+#define COL_USED_AT		4
+#define COL_USED_BY		5
+
+/* What use_directly found. */
+typedef enum DirectUse
+{
+	DIRECT_USED,				/* the code was used */
+	DIRECT_FAILED,				/* no such code, or it cannot be used */
+	DIRECT_UNDECIDED			/* decide with the row locked (use_code) */
+} DirectUse;
+
+/*
+ * The row of the code with this key, visible to snapshot, into slot;
+ * false if there is none.  One probe of the unique index on key_fold.
+ */
+static bool
+find_code(Relation rel, Oid indexoid, Snapshot snapshot, const pg_uuid_t *key,
+		  TupleTableSlot *slot)
+{
+	Relation	index = index_open(indexoid, AccessShareLock);
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	bool		found = false;
+	uint64		hi;
+	uint64		lo;
+
+	memcpy(&hi, key->data, sizeof(hi));
+	memcpy(&lo, key->data + sizeof(hi), sizeof(lo));
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum((int64) (hi ^ lo)));
+
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	while (!found && index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		code = slot_getattr(slot, COL_CODE, &isnull);
+
+		found = !isnull &&
+			memcmp(DatumGetUUIDP(code)->data, key->data, UUID_LEN) == 0;
+	}
+	index_endscan(scan);
+	index_close(index, AccessShareLock);
+	return found;
+}
+
+/*
+ * Write the use into the locked row in slot: one more use, the
+ * transaction's time, the redeemer.  The index entries are added as an
+ * UPDATE statement adds them (none for a HOT update).
+ */
+static void
+write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
+		  StmtArgs *args)
+{
+	EState	   *estate = CreateExecutorState();
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleTableSlot *newslot;
+	int			natts = RelationGetDescr(rel)->natts;
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(estate, list_make1(rte));
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	estate->es_output_cid = GetCurrentCommandId(true);
+	estate->es_snapshot = snapshot;
+	ExecOpenIndices(rri, false);
+
+	newslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
+									 &TTSOpsVirtual);
+	slot_getallattrs(locked);
+	ExecClearTuple(newslot);
+	memcpy(newslot->tts_values, locked->tts_values, natts * sizeof(Datum));
+	memcpy(newslot->tts_isnull, locked->tts_isnull, natts * sizeof(bool));
+	newslot->tts_values[COL_USES - 1] =
+		Int32GetDatum(DatumGetInt32(locked->tts_values[COL_USES - 1]) + 1);
+	newslot->tts_values[COL_USED_AT - 1] =
+		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	newslot->tts_isnull[COL_USED_AT - 1] = false;
+	newslot->tts_values[COL_USED_BY - 1] = args->values[1];
+	newslot->tts_isnull[COL_USED_BY - 1] = (args->nulls[1] == 'n');
+	ExecStoreVirtualTuple(newslot);
+
+	ExecSimpleRelationUpdate(rri, estate, NULL, locked, newslot);
+
+	ExecCloseIndices(rri);
+	ExecResetTupleTable(estate->es_tupleTable, false);	/* releases the slot */
+	FreeExecutorState(estate);
+}
+
+/*
+ * The common use, without SPI or the executor: find the code's row, check
+ * it may be used (it has uses left, now lies in its period, and its batch
+ * sets no limit per redeemer), lock it, and write the use.  This is what
+ * the conditional UPDATE of a use does, at a third of the cost: when two
+ * transactions use the same code, the second waits for the first's row
+ * lock; at READ COMMITTED it then checks the new row version (and so finds
+ * no use left), at REPEATABLE READ or SERIALIZABLE it raises a
+ * serialization failure.  Uses of different codes of one batch never wait
+ * for each other.  On success, batch tells the code's batch.
+ */
+static DirectUse
+use_directly(StmtArgs *args, CodesBatchInfo *batch)
+{
+	Oid			nsp = get_namespace_oid("codes", false);
+	Oid			relid = get_relname_relid("codes", nsp);
+	Oid			indexoid = get_relname_relid("codes_key_fold", nsp);
+	Relation	rel;
+	Snapshot	snapshot;
+	TupleTableSlot *slot;
+	TM_FailureData tmfd;
+	TM_Result	res;
+	DirectUse	result = DIRECT_UNDECIDED;
+	bool		isnull;
+
+	if (!OidIsValid(relid) || !OidIsValid(indexoid))
+		elog(ERROR, "codes.codes or its index codes.codes_key_fold is missing");
+
+	/* as a statement of its own: see this transaction's earlier work */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	PushActiveSnapshot(snapshot);
+
+	rel = table_open(relid, RowExclusiveLock);
+	slot = table_slot_create(rel, NULL);
+
+	if (!find_code(rel, indexoid, snapshot, DatumGetUUIDP(args->values[0]), slot))
+		result = DIRECT_FAILED;
+	else if (!codes_batch_info(DatumGetInt32(slot_getattr(slot, COL_BATCH, &isnull)),
+							   batch) ||
+			 !batch->per_redeemer_null ||
+			 strcmp(codes_status(batch, DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))),
+					CODES_UNACTIVED) != 0)
+		result = DIRECT_UNDECIDED;
+	else
+	{
+		res = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot,
+							   GetCurrentCommandId(false),
+							   LockTupleNoKeyExclusive, LockWaitBlock,
+							   IsolationUsesXactSnapshot() ? 0 :
+							   TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							   &tmfd);
+		switch (res)
+		{
+			case TM_Ok:
+				/* a newer version, after waiting: check it again */
+				if (tmfd.traversed &&
+					strcmp(codes_status(batch, DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))),
+						   CODES_UNACTIVED) != 0)
+					result = DIRECT_FAILED;
+				else
+				{
+					write_use(rel, snapshot, slot, args);
+					result = DIRECT_USED;
+				}
+				break;
+			case TM_Updated:
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update")));
+				result = DIRECT_FAILED;
+				break;
+			case TM_SelfModified:
+				result = DIRECT_FAILED;
+				break;
+			default:
+				elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
+		}
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	PopActiveSnapshot();
+	UnregisterSnapshot(snapshot);
+	return result;
+}
+
 /*
  * Use the code, if it can be used now; true when it was.
  *
- * Most uses are the one conditional update of use_sql.  When that finds
- * nothing to update, the code may not exist or be unusable; or its batch
- * limits the uses per redeemer; or, seen from this statement's snapshot, it
- * was used up while a concurrent undo was giving a use back.  All of these
- * are decided again with the row locked, which at READ COMMITTED waits for
- * any concurrent use or undo and then sees its result, so that the
+ * Most uses are use_directly's.  When it cannot decide, the code's batch
+ * limits the uses per redeemer, or, seen from this statement's snapshot,
+ * it was used up while a concurrent undo was giving a use back: both are
+ * decided again with the row locked by SQL, which at READ COMMITTED waits
+ * for any concurrent use or undo and then sees its result, so that the
  * redeemer's uses counted are all the committed ones.
  */
 static bool
 use_code(StmtArgs *args)
 {
-	static SPIPlanPtr use_plan = NULL;
 	static SPIPlanPtr lock_plan = NULL;
 	static SPIPlanPtr count_plan = NULL;
 	static SPIPlanPtr apply_plan = NULL;
 	CodesBatchInfo batch;
 
-	run_stmt(&use_plan, use_sql, args, false, SPI_OK_UPDATE_RETURNING);
-	if (SPI_processed == 1)
+	switch (use_directly(args, &batch))
 	{
-		/* use_allowed has just found the batch */
-		if (result_batch(&batch) && batch.max_uses > 1)
-			log_use(args, Int32GetDatum(batch.id));
-		return true;
+		case DIRECT_USED:
+			if (batch.max_uses > 1)
+				log_use(args, Int32GetDatum(batch.id));
+			return true;
+		case DIRECT_FAILED:
+			return false;
+		case DIRECT_UNDECIDED:
+			break;
 	}
 
 	run_stmt(&lock_plan, lock_sql, args, false, SPI_OK_SELECT);

@@ -91,16 +91,16 @@ SELECT conrelid::regclass, conname, pg_get_constraintdef(oid)
 FROM pg_constraint WHERE connamespace = 'codes'::regnamespace ORDER BY 1, 2;
 SELECT indexrelid::regclass, pg_get_indexdef(indexrelid)
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-WHERE c.relnamespace = 'codes'::regnamespace ORDER BY 1::text;
+WHERE c.relnamespace = 'codes'::regnamespace ORDER BY indexrelid::regclass::text;
 SELECT tgname, pg_get_triggerdef(t.oid)
 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
 WHERE c.relnamespace = 'codes'::regnamespace AND NOT t.tgisinternal ORDER BY 1;
 SELECT p.oid::regprocedure, p.proacl, pg_get_functiondef(p.oid)
 FROM pg_proc p WHERE p.pronamespace = 'codes'::regnamespace AND p.prokind <> 'a'
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text;
 SELECT seqrelid::regclass, seqtypid::regtype, seqstart, seqincrement, seqmax, seqmin, seqcycle
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
-WHERE c.relnamespace = 'codes'::regnamespace ORDER BY 1::text;
+WHERE c.relnamespace = 'codes'::regnamespace ORDER BY seqrelid::regclass::text;
 SELECT (SELECT string_agg(t::regclass::text, ', ' ORDER BY t::regclass::text) FROM unnest(extconfig) t),
 	   extrelocatable, extnamespace::regnamespace
 FROM pg_extension WHERE extname = 'codes';};
