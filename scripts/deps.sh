@@ -2,13 +2,14 @@
 # Install what building and testing codes needs (Debian 12, as root), if it
 # is not there yet: the PostgreSQL 15 server (with pgbench and amcheck) and
 # its headers (PGXS), libuuid's headers, IPC::Run for PostgreSQL's TAP test
-# modules, and any package named as an argument (scripts/valgrind.sh asks
-# for valgrind).
+# modules, Debian's python3 (sql_tests/hmac_at_rest.sh searches files with
+# it), and any package named as an argument (scripts/valgrind.sh asks for
+# valgrind).
 set -eu
 
 need=""
 for pkg in postgresql-15 postgresql-server-dev-15 uuid-dev \
-	libipc-run-perl make gcc "$@"; do
+	libipc-run-perl make gcc python3 "$@"; do
 	dpkg-query -W -f '${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' ||
 		need="$need $pkg"
 done
