@@ -421,21 +421,29 @@ code_valid(PG_FUNCTION_ARGS)
 }
 
 /*
- * key_fold(uuid) returns bigint
- *
- * The key of the unique index: the two halves of the 16-byte key XORed.
- * Each half of a version 4 UUID has a few fixed bits, in different places,
- * so the fold is uniformly random over all 64 bits; so is the fold of a
- * digest.
+ * The key of the unique index on codes.codes: the two halves of the
+ * 16-byte key XORed.  Each half of a version 4 UUID has a few fixed bits,
+ * in different places, so the fold is uniformly random over all 64 bits;
+ * so is the fold of a digest.
  */
-Datum
-key_fold(PG_FUNCTION_ARGS)
+int64
+codes_key_fold(const pg_uuid_t *key)
 {
-	pg_uuid_t  *key = PG_GETARG_UUID_P(0);
 	uint64		hi;
 	uint64		lo;
 
 	memcpy(&hi, key->data, sizeof(hi));
 	memcpy(&lo, key->data + sizeof(hi), sizeof(lo));
-	PG_RETURN_INT64((int64) (hi ^ lo));
+	return (int64) (hi ^ lo);
+}
+
+/*
+ * key_fold(uuid) returns bigint
+ *
+ * codes_key_fold, for the index expression.
+ */
+Datum
+key_fold(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(codes_key_fold(PG_GETARG_UUID_P(0)));
 }

@@ -221,6 +221,16 @@ codes_status(const CodesBatchInfo *batch, int32 uses)
 }
 
 /*
+ * Whether a code of this batch with this many uses may be used now: its
+ * status is UNACTIVED.
+ */
+bool
+codes_usable(const CodesBatchInfo *batch, int32 uses)
+{
+	return strcmp(codes_status(batch, uses), CODES_UNACTIVED) == 0;
+}
+
+/*
  * The shapes of all batches: UUID or pattern, plain or hashed under which
  * key.  *n is set to their number.
  */

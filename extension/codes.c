@@ -335,6 +335,20 @@ result_batch(CodesBatchInfo *batch)
 }
 
 /*
+ * Lock the code's row (lock_sql) and fill batch with what its batch
+ * allows; false if there is no such code or batch.  The code's uses are
+ * left in column 2 of the result.
+ */
+static bool
+lock_code(StmtArgs *args, CodesBatchInfo *batch)
+{
+	static SPIPlanPtr plan = NULL;
+
+	run_stmt(&plan, lock_sql, args, false, SPI_OK_SELECT);
+	return SPI_processed == 1 && result_batch(batch);
+}
+
+/*
  * Record a use of a multi-use code in the history, whose rows the code's
  * own row cannot hold.
  */
@@ -375,13 +389,9 @@ find_code(Relation rel, Oid indexoid, Snapshot snapshot, const pg_uuid_t *key,
 	IndexScanDesc scan;
 	ScanKeyData skey;
 	bool		found = false;
-	uint64		hi;
-	uint64		lo;
 
-	memcpy(&hi, key->data, sizeof(hi));
-	memcpy(&lo, key->data + sizeof(hi), sizeof(lo));
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ,
-				Int64GetDatum((int64) (hi ^ lo)));
+				Int64GetDatum(codes_key_fold(key)));
 
 	scan = index_beginscan(rel, index, snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
@@ -486,8 +496,7 @@ use_directly(StmtArgs *args, CodesBatchInfo *batch)
 	else if (!codes_batch_info(DatumGetInt32(slot_getattr(slot, COL_BATCH, &isnull)),
 							   batch) ||
 			 !batch->per_redeemer_null ||
-			 strcmp(codes_status(batch, DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))),
-					CODES_UNACTIVED) != 0)
+			 !codes_usable(batch, DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))))
 		result = DIRECT_UNDECIDED;
 	else
 	{
@@ -502,8 +511,7 @@ use_directly(StmtArgs *args, CodesBatchInfo *batch)
 			case TM_Ok:
 				/* a newer version, after waiting: check it again */
 				if (tmfd.traversed &&
-					strcmp(codes_status(batch, DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))),
-						   CODES_UNACTIVED) != 0)
+					!codes_usable(batch, DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))))
 					result = DIRECT_FAILED;
 				else
 				{
@@ -547,7 +555,6 @@ use_directly(StmtArgs *args, CodesBatchInfo *batch)
 static bool
 use_code(StmtArgs *args)
 {
-	static SPIPlanPtr lock_plan = NULL;
 	static SPIPlanPtr count_plan = NULL;
 	static SPIPlanPtr apply_plan = NULL;
 	CodesBatchInfo batch;
@@ -564,11 +571,8 @@ use_code(StmtArgs *args)
 			break;
 	}
 
-	run_stmt(&lock_plan, lock_sql, args, false, SPI_OK_SELECT);
-	if (SPI_processed == 0 || !result_batch(&batch))
-		return false;
-	if (strcmp(codes_status(&batch, DatumGetInt32(result_value(2))),
-			   CODES_UNACTIVED) != 0)
+	if (!lock_code(args, &batch) ||
+		!codes_usable(&batch, DatumGetInt32(result_value(2))))
 		return false;
 
 	if (!batch.per_redeemer_null)
@@ -601,13 +605,11 @@ use_code(StmtArgs *args)
 static bool
 undo_code(StmtArgs *args)
 {
-	static SPIPlanPtr lock_plan = NULL;
 	static SPIPlanPtr single_plan = NULL;
 	static SPIPlanPtr multi_plan = NULL;
 	CodesBatchInfo batch;
 
-	run_stmt(&lock_plan, lock_sql, args, false, SPI_OK_SELECT);
-	if (SPI_processed == 0 || !result_batch(&batch))
+	if (!lock_code(args, &batch))
 		return false;
 
 	if (batch.max_uses == 1)

@@ -115,6 +115,7 @@ extern void codes_init_batch_cache(void);
 extern void codes_refresh_batch_cache(void);
 extern bool codes_batch_info(int32 id, CodesBatchInfo *info);
 extern const char *codes_status(const CodesBatchInfo *batch, int32 uses);
+extern bool codes_usable(const CodesBatchInfo *batch, int32 uses);
 extern const CodesShape *codes_known_shapes(int *n);
 
 /* brake.c */
@@ -132,6 +133,7 @@ extern void codes_hmac_key(const CodesKey *key, const char *canon, int len,
 /* alphabet.c */
 extern int	codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key);
 extern void codes_key_to_cstring(const pg_uuid_t *key, char *buf);
+extern int64 codes_key_fold(const pg_uuid_t *key);
 extern void codes_parse_pattern(const char *pattern, CodesPattern *pat);
 extern void codes_pattern_write(const CodesPattern *pat, const char *symbols,
 								char *display, char *canon);
