@@ -1,5 +1,5 @@
 EXTENSION = codes
-EXTVERSION = 1.0
+EXTVERSION = 1.2
 
 MODULE_big = codes
 OBJS = extension/codes.o extension/gen.o extension/alphabet.o extension/batch.o extension/brake.o extension/keys.o

@@ -8,19 +8,30 @@
  *
  * A use or a query then touches only the code's own row: no join with the
  * batch table, whose executor set-up cost more than the look-up itself.
- * Any change to codes.batch fires the statement trigger batch_changed,
- * which invalidates codes.batch's relcache entry; when that invalidation
- * reaches a backend (at once for its own changes, at the start of its next
- * operation for other backends' committed ones), the backend forgets what
- * it remembered and reads it again on next use.  It reads with the latest
- * snapshot, not the caller's: what it remembers outlives the caller's
- * transaction, and a revocation must take effect at once even for a
- * REPEATABLE READ transaction that began before it.
+ * Any change to a row of codes.batch fires the trigger batch_changed
+ * (batch_truncated for TRUNCATE), which invalidates codes.batch's relcache
+ * entry; when that invalidation reaches a backend (at once for its own
+ * changes, at the start of its next operation for other backends'
+ * committed ones), the backend forgets what it remembered and reads it
+ * again on next use.  The triggers are enabled ALWAYS, so that they fire
+ * in the logical replication apply worker and under
+ * session_replication_role = replica too; while either is not (a restore
+ * with --disable-triggers leaves them enabled ON ORIGIN), nothing is
+ * remembered and every operation reads codes.batch afresh.
+ *
+ * It reads with the latest snapshot, not the caller's: what it remembers
+ * outlives the caller's transaction, and a revocation must take effect at
+ * once even for a REPEATABLE READ transaction that began before it.  A
+ * SERIALIZABLE transaction instead reads its batch with its own snapshot on
+ * every use, as the same work written in SQL would, so that SSI sees the
+ * read.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -31,6 +42,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 #include "codes.h"
@@ -44,6 +56,14 @@ PG_FUNCTION_INFO_V1(code_status);
  */
 static uint64 batch_changes = 0;
 
+/*
+ * As of cache_checked: the OID of codes.batch, and whether its triggers
+ * tell every backend of every change (then what is read may be kept).
+ */
+static uint64 cache_checked = 0;
+static Oid	batch_relid = InvalidOid;
+static bool cache_trusted = false;
+
 /* Batches read so far, by id, as of batches_read. */
 static HTAB *batches = NULL;
 static uint64 batches_read = 0;
@@ -52,9 +72,6 @@ static uint64 batches_read = 0;
 static CodesShape *shapes = NULL;
 static int	num_shapes = 0;
 static uint64 shapes_read = 0;
-
-/* OID of codes.batch, as of the last read. */
-static Oid	batch_relid = InvalidOid;
 
 static const char *const batch_sql =
 "SELECT b.valid_from, b.valid_until, b.revoked_at IS NOT NULL, b.max_uses, "
@@ -65,9 +82,10 @@ static const char *const shapes_sql =
 "SELECT DISTINCT b.pattern, b.key_id FROM codes.batch AS b";
 
 /*
- * Relcache callback: codes.batch changed (or the whole relcache was
- * reset).  Only marks what is remembered as stale: this may run while a
- * caller is between a look-up and its use of the result.
+ * Relcache callback: codes.batch changed, its triggers were altered, or
+ * the whole relcache was reset.  Only marks what is remembered as stale:
+ * this may run while a caller is between a look-up and its use of the
+ * result.
  */
 static void
 batch_invalidate(Datum arg, Oid relid)
@@ -88,12 +106,56 @@ codes_init_batch_cache(void)
 }
 
 /*
- * Run a saved read of codes.batch with the latest snapshot, connected to
- * SPI; the caller reads SPI_tuptable and calls SPI_finish.
+ * Is the trigger of this name on codes.batch enabled ALWAYS?
+ */
+static bool
+fires_always(Relation rel, const char *name)
+{
+	int			i;
+
+	if (rel->trigdesc == NULL)
+		return false;
+	for (i = 0; i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *trigger = &rel->trigdesc->triggers[i];
+
+		if (strcmp(trigger->tgname, name) == 0)
+			return trigger->tgenabled == TRIGGER_FIRES_ALWAYS;
+	}
+	return false;
+}
+
+/*
+ * After codes.batch changed, or on first need: learn its OID (to recognize
+ * its invalidations) and whether its invalidation triggers fire for every
+ * change, wherever it is made.  Holds AccessShareLock on codes.batch until
+ * the end of the transaction, as the read that follows does.
+ */
+static void
+check_cache(void)
+{
+	uint64		changes = batch_changes;
+	Relation	rel;
+
+	if (cache_checked == changes)
+		return;
+	batch_relid = get_relname_relid("batch", get_namespace_oid("codes", false));
+	if (!OidIsValid(batch_relid))
+		elog(ERROR, "table codes.batch is missing");
+	rel = table_open(batch_relid, AccessShareLock);
+	cache_trusted = fires_always(rel, "batch_changed") &&
+		fires_always(rel, "batch_truncated");
+	table_close(rel, NoLock);
+	cache_checked = changes;
+}
+
+/*
+ * Run a saved read of codes.batch with a snapshot, connected to SPI; the
+ * caller reads SPI_tuptable and calls SPI_finish.
  */
 static void
 read_batches(SPIPlanPtr *planp, const char *sql, int nargs, Oid *argtypes,
-			 Datum *args)
+			 Datum *args, Snapshot snapshot)
 {
 	int			ret;
 
@@ -101,19 +163,10 @@ read_batches(SPIPlanPtr *planp, const char *sql, int nargs, Oid *argtypes,
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 	if (*planp == NULL)
 		*planp = codes_prepare(sql, nargs, argtypes);
-	ret = SPI_execute_snapshot(*planp, args, NULL, GetLatestSnapshot(),
+	ret = SPI_execute_snapshot(*planp, args, NULL, snapshot,
 							   InvalidSnapshot, true, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(ret));
-}
-
-/*
- * Learn the OID of codes.batch, to recognize its invalidations.
- */
-static void
-find_batch_relid(void)
-{
-	batch_relid = get_relname_relid("batch", get_namespace_oid("codes", false));
 }
 
 /*
@@ -129,7 +182,8 @@ codes_refresh_batch_cache(void)
 /*
  * Fill info with what the batch with this id allows.  Returns false if
  * there is no such batch.  Reads codes.batch on first need, and again after
- * it changed.
+ * it changed; under SERIALIZABLE, with the transaction's snapshot, every
+ * time (see the top of this file).
  */
 bool
 codes_batch_info(int32 id, CodesBatchInfo *info)
@@ -137,14 +191,17 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 	static SPIPlanPtr plan = NULL;
 	CodesBatchInfo *entry;
 	bool		found;
+	bool		serializable = IsolationIsSerializable();
 	Datum		arg = Int32GetDatum(id);
 	Oid			argtype = INT4OID;
-	uint64		changes = batch_changes;
+	uint64		changes;
 	HeapTuple	row;
 	TupleDesc	desc;
 	Datum		value;
 	bool		isnull;
 
+	check_cache();
+	changes = cache_checked;
 	if (batches == NULL || batches_read != changes)
 	{
 		HASHCTL		ctl;
@@ -157,17 +214,20 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 		batches = hash_create("codes batches", 64, &ctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		batches_read = changes;
-		find_batch_relid();
 	}
 
-	entry = hash_search(batches, &id, HASH_FIND, &found);
-	if (found)
+	if (!serializable)
 	{
-		*info = *entry;
-		return true;
+		entry = hash_search(batches, &id, HASH_FIND, &found);
+		if (found)
+		{
+			*info = *entry;
+			return true;
+		}
 	}
 
-	read_batches(&plan, batch_sql, 1, &argtype, &arg);
+	read_batches(&plan, batch_sql, 1, &argtype, &arg,
+				 serializable ? GetActiveSnapshot() : GetLatestSnapshot());
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
@@ -191,8 +251,11 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 		info->per_redeemer = DatumGetInt32(value);
 	SPI_finish();
 
-	/* kept only if codes.batch did not change while it was read */
-	if (batches_read == batch_changes)
+	/*
+	 * Kept only if read with the latest snapshot, while the triggers tell
+	 * of every change, and if codes.batch did not change while it was read.
+	 */
+	if (!serializable && cache_trusted && batches_read == batch_changes)
 	{
 		entry = hash_search(batches, &id, HASH_ENTER, &found);
 		*entry = *info;
@@ -232,26 +295,27 @@ codes_usable(const CodesBatchInfo *batch, int32 uses)
 
 /*
  * The shapes of all batches: UUID or pattern, plain or hashed under which
- * key.  *n is set to their number.
+ * key.  *n is set to their number.  They are parsed before anything is
+ * kept, so a pattern that fails to parse (a row changed by hand) raises its
+ * error every time and leaks nothing.
  */
 const CodesShape *
 codes_known_shapes(int *n)
 {
 	static SPIPlanPtr plan = NULL;
-	uint64		changes = batch_changes;
+	uint64		changes;
 
-	if (shapes_read != changes)
+	check_cache();
+	changes = cache_checked;
+	if (shapes_read != changes || !cache_trusted)
 	{
-		MemoryContext oldcxt;
 		CodesShape *loaded;
 		uint64		i;
 
-		find_batch_relid();
-		read_batches(&plan, shapes_sql, 0, NULL, NULL);
+		read_batches(&plan, shapes_sql, 0, NULL, NULL, GetLatestSnapshot());
 
-		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+		/* in SPI's memory, freed by SPI_finish or an error */
 		loaded = palloc0(sizeof(CodesShape) * Max(SPI_processed, 1));
-		MemoryContextSwitchTo(oldcxt);
 		for (i = 0; i < SPI_processed; i++)
 		{
 			char	   *pattern = SPI_getvalue(SPI_tuptable->vals[i],
@@ -265,9 +329,12 @@ codes_known_shapes(int *n)
 			if (key_id)
 				strlcpy(loaded[i].key_id, key_id, sizeof(loaded[i].key_id));
 		}
+
 		if (shapes)
 			pfree(shapes);
-		shapes = loaded;
+		shapes = MemoryContextAlloc(TopMemoryContext,
+									sizeof(CodesShape) * Max(SPI_processed, 1));
+		memcpy(shapes, loaded, sizeof(CodesShape) * SPI_processed);
 		num_shapes = (int) SPI_processed;
 		SPI_finish();
 
@@ -280,7 +347,8 @@ codes_known_shapes(int *n)
 }
 
 /*
- * batch_changed() trigger, after every statement that changes codes.batch
+ * batch_changed() trigger, after each row changed in codes.batch, and after
+ * a TRUNCATE of it
  *
  * Invalidate codes.batch's relcache entry, so that every backend forgets
  * what it remembered of the batches: at once in this backend, in the
@@ -292,11 +360,10 @@ batch_changed(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("batch_changed must be fired as an AFTER statement trigger")));
+				 errmsg("batch_changed must be fired as an AFTER trigger")));
 
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
@@ -306,7 +373,8 @@ batch_changed(PG_FUNCTION_ARGS)
  * code_status(batch integer, uses integer) returns text
  *
  * The status of a code of that batch with that many uses, as code_query
- * reports it; for batch_codes.
+ * reports it; for batch_codes.  Reads codes.batch with the latest snapshot,
+ * so it is VOLATILE and PARALLEL UNSAFE.
  */
 Datum
 code_status(PG_FUNCTION_ARGS)

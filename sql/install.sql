@@ -27,10 +27,18 @@ SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'codes.codes':
 
 -- the four operations run with the owner's rights and a pinned search_path;
 -- key_fold, the unique index's expression, is a plain immutable function
-SELECT p.oid::regprocedure AS function, p.prosecdef, p.proconfig, p.provolatile
+SELECT p.oid::regprocedure AS function, p.prosecdef, p.proconfig, p.provolatile,
+       p.proparallel
 FROM pg_proc p
 WHERE p.pronamespace = 'codes'::regnamespace
 ORDER BY p.proname;
+
+-- codes.batch tells every backend of its changes, by triggers that fire in
+-- the logical replication apply worker too (enabled ALWAYS: tgenabled A)
+SELECT t.tgname, t.tgenabled, pg_get_triggerdef(t.oid) AS definition
+FROM pg_trigger t
+WHERE t.tgrelid = 'codes.batch'::regclass AND NOT t.tgisinternal
+ORDER BY t.tgname;
 
 -- every function and table has a comment
 SELECT count(*) AS uncommented

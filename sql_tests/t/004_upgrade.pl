@@ -62,11 +62,13 @@ my $node = PostgreSQL::Test::Cluster->new('upgrade');
 $node->init;
 $node->start;
 
-is( $node->safe_psql(
-		'postgres',
-		"SELECT default_version FROM pg_available_extensions WHERE name = 'codes'"),
-	$latest,
-	'the server offers the version of this tree');
+# CREATE EXTENSION without a version installs this tree's.  (Not read from
+# pg_available_extensions, which does not look in extension_destdir, where
+# scripts/test.sh stages the build.)
+$node->safe_psql('postgres', "CREATE DATABASE latest");
+$node->safe_psql('latest', "CREATE EXTENSION codes");
+is($node->safe_psql('latest', "SELECT extversion FROM pg_extension WHERE extname = 'codes'"),
+	$latest, 'the server offers the version of this tree');
 
 # Everything the extension consists of, as text, to compare an updated
 # installation with a fresh one.  Columns are listed by name: an upgrade
@@ -92,7 +94,7 @@ FROM pg_constraint WHERE connamespace = 'codes'::regnamespace ORDER BY 1, 2;
 SELECT indexrelid::regclass, pg_get_indexdef(indexrelid)
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 WHERE c.relnamespace = 'codes'::regnamespace ORDER BY indexrelid::regclass::text;
-SELECT tgname, pg_get_triggerdef(t.oid)
+SELECT tgname, t.tgenabled, pg_get_triggerdef(t.oid)
 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
 WHERE c.relnamespace = 'codes'::regnamespace AND NOT t.tgisinternal ORDER BY 1;
 SELECT p.oid::regprocedure, p.proacl, pg_get_functiondef(p.oid)
