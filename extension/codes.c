@@ -24,6 +24,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "fmgr.h"
@@ -32,8 +33,10 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/snapmgr.h"
 
 #include "codes.h"
@@ -45,6 +48,14 @@ PG_MODULE_MAGIC;
  * matches one of a patterned batch's codes (README.md, Patterns).
  */
 static double max_guess_chance = 1e-12;
+
+/*
+ * OIDs of codes.codes and its index codes.codes_key_fold, looked up on
+ * first need and forgotten when either's relcache entry is invalidated
+ * (codes_rel_invalidate): a DROP and CREATE EXTENSION gives them new ones.
+ */
+static Oid	codes_relid = InvalidOid;
+static Oid	key_index_relid = InvalidOid;
 
 void		_PG_init(void);
 
@@ -138,6 +149,53 @@ typedef struct StmtArgs
 } StmtArgs;
 
 /*
+ * Relcache callback: forget the OIDs of codes.codes and its index when
+ * either changes, or when the whole relcache is reset.
+ */
+static void
+codes_rel_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == codes_relid || relid == key_index_relid)
+	{
+		codes_relid = InvalidOid;
+		key_index_relid = InvalidOid;
+	}
+}
+
+/*
+ * Error context callback of every function that takes a code: keep the
+ * statement out of the server log for any error raised while it runs, its
+ * own and PostgreSQL's (a serialization failure, a lock timeout), since
+ * the statement may well hold the code as a literal.
+ */
+static void
+hide_statement(void *arg)
+{
+	errhidestmt(true);
+}
+
+/*
+ * Install hide_statement for the rest of a call; end_hiding removes it.
+ */
+static void
+begin_hiding(ErrorContextCallback *callback)
+{
+	callback->callback = hide_statement;
+	callback->arg = NULL;
+	callback->previous = error_context_stack;
+	error_context_stack = callback;
+}
+
+/*
+ * Remove the callback installed by begin_hiding.
+ */
+static void
+end_hiding(ErrorContextCallback *callback)
+{
+	error_context_stack = callback->previous;
+}
+
+/*
  * Module load: the settings, and the invalidation of cached patterns.
  */
 void
@@ -150,6 +208,7 @@ _PG_init(void)
 							 1e-12, 1e-30, 1.0,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+	CacheRegisterRelcacheCallback(codes_rel_invalidate, (Datum) 0);
 	codes_init_batch_cache();
 	codes_init_brake();
 	codes_init_keys();
@@ -233,9 +292,90 @@ static OverrideSearchPath pinned_path = {
 	.addTemp = false,
 };
 
+/* The search_path pinned as a SET clause pins it. */
+#define PINNED_SEARCH_PATH	"pg_catalog, pg_temp"
+
+/* How an operation pinned search_path (pin_search_path). */
+typedef struct Pin
+{
+	bool		by_guc;			/* as a SET clause; else pinned_path */
+	int			nestlevel;		/* GUC nest level to return to */
+} Pin;
+
+/*
+ * Can a write to codes.codes or codes.redemption_log run a user's code: has
+ * either table triggers or rules?  (Once a table had triggers, PostgreSQL
+ * may say so until VACUUM; that costs speed, not correctness.)
+ */
+static bool
+user_code_may_run(void)
+{
+	const char *const tables[] = {"codes", "redemption_log"};
+	Oid			nsp = get_namespace_oid("codes", false);
+	int			i;
+
+	for (i = 0; i < (int) lengthof(tables); i++)
+	{
+		HeapTuple	tuple;
+		Form_pg_class form;
+		bool		may;
+
+		tuple = SearchSysCache1(RELOID,
+								ObjectIdGetDatum(get_relname_relid(tables[i], nsp)));
+		if (!HeapTupleIsValid(tuple))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("table codes.%s is missing", tables[i]),
+					 errhint("Reinstall the extension: DROP EXTENSION codes; CREATE EXTENSION codes.")));
+		form = (Form_pg_class) GETSTRUCT(tuple);
+		may = form->relhastriggers || form->relhasrules;
+		ReleaseSysCache(tuple);
+		if (may)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Pin search_path for an operation.  The override stack is cheapest, but
+ * it also overrides the SET clause of any function called below it, so
+ * that a user's trigger function could not set its own search_path.  So
+ * when a write may fire a user's trigger (writes and user_code_may_run),
+ * the path is set as a function's SET clause sets it: the trigger then
+ * sees pg_catalog and pg_temp, or the path of its own SET clause, exactly
+ * as it would under any SECURITY DEFINER function that pins search_path.
+ */
+static void
+pin_search_path(Pin *pin, bool writes)
+{
+	pin->by_guc = writes && user_code_may_run();
+	if (pin->by_guc)
+	{
+		pin->nestlevel = NewGUCNestLevel();
+		(void) set_config_option("search_path", PINNED_SEARCH_PATH,
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
+	else
+		PushOverrideSearchPath(&pinned_path);
+}
+
+/*
+ * Undo pin_search_path.  After an error the (sub)transaction's abort does.
+ */
+static void
+unpin_search_path(Pin *pin)
+{
+	if (pin->by_guc)
+		AtEOXact_GUC(true, pin->nestlevel);
+	else
+		PopOverrideSearchPath();
+}
+
 /*
  * Start an operation on the code argument (argument 0): pin the search
- * path, take in changes to codes.batch, and read the code into the
+ * path (pin_search_path: writes tells whether the operation writes to the
+ * tables), take in changes to codes.batch, and read the code into the
  * parameters of a statement, its key as $1 and the redeemer (argument 1,
  * where the function has one) as $2.  Returns true, connected to SPI, when
  * a code may be stored under that key; false means there is no such code,
@@ -247,7 +387,8 @@ static OverrideSearchPath pinned_path = {
  * caller ends with end_op.
  */
 static bool
-begin_op(FunctionCallInfo fcinfo, pg_uuid_t *key, StmtArgs *args)
+begin_op(FunctionCallInfo fcinfo, bool writes, Pin *pin, pg_uuid_t *key,
+		 StmtArgs *args)
 {
 	static SPIPlanPtr exists_plan = NULL;
 	pg_uuid_t  *keys;
@@ -261,7 +402,7 @@ begin_op(FunctionCallInfo fcinfo, pg_uuid_t *key, StmtArgs *args)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("code must not be null")));
 
-	PushOverrideSearchPath(&pinned_path);
+	pin_search_path(pin, writes);
 	codes_refresh_batch_cache();
 	nkeys = codes_lookup_keys(PG_GETARG_TEXT_PP(0), &keys, missing_key);
 
@@ -300,11 +441,11 @@ begin_op(FunctionCallInfo fcinfo, pg_uuid_t *key, StmtArgs *args)
  * End an operation begun by begin_op, which returned connected.
  */
 static void
-end_op(bool connected)
+end_op(bool connected, Pin *pin)
 {
 	if (connected)
 		SPI_finish();
-	PopOverrideSearchPath();
+	unpin_search_path(pin);
 }
 
 /*
@@ -373,13 +514,61 @@ log_use(StmtArgs *args, Datum batch_id)
 typedef enum DirectUse
 {
 	DIRECT_USED,				/* the code was used */
-	DIRECT_FAILED,				/* no such code, or it cannot be used */
-	DIRECT_UNDECIDED			/* decide with the row locked (use_code) */
+	DIRECT_NOT_FOUND,			/* there is no such code */
+	DIRECT_FAILED,				/* it exists, but cannot be used */
+	DIRECT_UNDECIDED			/* decide with SQL (use_code) */
 } DirectUse;
+
+/* What use_code did. */
+typedef enum UseResult
+{
+	USE_DONE,					/* the code was used */
+	USE_NOT_FOUND,				/* there is no such code: a guess */
+	USE_REFUSED					/* it exists, but cannot be used now */
+} UseResult;
+
+/*
+ * The OIDs of codes.codes and its index codes.codes_key_fold, looked up
+ * once and kept until codes_rel_invalidate forgets them.
+ */
+static void
+codes_table(Oid *relid, Oid *indexoid)
+{
+	if (!OidIsValid(codes_relid) || !OidIsValid(key_index_relid))
+	{
+		Oid			nsp = get_namespace_oid("codes", false);
+		Oid			rel = get_relname_relid("codes", nsp);
+		Oid			index = get_relname_relid("codes_key_fold", nsp);
+
+		if (!OidIsValid(rel) || !OidIsValid(index))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("table codes.codes or its index codes.codes_key_fold is missing"),
+					 errhint("Reinstall the extension: DROP EXTENSION codes; CREATE EXTENSION codes.")));
+		codes_relid = rel;
+		key_index_relid = index;
+	}
+	*relid = codes_relid;
+	*indexoid = key_index_relid;
+}
+
+/*
+ * Would an UPDATE of codes.codes do no more than use_directly does?  Not if
+ * the table has triggers (a user's audit trigger, a foreign key, a
+ * deferred constraint), rules or row security: then the use is made by SQL.
+ */
+static bool
+update_is_plain(Relation rel)
+{
+	return rel->trigdesc == NULL && rel->rd_rules == NULL &&
+		!rel->rd_rel->relrowsecurity;
+}
 
 /*
  * The row of the code with this key, visible to snapshot, into slot;
- * false if there is none.  One probe of the unique index on key_fold.
+ * false if there is none.  One probe of the unique index on key_fold,
+ * whose lock is kept to the end of the transaction, as a statement keeps
+ * it.
  */
 static bool
 find_code(Relation rel, Oid indexoid, Snapshot snapshot, const pg_uuid_t *key,
@@ -404,14 +593,16 @@ find_code(Relation rel, Oid indexoid, Snapshot snapshot, const pg_uuid_t *key,
 			memcmp(DatumGetUUIDP(code)->data, key->data, UUID_LEN) == 0;
 	}
 	index_endscan(scan);
-	index_close(index, AccessShareLock);
+	index_close(index, NoLock);
 	return found;
 }
 
 /*
  * Write the use into the locked row in slot: one more use, the
  * transaction's time, the redeemer.  The index entries are added as an
- * UPDATE statement adds them (none for a HOT update).
+ * UPDATE statement adds them (none for a HOT update).  Only for a table
+ * with no triggers (update_is_plain): ExecSimpleRelationUpdate fires no
+ * statement triggers, and its AFTER ROW triggers need a query around them.
  */
 static void
 write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
@@ -464,14 +655,18 @@ write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
  * lock; at READ COMMITTED it then checks the new row version (and so finds
  * no use left), at REPEATABLE READ or SERIALIZABLE it raises a
  * serialization failure.  Uses of different codes of one batch never wait
- * for each other.  On success, batch tells the code's batch.
+ * for each other.  Under SERIALIZABLE the index probe and the row read
+ * take the predicate locks a SELECT takes.  On success, batch tells the
+ * code's batch.
+ *
+ * Undecided, without looking, when the table has triggers, rules or row
+ * security (update_is_plain): then only SQL does what SQL would.
  */
 static DirectUse
 use_directly(StmtArgs *args, CodesBatchInfo *batch)
 {
-	Oid			nsp = get_namespace_oid("codes", false);
-	Oid			relid = get_relname_relid("codes", nsp);
-	Oid			indexoid = get_relname_relid("codes_key_fold", nsp);
+	Oid			relid;
+	Oid			indexoid;
 	Relation	rel;
 	Snapshot	snapshot;
 	TupleTableSlot *slot;
@@ -480,19 +675,22 @@ use_directly(StmtArgs *args, CodesBatchInfo *batch)
 	DirectUse	result = DIRECT_UNDECIDED;
 	bool		isnull;
 
-	if (!OidIsValid(relid) || !OidIsValid(indexoid))
-		elog(ERROR, "codes.codes or its index codes.codes_key_fold is missing");
+	codes_table(&relid, &indexoid);
+	rel = table_open(relid, RowExclusiveLock);
+	if (!update_is_plain(rel))
+	{
+		table_close(rel, NoLock);
+		return DIRECT_UNDECIDED;
+	}
 
 	/* as a statement of its own: see this transaction's earlier work */
 	CommandCounterIncrement();
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	PushActiveSnapshot(snapshot);
-
-	rel = table_open(relid, RowExclusiveLock);
 	slot = table_slot_create(rel, NULL);
 
 	if (!find_code(rel, indexoid, snapshot, DatumGetUUIDP(args->values[0]), slot))
-		result = DIRECT_FAILED;
+		result = DIRECT_NOT_FOUND;
 	else if (!codes_batch_info(DatumGetInt32(slot_getattr(slot, COL_BATCH, &isnull)),
 							   batch) ||
 			 !batch->per_redeemer_null ||
@@ -543,16 +741,18 @@ use_directly(StmtArgs *args, CodesBatchInfo *batch)
 }
 
 /*
- * Use the code, if it can be used now; true when it was.
+ * Use the code, if it can be used now.
  *
- * Most uses are use_directly's.  When it cannot decide, the code's batch
- * limits the uses per redeemer, or, seen from this statement's snapshot,
- * it was used up while a concurrent undo was giving a use back: both are
- * decided again with the row locked by SQL, which at READ COMMITTED waits
- * for any concurrent use or undo and then sees its result, so that the
- * redeemer's uses counted are all the committed ones.
+ * Most uses are use_directly's.  When it cannot decide (the table has
+ * triggers; the code's batch limits the uses per redeemer; or, seen from
+ * this statement's snapshot, the code was used up while a concurrent undo
+ * was giving a use back), the use is decided again with the row locked by
+ * SQL, which at READ COMMITTED waits for any concurrent use or undo and
+ * then sees its result, so that the redeemer's uses counted are all the
+ * committed ones.  The UPDATE then fires every trigger an UPDATE fires; if
+ * a BEFORE trigger skips it, nothing was used.
  */
-static bool
+static UseResult
 use_code(StmtArgs *args)
 {
 	static SPIPlanPtr count_plan = NULL;
@@ -564,16 +764,19 @@ use_code(StmtArgs *args)
 		case DIRECT_USED:
 			if (batch.max_uses > 1)
 				log_use(args, Int32GetDatum(batch.id));
-			return true;
+			return USE_DONE;
+		case DIRECT_NOT_FOUND:
+			return USE_NOT_FOUND;
 		case DIRECT_FAILED:
-			return false;
+			return USE_REFUSED;
 		case DIRECT_UNDECIDED:
 			break;
 	}
 
-	if (!lock_code(args, &batch) ||
-		!codes_usable(&batch, DatumGetInt32(result_value(2))))
-		return false;
+	if (!lock_code(args, &batch))
+		return USE_NOT_FOUND;
+	if (!codes_usable(&batch, DatumGetInt32(result_value(2))))
+		return USE_REFUSED;
 
 	if (!batch.per_redeemer_null)
 	{
@@ -587,14 +790,16 @@ use_code(StmtArgs *args)
 		{
 			run_stmt(&count_plan, count_sql, args, false, SPI_OK_SELECT);
 			if (DatumGetInt64(result_value(1)) >= batch.per_redeemer)
-				return false;
+				return USE_REFUSED;
 		}
 	}
 
 	run_stmt(&apply_plan, apply_sql, args, false, SPI_OK_UPDATE);
+	if (SPI_processed != 1)
+		return USE_REFUSED;
 	if (batch.max_uses > 1)
 		log_use(args, Int32GetDatum(batch.id));
-	return true;
+	return USE_DONE;
 }
 
 /*
@@ -631,6 +836,7 @@ code_gen(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	CodesBatchSpec spec;
+	int			nestlevel;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -731,10 +937,14 @@ code_gen(PG_FUNCTION_ARGS)
 		spec.name = text_to_cstring(name);
 	}
 
+	/* a batch may well fire a user's trigger: pin as a SET clause does */
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	PushOverrideSearchPath(&pinned_path);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", PINNED_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	codes_generate(&spec, rsinfo->setResult, rsinfo->setDesc);
-	PopOverrideSearchPath();
+	AtEOXact_GUC(true, nestlevel);
 
 	return (Datum) 0;
 }
@@ -745,19 +955,23 @@ code_gen(PG_FUNCTION_ARGS)
  * SUCCEED when the code exists, has uses left (for this redeemer too, if
  * its batch limits that) and the transaction's time is inside its period;
  * the use, its time and the redeemer are recorded with it.  FAILED in
- * every other case, and for a redeemer braked for too many failed uses
- * (brake.c), without a look-up.  A failed use by a redeemer is counted.
+ * every other case, and for a redeemer braked for too many guesses
+ * (brake.c), without a look-up.  A guess by a redeemer, a code that does
+ * not exist, is counted; a code that exists but cannot be used now (used
+ * up, out of its period, a lost race) is not.
  */
 Datum
 code_use(PG_FUNCTION_ARGS)
 {
 	text	   *redeemer = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+	ErrorContextCallback hiding;
+	Pin			pin;
 	pg_uuid_t	key;
 	StmtArgs	args;
 	bool		connected;
-	bool		braked;
-	bool		used = false;
+	UseResult	result = USE_NOT_FOUND;
 
+	begin_hiding(&hiding);
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -765,19 +979,19 @@ code_use(PG_FUNCTION_ARGS)
 	PreventCommandIfReadOnly("code_use()");
 
 	/* a braked redeemer gets FAILED before anything is looked up */
-	braked = redeemer != NULL && codes_braked(redeemer);
-	if (!braked)
+	if (redeemer == NULL || !codes_braked(redeemer))
 	{
-		connected = begin_op(fcinfo, &key, &args);
+		connected = begin_op(fcinfo, true, &pin, &key, &args);
 		if (connected)
-			used = use_code(&args);
-		end_op(connected);
+			result = use_code(&args);
+		end_op(connected, &pin);
 
-		if (!used && redeemer != NULL)
+		if (result == USE_NOT_FOUND && redeemer != NULL)
 			codes_count_failure(redeemer);
 	}
+	end_hiding(&hiding);
 
-	PG_RETURN_TEXT_P(cstring_to_text(used ? CODES_SUCCEED : CODES_FAILED));
+	PG_RETURN_TEXT_P(cstring_to_text(result == USE_DONE ? CODES_SUCCEED : CODES_FAILED));
 }
 
 /*
@@ -790,16 +1004,20 @@ code_use(PG_FUNCTION_ARGS)
 Datum
 code_undo(PG_FUNCTION_ARGS)
 {
+	ErrorContextCallback hiding;
+	Pin			pin;
 	pg_uuid_t	key;
 	StmtArgs	args;
 	bool		connected;
 	bool		undone = false;
 
+	begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_undo()");
-	connected = begin_op(fcinfo, &key, &args);
+	connected = begin_op(fcinfo, true, &pin, &key, &args);
 	if (connected)
 		undone = undo_code(&args);
-	end_op(connected);
+	end_op(connected, &pin);
+	end_hiding(&hiding);
 
 	PG_RETURN_TEXT_P(cstring_to_text(undone ? CODES_SUCCEED : CODES_FAILED));
 }
@@ -813,20 +1031,24 @@ Datum
 code_query(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
+	ErrorContextCallback hiding;
+	Pin			pin;
 	pg_uuid_t	key;
 	StmtArgs	args;
 	bool		connected;
 	CodesBatchInfo batch;
 	const char *status = CODES_NO_EXISTED;
 
-	connected = begin_op(fcinfo, &key, &args);
+	begin_hiding(&hiding);
+	connected = begin_op(fcinfo, false, &pin, &key, &args);
 	if (connected)
 	{
 		run_stmt(&plan, query_sql, &args, true, SPI_OK_SELECT);
 		if (SPI_processed == 1 && result_batch(&batch))
 			status = codes_status(&batch, DatumGetInt32(result_value(2)));
 	}
-	end_op(connected);
+	end_op(connected, &pin);
+	end_hiding(&hiding);
 
 	PG_RETURN_TEXT_P(cstring_to_text(status));
 }
@@ -842,15 +1064,19 @@ Datum
 code_del(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
+	ErrorContextCallback hiding;
+	Pin			pin;
 	pg_uuid_t	key;
 	StmtArgs	args;
 	bool		connected;
 
+	begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_del()");
-	connected = begin_op(fcinfo, &key, &args);
+	connected = begin_op(fcinfo, true, &pin, &key, &args);
 	if (connected)
 		run_stmt(&plan, del_sql, &args, false, SPI_OK_DELETE);
-	end_op(connected);
+	end_op(connected, &pin);
+	end_hiding(&hiding);
 
 	PG_RETURN_TEXT_P(cstring_to_text(CODES_SUCCEED));
 }
