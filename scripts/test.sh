@@ -30,6 +30,16 @@ port=$(free_port) || exit 1
 # sql/hmac.sql needs key files that only the server's user may read.
 sh sql_tests/make_keys.sh postgres || exit 1
 
+# The settings of the second and third pg_regress passes.  15 calls the
+# parallel setting force_parallel_mode; 16 renamed it debug_parallel_query.
+if [ "$(pg_config --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')" -ge 16 ]; then
+	parallel=debug_parallel_query
+else
+	parallel=force_parallel_mode
+fi
+parallel_opts="-c $parallel=regress -c parallel_setup_cost=0 -c parallel_tuple_cost=0 -c min_parallel_table_scan_size=0 -c min_parallel_index_scan_size=0"
+serializable_opts="-c default_transaction_isolation=serializable"
+
 # REGRESS= or ISOLATION= on the command line runs one suite, so a failure
 # in the first does not hide the second; TAP_TESTS= leaves the TAP tests to
 # sql_tests/tap.sh.  The cluster is UTF8 whatever the environment's locale,
@@ -38,8 +48,13 @@ cd "$work" || exit 1
 as_tester env PGPORT="$port" pg_virtualenv -c '--locale=C.UTF-8 --encoding=UTF8' \
 	-o "extension_destdir=$work/stage" \
 	-o "shared_preload_libraries=$work/stage$(pg_config --pkglibdir)/codes" \
-	-o codes.key_file=/tmp/codes_regress_key_a sh -c '
+	-o codes.key_file=/tmp/codes_regress_key_a \
+	env PARALLEL_OPTS="$parallel_opts" SERIALIZABLE_OPTS="$serializable_opts" sh -c '
 	make -s installcheck ISOLATION= TAP_TESTS= || cat regression.diffs
+	echo "pg_regress again, every query in a parallel plan: $PARALLEL_OPTS"
+	PGOPTIONS="$PARALLEL_OPTS" make -s installcheck ISOLATION= TAP_TESTS= || cat regression.diffs
+	echo "pg_regress again, SERIALIZABLE: $SERIALIZABLE_OPTS"
+	PGOPTIONS="$SERIALIZABLE_OPTS" make -s installcheck ISOLATION= TAP_TESTS= || cat regression.diffs
 	make -s installcheck REGRESS= TAP_TESTS= || cat output_iso/regression.diffs
 	sh sql_tests/dump_restore.sh
 	sh sql_tests/hmac_at_rest.sh
