@@ -12,8 +12,9 @@
  *
  * Redeemers are kept by database and a 128-bit hash of their text, with
  * the text's first bytes for the codes.throttled view.  One LWLock guards
- * the table; it is held for a hash look-up only, never across a statement,
- * so two redeemers never wait for each other's transactions.
+ * the table; it is held for a hash look-up (or a copy) only, never across
+ * a statement nor while a result set is built, so two redeemers never wait
+ * for each other's transactions.
  *
  * The table holds at most codes.max_redeemers entries (the shared memory
  * is sized for that), and junk redeemers cost a guesser nothing, so a full
@@ -76,6 +77,14 @@ typedef struct BrakeShared
 	int32		misses_left;	/* new redeemers to turn away without a sweep */
 	TimestampTz next_sweep;		/* ... unless now has reached this */
 } BrakeShared;
+
+/* One of the redeemers codes.throttled lists, copied out of the table. */
+typedef struct BrakeRow
+{
+	char		redeemer[REDEEMER_SHOWN + 1];
+	int32		failures;
+	TimestampTz until;			/* 0 if not braked */
+} BrakeRow;
 
 /* Settings (README.md, A brake on guessing). */
 static int	max_failures = 10;
@@ -405,30 +414,50 @@ throttled(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HASH_SEQ_STATUS status;
 	BrakeEntry *entry;
+	BrakeRow   *rows;
+	int64		nrows = 0;
+	int64		i;
 	TimestampTz now;
 
 	require_brake();
 	InitMaterializedSRF(fcinfo, 0);
 	now = GetCurrentTimestamp();
 
+	/*
+	 * Copy the rows out under the lock, sized by the entries counted under
+	 * it, and build the result set (which may write to disk) without it.
+	 */
 	LWLockAcquire(brake_lock, LW_SHARED);
+	rows = palloc_extended(sizeof(BrakeRow) *
+						   (Size) Max(hash_get_num_entries(brake_table), 1),
+						   MCXT_ALLOC_HUGE);
 	hash_seq_init(&status, brake_table);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
-		bool		braked = entry->until != 0 && now < entry->until;
+		bool		braked = is_braked(entry, now);
 
 		if (entry->key.dbid != MyDatabaseId ||
 			(!braked && now >= entry->window_end))
 			continue;
-		values[0] = CStringGetTextDatum(entry->redeemer);
-		values[1] = Int32GetDatum(entry->failures);
-		values[2] = TimestampTzGetDatum(entry->until);
-		nulls[2] = !braked;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		memcpy(rows[nrows].redeemer, entry->redeemer, sizeof(entry->redeemer));
+		rows[nrows].failures = entry->failures;
+		rows[nrows].until = braked ? entry->until : 0;
+		nrows++;
 	}
 	LWLockRelease(brake_lock);
+
+	for (i = 0; i < nrows; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = CStringGetTextDatum(rows[i].redeemer);
+		values[1] = Int32GetDatum(rows[i].failures);
+		values[2] = TimestampTzGetDatum(rows[i].until);
+		nulls[2] = rows[i].until == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(rows);
 
 	return (Datum) 0;
 }
