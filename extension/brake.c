@@ -11,9 +11,24 @@
  * Without it, code_use works unbraked.  A restart forgets the counts.
  *
  * Redeemers are kept by database and a 128-bit hash of their text, with
- * the text's first bytes for the codes.throttled view.  One LWLock guards the table;
- * it is held for a hash look-up only, never across a statement, so two
- * redeemers never wait for each other's transactions.
+ * the text's first bytes for the codes.throttled view.  One LWLock guards
+ * the table; it is held for a hash look-up (or a copy) only, never across
+ * a statement nor while a result set is built, so two redeemers never wait
+ * for each other's transactions.
+ *
+ * The table holds at most codes.max_redeemers entries (the shared memory
+ * is sized for that), and junk redeemers cost a guesser nothing, so a full
+ * table must not let a new redeemer go uncounted.  When it is full, one
+ * sweep makes room for 1/16 of it at once, so that the next new redeemers
+ * go in without a scan: it forgets every entry whose window has passed and
+ * that is not braked (or whose brake has ended), and, if that is not
+ * enough, the unbraked entries with the fewest failures, oldest window
+ * first among equals.  A braked entry is never forgotten.  When a sweep
+ * cannot free 1/16 of the table (nearly every entry is braked), new
+ * redeemers go uncounted, with a warning, without another sweep until as
+ * many have been turned away or the first of those brakes has ended; so
+ * the cost of a sweep is shared by at least 1/16 of the table's worth of
+ * new redeemers.
  *
  *-------------------------------------------------------------------------
  */
@@ -56,6 +71,21 @@ typedef struct BrakeEntry
 	TimestampTz until;			/* braked until then; 0 if not braked */
 } BrakeEntry;
 
+/* What the brake shares besides the table; guarded by brake_lock. */
+typedef struct BrakeShared
+{
+	int32		misses_left;	/* new redeemers to turn away without a sweep */
+	TimestampTz next_sweep;		/* ... unless now has reached this */
+} BrakeShared;
+
+/* One of the redeemers codes.throttled lists, copied out of the table. */
+typedef struct BrakeRow
+{
+	char		redeemer[REDEEMER_SHOWN + 1];
+	int32		failures;
+	TimestampTz until;			/* 0 if not braked */
+} BrakeRow;
+
 /* Settings (README.md, A brake on guessing). */
 static int	max_failures = 10;
 static int	failure_window = 15 * 60;	/* seconds */
@@ -65,17 +95,21 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static LWLock *brake_lock = NULL;
 static HTAB *brake_table = NULL;
+static BrakeShared *brake_shared = NULL;
 static bool brake_loaded = false;
 
 /*
- * Reserve the shared memory for max_redeemers entries and one lock.
+ * Reserve the shared memory for max_redeemers entries, the shared state
+ * and one lock.
  */
 static void
 brake_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(hash_estimate_size(max_redeemers, sizeof(BrakeEntry)));
+	RequestAddinShmemSpace(add_size(hash_estimate_size(max_redeemers,
+													   sizeof(BrakeEntry)),
+									MAXALIGN(sizeof(BrakeShared))));
 	RequestNamedLWLockTranche("codes", 1);
 }
 
@@ -86,6 +120,7 @@ static void
 brake_shmem_startup(void)
 {
 	HASHCTL		info;
+	bool		found;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
@@ -96,6 +131,13 @@ brake_shmem_startup(void)
 	info.entrysize = sizeof(BrakeEntry);
 	brake_table = ShmemInitHash("codes brake", max_redeemers, max_redeemers,
 								&info, HASH_ELEM | HASH_BLOBS);
+	brake_shared = ShmemInitStruct("codes brake state", sizeof(BrakeShared),
+								   &found);
+	if (!found)
+	{
+		brake_shared->misses_left = 0;
+		brake_shared->next_sweep = 0;
+	}
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -182,43 +224,103 @@ codes_braked(text *redeemer)
 }
 
 /*
- * Remove entries whose window has passed, to make room; with the lock
- * held exclusively.  Returns whether any went.  The table never holds more
- * than codes.max_redeemers entries, so that it stays inside the shared
- * memory reserved for it.
+ * Is the entry braked at now?
  */
-static bool
-forget_old(TimestampTz now)
+static inline bool
+is_braked(const BrakeEntry *entry, TimestampTz now)
+{
+	return entry->until != 0 && now < entry->until;
+}
+
+/*
+ * qsort comparator of unbraked entries: the one that matters least first,
+ * that is the one with the fewest failures, and among equals the one whose
+ * window began first.
+ */
+static int
+compare_victims(const void *a, const void *b)
+{
+	const BrakeEntry *ea = *(BrakeEntry *const *) a;
+	const BrakeEntry *eb = *(BrakeEntry *const *) b;
+
+	if (ea->failures != eb->failures)
+		return ea->failures < eb->failures ? -1 : 1;
+	if (ea->window_end != eb->window_end)
+		return ea->window_end < eb->window_end ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Make room in the full table, with the lock held exclusively; victims has
+ * room for max_redeemers pointers.  Forgets every entry whose window has
+ * passed and that is not braked, then, until 1/16 of the table is free,
+ * the unbraked entries that matter least; never a braked one.  If it
+ * frees less than that, the next new redeemers are turned away without a
+ * sweep until as many have been, or the first brake has ended.
+ */
+static void
+make_room(TimestampTz now, BrakeEntry **victims)
 {
 	HASH_SEQ_STATUS status;
 	BrakeEntry *entry;
-	bool		removed = false;
+	int			want = Max(max_redeemers / 16, 1);
+	int			freed = 0;
+	int			nvictims = 0;
+	TimestampTz first_end = DT_NOEND;
 
 	hash_seq_init(&status, brake_table);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		if (now >= entry->window_end && (entry->until == 0 || now >= entry->until))
+		if (is_braked(entry, now))
 		{
-			hash_search(brake_table, &entry->key, HASH_REMOVE, NULL);
-			removed = true;
+			if (entry->until < first_end)
+				first_end = entry->until;
 		}
+		else if (now >= entry->window_end)
+		{
+			/* removing the entry just returned is safe during the scan */
+			hash_search(brake_table, &entry->key, HASH_REMOVE, NULL);
+			freed++;
+		}
+		else if (nvictims < max_redeemers)
+			victims[nvictims++] = entry;
 	}
-	return removed;
+
+	if (freed < want && nvictims > 0)
+	{
+		int			n = Min(want - freed, nvictims);
+		int			i;
+
+		if (n < nvictims)
+			qsort(victims, nvictims, sizeof(BrakeEntry *), compare_victims);
+		for (i = 0; i < n; i++)
+			hash_search(brake_table, &victims[i]->key, HASH_REMOVE, NULL);
+		freed += n;
+	}
+
+	if (freed < want)
+	{
+		brake_shared->misses_left = want - freed;
+		brake_shared->next_sweep = first_end;
+	}
+	else
+		brake_shared->misses_left = 0;
 }
 
 /*
  * Count a failed use by the redeemer, and brake it once it has max_failures
  * in its window.  Not transactional: it stays counted if the caller rolls
- * back.  When the table is full of redeemers still in their windows, the
- * new one goes uncounted (and a warning says so) rather than braking
- * redeemers who did nothing.
+ * back.  A new redeemer finding the table full makes room (make_room); only
+ * when nearly every redeemer followed is braked does it go uncounted, with
+ * a warning, rather than lift the brake of a redeemer who earned it.
  */
 void
 codes_count_failure(text *redeemer)
 {
 	BrakeKey	key;
 	BrakeEntry *entry;
-	bool		found;
+	BrakeEntry **victims = NULL;
+	bool		found = false;
 	TimestampTz now;
 
 	if (brake_table == NULL)
@@ -226,18 +328,38 @@ codes_count_failure(text *redeemer)
 
 	key = brake_key(redeemer);
 	now = GetCurrentTimestamp();
-	LWLockAcquire(brake_lock, LW_EXCLUSIVE);
-	entry = hash_search(brake_table, &key, HASH_FIND, &found);
-	if (entry == NULL &&
-		(hash_get_num_entries(brake_table) < max_redeemers || forget_old(now)))
+	for (;;)
+	{
+		LWLockAcquire(brake_lock, LW_EXCLUSIVE);
+		entry = hash_search(brake_table, &key, HASH_FIND, &found);
+		if (entry != NULL || hash_get_num_entries(brake_table) < max_redeemers)
+			break;
+		if (brake_shared->misses_left > 0 && now < brake_shared->next_sweep)
+		{
+			brake_shared->misses_left--;
+			break;
+		}
+		if (victims != NULL)
+		{
+			make_room(now, victims);
+			break;
+		}
+
+		/* a sweep is due: get its memory without the lock, then look again */
+		LWLockRelease(brake_lock);
+		victims = palloc(sizeof(BrakeEntry *) * (Size) max_redeemers);
+	}
+	if (entry == NULL && hash_get_num_entries(brake_table) < max_redeemers)
 		entry = hash_search(brake_table, &key, HASH_ENTER_NULL, &found);
 	if (entry == NULL)
 	{
 		LWLockRelease(brake_lock);
+		if (victims != NULL)
+			pfree(victims);
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not count a failed use"),
-				 errdetail("The brake on guessing follows codes.max_redeemers = %d redeemers, all still in their failure windows.",
+				 errdetail("The brake on guessing follows codes.max_redeemers = %d redeemers, and nearly all of them are braked.",
 						   max_redeemers),
 				 errhint("Raise codes.max_redeemers.")));
 		return;
@@ -262,6 +384,8 @@ codes_count_failure(text *redeemer)
 	if (entry->failures >= max_failures && entry->until == 0)
 		entry->until = after_window(now);
 	LWLockRelease(brake_lock);
+	if (victims != NULL)
+		pfree(victims);
 }
 
 /*
@@ -290,30 +414,50 @@ throttled(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HASH_SEQ_STATUS status;
 	BrakeEntry *entry;
+	BrakeRow   *rows;
+	int64		nrows = 0;
+	int64		i;
 	TimestampTz now;
 
 	require_brake();
 	InitMaterializedSRF(fcinfo, 0);
 	now = GetCurrentTimestamp();
 
+	/*
+	 * Copy the rows out under the lock, sized by the entries counted under
+	 * it, and build the result set (which may write to disk) without it.
+	 */
 	LWLockAcquire(brake_lock, LW_SHARED);
+	rows = palloc_extended(sizeof(BrakeRow) *
+						   (Size) Max(hash_get_num_entries(brake_table), 1),
+						   MCXT_ALLOC_HUGE);
 	hash_seq_init(&status, brake_table);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
-		bool		braked = entry->until != 0 && now < entry->until;
+		bool		braked = is_braked(entry, now);
 
 		if (entry->key.dbid != MyDatabaseId ||
 			(!braked && now >= entry->window_end))
 			continue;
-		values[0] = CStringGetTextDatum(entry->redeemer);
-		values[1] = Int32GetDatum(entry->failures);
-		values[2] = TimestampTzGetDatum(entry->until);
-		nulls[2] = !braked;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		memcpy(rows[nrows].redeemer, entry->redeemer, sizeof(entry->redeemer));
+		rows[nrows].failures = entry->failures;
+		rows[nrows].until = braked ? entry->until : 0;
+		nrows++;
 	}
 	LWLockRelease(brake_lock);
+
+	for (i = 0; i < nrows; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = CStringGetTextDatum(rows[i].redeemer);
+		values[1] = Int32GetDatum(rows[i].failures);
+		values[2] = TimestampTzGetDatum(rows[i].until);
+		nulls[2] = rows[i].until == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(rows);
 
 	return (Datum) 0;
 }
