@@ -50,12 +50,23 @@ PG_MODULE_MAGIC;
 static double max_guess_chance = 1e-12;
 
 /*
- * OIDs of codes.codes and its index codes.codes_key_fold, looked up on
- * first need and forgotten when either's relcache entry is invalidated
- * (codes_rel_invalidate): a DROP and CREATE EXTENSION gives them new ones.
+ * What the operations need to know of the tables they write, looked up on
+ * first need (codes_tables) and forgotten when the relcache entry of any
+ * of them is invalidated (codes_rel_invalidate): a DROP and CREATE
+ * EXTENSION gives them new OIDs, and CREATE TRIGGER or RULE invalidates
+ * its table.  Current while tables_read equals tables_changes.
  */
-static Oid	codes_relid = InvalidOid;
-static Oid	key_index_relid = InvalidOid;
+typedef struct CodesTables
+{
+	Oid			codes;			/* codes.codes */
+	Oid			key_index;		/* codes.codes_key_fold */
+	Oid			log;			/* codes.redemption_log */
+	bool		user_code;		/* codes or log has triggers or rules */
+} CodesTables;
+
+static CodesTables tables;
+static uint64 tables_changes = 1;
+static uint64 tables_read = 0;
 
 void		_PG_init(void);
 
@@ -149,17 +160,15 @@ typedef struct StmtArgs
 } StmtArgs;
 
 /*
- * Relcache callback: forget the OIDs of codes.codes and its index when
- * either changes, or when the whole relcache is reset.
+ * Relcache callback: forget what codes_tables knows when one of the tables
+ * changes, or when the whole relcache is reset.
  */
 static void
 codes_rel_invalidate(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == codes_relid || relid == key_index_relid)
-	{
-		codes_relid = InvalidOid;
-		key_index_relid = InvalidOid;
-	}
+	if (relid == InvalidOid || relid == tables.codes ||
+		relid == tables.key_index || relid == tables.log)
+		tables_changes++;
 }
 
 /*
@@ -303,44 +312,61 @@ typedef struct Pin
 } Pin;
 
 /*
- * Can a write to codes.codes or codes.redemption_log run a user's code: has
- * either table triggers or rules?  (Once a table had triggers, PostgreSQL
- * may say so until VACUUM; that costs speed, not correctness.)
+ * Whether a table has triggers or rules.  (Once a table had triggers,
+ * PostgreSQL may say so until VACUUM; that costs speed, not correctness.)
  */
 static bool
-user_code_may_run(void)
+has_user_code(Oid relid)
 {
-	const char *const tables[] = {"codes", "redemption_log"};
-	Oid			nsp = get_namespace_oid("codes", false);
-	int			i;
+	HeapTuple	tuple;
+	Form_pg_class form;
+	bool		has;
 
-	for (i = 0; i < (int) lengthof(tables); i++)
-	{
-		HeapTuple	tuple;
-		Form_pg_class form;
-		bool		may;
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	form = (Form_pg_class) GETSTRUCT(tuple);
+	has = form->relhastriggers || form->relhasrules;
+	ReleaseSysCache(tuple);
+	return has;
+}
 
-		tuple = SearchSysCache1(RELOID,
-								ObjectIdGetDatum(get_relname_relid(tables[i], nsp)));
-		if (!HeapTupleIsValid(tuple))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("table codes.%s is missing", tables[i]),
-					 errhint("Reinstall the extension: DROP EXTENSION codes; CREATE EXTENSION codes.")));
-		form = (Form_pg_class) GETSTRUCT(tuple);
-		may = form->relhastriggers || form->relhasrules;
-		ReleaseSysCache(tuple);
-		if (may)
-			return true;
-	}
-	return false;
+/*
+ * What the operations need to know of the tables they write, from the
+ * catalogs on first need and after a change (see CodesTables).
+ */
+static const CodesTables *
+codes_tables(void)
+{
+	uint64		changes = tables_changes;
+	Oid			nsp;
+
+	if (tables_read == changes)
+		return &tables;
+
+	nsp = get_namespace_oid("codes", false);
+	tables.codes = get_relname_relid("codes", nsp);
+	tables.key_index = get_relname_relid("codes_key_fold", nsp);
+	tables.log = get_relname_relid("redemption_log", nsp);
+	if (!OidIsValid(tables.codes) || !OidIsValid(tables.key_index) ||
+		!OidIsValid(tables.log))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("a table or index of extension codes is missing"),
+				 errdetail("Schema codes must hold the tables codes and redemption_log and the index codes_key_fold."),
+				 errhint("Reinstall the extension: DROP EXTENSION codes; CREATE EXTENSION codes.")));
+	tables.user_code = has_user_code(tables.codes) || has_user_code(tables.log);
+
+	/* current only if nothing changed while it was read */
+	tables_read = changes;
+	return &tables;
 }
 
 /*
  * Pin search_path for an operation.  The override stack is cheapest, but
  * it also overrides the SET clause of any function called below it, so
  * that a user's trigger function could not set its own search_path.  So
- * when a write may fire a user's trigger (writes and user_code_may_run),
+ * when a write may fire a user's trigger (writes, and CodesTables.user_code),
  * the path is set as a function's SET clause sets it: the trigger then
  * sees pg_catalog and pg_temp, or the path of its own SET clause, exactly
  * as it would under any SECURITY DEFINER function that pins search_path.
@@ -348,7 +374,7 @@ user_code_may_run(void)
 static void
 pin_search_path(Pin *pin, bool writes)
 {
-	pin->by_guc = writes && user_code_may_run();
+	pin->by_guc = writes && codes_tables()->user_code;
 	if (pin->by_guc)
 	{
 		pin->nestlevel = NewGUCNestLevel();
@@ -528,31 +554,6 @@ typedef enum UseResult
 } UseResult;
 
 /*
- * The OIDs of codes.codes and its index codes.codes_key_fold, looked up
- * once and kept until codes_rel_invalidate forgets them.
- */
-static void
-codes_table(Oid *relid, Oid *indexoid)
-{
-	if (!OidIsValid(codes_relid) || !OidIsValid(key_index_relid))
-	{
-		Oid			nsp = get_namespace_oid("codes", false);
-		Oid			rel = get_relname_relid("codes", nsp);
-		Oid			index = get_relname_relid("codes_key_fold", nsp);
-
-		if (!OidIsValid(rel) || !OidIsValid(index))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("table codes.codes or its index codes.codes_key_fold is missing"),
-					 errhint("Reinstall the extension: DROP EXTENSION codes; CREATE EXTENSION codes.")));
-		codes_relid = rel;
-		key_index_relid = index;
-	}
-	*relid = codes_relid;
-	*indexoid = key_index_relid;
-}
-
-/*
  * Would an UPDATE of codes.codes do no more than use_directly does?  Not if
  * the table has triggers (a user's audit trigger, a foreign key, a
  * deferred constraint), rules or row security: then the use is made by SQL.
@@ -665,8 +666,8 @@ write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
 static DirectUse
 use_directly(StmtArgs *args, CodesBatchInfo *batch)
 {
-	Oid			relid;
-	Oid			indexoid;
+	const CodesTables *known = codes_tables();
+	Oid			indexoid = known->key_index;
 	Relation	rel;
 	Snapshot	snapshot;
 	TupleTableSlot *slot;
@@ -675,8 +676,7 @@ use_directly(StmtArgs *args, CodesBatchInfo *batch)
 	DirectUse	result = DIRECT_UNDECIDED;
 	bool		isnull;
 
-	codes_table(&relid, &indexoid);
-	rel = table_open(relid, RowExclusiveLock);
+	rel = table_open(known->codes, RowExclusiveLock);
 	if (!update_is_plain(rel))
 	{
 		table_close(rel, NoLock);
