@@ -19,8 +19,10 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/cryptohash.h"
 #include "common/hmac.h"
@@ -74,33 +76,91 @@ codes_init_keys(void)
 }
 
 /*
+ * The id of a key: the first bytes, in hex, of a SHA-256 digest of it.
+ */
+static void
+key_id(const uint8 *data, int len, char *id)
+{
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	pg_cryptohash_ctx *ctx;
+	int			i;
+
+	ctx = pg_cryptohash_create(PG_SHA256);
+	if (ctx == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) "codes key id ", 13) < 0 ||
+		pg_cryptohash_update(ctx, data, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+	{
+		const char *reason = pg_cryptohash_error(ctx);
+
+		pg_cryptohash_free(ctx);
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
+				 errmsg("could not compute SHA-256 digest: %s", reason)));
+	}
+	pg_cryptohash_free(ctx);
+	for (i = 0; i < CODES_KEY_ID_LEN / 2; i++)
+		snprintf(id + 2 * i, 3, "%02x", digest[i]);
+}
+
+/*
+ * Whether the key file at path lies inside the data directory.  The
+ * directory part of the path is resolved (a key file may well lie in a
+ * directory reached through a link); the file itself is never followed, as
+ * read_key opens it with O_NOFOLLOW.  False with *err set to errno when the
+ * directory cannot be resolved.
+ */
+static bool
+key_file_in_data_dir(const char *path, int *err)
+{
+	char		dir[MAXPGPATH];
+	char		resolved[PATH_MAX];
+	char		datadir[PATH_MAX];
+	char		full[MAXPGPATH + PATH_MAX];
+	const char *name = last_dir_separator(path);
+
+	strlcpy(dir, path, sizeof(dir));
+	get_parent_directory(dir);
+	if (dir[0] == '\0')
+		strlcpy(dir, name ? "/" : ".", sizeof(dir));
+	name = name ? name + 1 : path;
+
+	*err = 0;
+	if (realpath(dir, resolved) == NULL)
+	{
+		*err = errno;
+		return false;
+	}
+	snprintf(full, sizeof(full), "%s/%s", resolved, name);
+	if (realpath(DataDir, datadir) == NULL)
+		strlcpy(datadir, DataDir, sizeof(datadir));
+	return path_is_prefix_of_path(datadir, full);
+}
+
+/*
  * Read one key file into key, checking where it lies and who may read it.
  * A file that fails a check is reported at elevel; below ERROR, the key is
  * left out (false), so that one bad file does not stop every look-up.
+ *
+ * The file is opened once, without following a symbolic link as its last
+ * component, and its checks are made on the open file, so that what is
+ * checked is what is read.  key->data is allocated, in TopMemoryContext,
+ * only once the key is good: a failure leaves nothing behind.
  */
 static bool
 read_key(const char *path, CodesKey *key, int elevel)
 {
 	struct stat st;
-	char		resolved[PATH_MAX];
-	char		datadir[PATH_MAX];
 	uint8		buf[KEY_MAX_BYTES + 1];
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	pg_cryptohash_ctx *ctx;
-	FILE	   *file;
-	size_t		len;
-	int			i;
+	size_t		len = 0;
+	int			fd;
+	int			err;
 
-	if (realpath(path, resolved) == NULL)
-	{
-		ereport(elevel,
-				(errcode_for_file_access(),
-				 errmsg("could not find key file \"%s\": %m", path)));
-		return false;
-	}
-	if (realpath(DataDir, datadir) == NULL)
-		strlcpy(datadir, DataDir, sizeof(datadir));
-	if (path_is_prefix_of_path(datadir, resolved))
+	if (key_file_in_data_dir(path, &err))
 	{
 		ereport(elevel,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -108,9 +168,46 @@ read_key(const char *path, CodesKey *key, int elevel)
 				 errhint("Keep key files outside the data directory, so that base backups do not hold them.")));
 		return false;
 	}
-	if (stat(resolved, &st) != 0 || !S_ISREG(st.st_mode) ||
-		st.st_uid != geteuid() || (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+	if (err != 0)
 	{
+		errno = err;
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("could not find key file \"%s\": %m", path)));
+		return false;
+	}
+
+	/* O_NONBLOCK: a FIFO put in a key file's place must not hang us */
+	fd = OpenTransientFile(path,
+						   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | PG_BINARY);
+	if (fd < 0)
+	{
+		if (errno == ELOOP)
+			ereport(elevel,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key file \"%s\" must not be a symbolic link", path),
+					 errhint("Name the file the link points to.")));
+		else
+			ereport(elevel,
+					(errcode_for_file_access(),
+					 errmsg("could not find key file \"%s\": %m", path)));
+		return false;
+	}
+
+	if (fstat(fd, &st) != 0)
+	{
+		err = errno;
+		CloseTransientFile(fd);
+		errno = err;
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("could not stat key file \"%s\": %m", path)));
+		return false;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+		(st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+	{
+		CloseTransientFile(fd);
 		ereport(elevel,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key file \"%s\" must be a file owned and readable by the server's user alone",
@@ -119,17 +216,29 @@ read_key(const char *path, CodesKey *key, int elevel)
 		return false;
 	}
 
-	file = AllocateFile(resolved, PG_BINARY_R);
-	if (file == NULL)
-	{
-		ereport(elevel,
-				(errcode_for_file_access(),
-				 errmsg("could not open key file \"%s\": %m", path)));
-		return false;
-	}
 	/* every byte is key: a key of random bytes may end in a newline */
-	len = fread(buf, 1, sizeof(buf), file);
-	FreeFile(file);
+	while (len < sizeof(buf))
+	{
+		ssize_t		got = read(fd, buf + len, sizeof(buf) - len);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+		{
+			err = errno;
+			explicit_bzero(buf, sizeof(buf));
+			CloseTransientFile(fd);
+			errno = err;
+			ereport(elevel,
+					(errcode_for_file_access(),
+					 errmsg("could not read key file \"%s\": %m", path)));
+			return false;
+		}
+		if (got == 0)
+			break;
+		len += got;
+	}
+	CloseTransientFile(fd);
 	if (len < KEY_MIN_BYTES || len > KEY_MAX_BYTES)
 	{
 		explicit_bzero(buf, sizeof(buf));
@@ -141,22 +250,13 @@ read_key(const char *path, CodesKey *key, int elevel)
 		return false;
 	}
 
-	key->len = (int) len;
+	/* the id: a digest of the key, which tells nothing of the key */
+	key_id(buf, (int) len, key->id);
+
 	key->data = MemoryContextAlloc(TopMemoryContext, len);
 	memcpy(key->data, buf, len);
+	key->len = (int) len;
 	explicit_bzero(buf, sizeof(buf));
-
-	/* the id: a digest of the key, which tells nothing of the key */
-	ctx = pg_cryptohash_create(PG_SHA256);
-	if (pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) "codes key id ", 13) < 0 ||
-		pg_cryptohash_update(ctx, key->data, key->len) < 0 ||
-		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute SHA-256 digest: %s",
-			 pg_cryptohash_error(ctx));
-	pg_cryptohash_free(ctx);
-	for (i = 0; i < CODES_KEY_ID_LEN / 2; i++)
-		snprintf(key->id + 2 * i, 3, "%02x", digest[i]);
 	return true;
 }
 
@@ -170,6 +270,8 @@ read_key(const char *path, CodesKey *key, int elevel)
 static void
 load_keys(int current_elevel)
 {
+	MemoryContext tmpcxt;
+	MemoryContext oldcxt;
 	char	   *files;
 	List	   *old = NIL;
 	ListCell   *lc;
@@ -178,6 +280,7 @@ load_keys(int current_elevel)
 	if (keys_valid)
 		return;
 
+	/* forget the keys read before, wiping them */
 	for (i = 0; i < num_keys; i++)
 	{
 		if (keys[i].data)
@@ -186,27 +289,39 @@ load_keys(int current_elevel)
 			pfree(keys[i].data);
 		}
 	}
+	if (keys)
+		pfree(keys);
+	keys = NULL;
 	num_keys = 0;
 
+	/* the list of file names is needed only here */
+	tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "codes key files",
+								   ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(tmpcxt);
 	files = pstrdup(old_key_files);
 	if (!SplitDirectoriesString(files, ',', &old))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid list syntax in codes.old_key_files")));
-	if (keys)
-		pfree(keys);
+	MemoryContextSwitchTo(oldcxt);
+
 	keys = MemoryContextAllocZero(TopMemoryContext,
 								  sizeof(CodesKey) * (1 + list_length(old)));
 
-	/* keys[0] is the current key, or empty when there is none */
+	/*
+	 * keys[0] is the current key, or empty when there is none.  num_keys
+	 * counts every entry that may hold key data, so that an error part way
+	 * leaves nothing that the next load does not wipe and free.
+	 */
 	num_keys = 1;
-	if (key_file[0] != '\0' && !read_key(key_file, &keys[0], current_elevel))
-		memset(&keys[0], 0, sizeof(CodesKey));
+	if (key_file[0] != '\0')
+		(void) read_key(key_file, &keys[0], current_elevel);
 	foreach(lc, old)
 	{
 		if (read_key((char *) lfirst(lc), &keys[num_keys], WARNING))
 			num_keys++;
 	}
+	MemoryContextDelete(tmpcxt);
 
 	keys_valid = true;
 }
@@ -255,12 +370,21 @@ codes_hmac_key(const CodesKey *key, const char *canon, int len,
 	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
 	uint8		mac[PG_SHA256_DIGEST_LENGTH];
 
-	if (ctx == NULL ||
-		pg_hmac_init(ctx, key->data, key->len) < 0 ||
+	if (ctx == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	if (pg_hmac_init(ctx, key->data, key->len) < 0 ||
 		pg_hmac_update(ctx, (const uint8 *) canon, len) < 0 ||
 		pg_hmac_final(ctx, mac, sizeof(mac)) < 0)
-		elog(ERROR, "could not compute HMAC: %s",
-			 ctx ? pg_hmac_error(ctx) : "out of memory");
+	{
+		const char *reason = pg_hmac_error(ctx);
+
+		pg_hmac_free(ctx);
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
+				 errmsg("could not compute HMAC: %s", reason)));
+	}
 	pg_hmac_free(ctx);
 	memcpy(out->data, mac, UUID_LEN);
 }
