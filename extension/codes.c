@@ -825,6 +825,22 @@ undo_code(StmtArgs *args)
 }
 
 /*
+ * A copy of a server key, in the current memory context, for the length of
+ * a call: keys.c frees its keys when the key settings change, which a
+ * user's trigger could do while a batch is being made.
+ */
+static const CodesKey *
+copy_key(const CodesKey *key)
+{
+	CodesKey   *copy = palloc(sizeof(CodesKey));
+
+	*copy = *key;
+	copy->data = palloc(key->len);
+	memcpy(copy->data, key->data, key->len);
+	return copy;
+}
+
+/*
  * code_gen(num, valid_from, valid_until, pattern, max_uses, batch,
  *			 max_uses_per_redeemer, store)
  *
@@ -909,7 +925,7 @@ code_gen(PG_FUNCTION_ARGS)
 					 errmsg("store must not be null")));
 		store = text_to_cstring(PG_GETARG_TEXT_PP(7));
 		if (strcmp(store, "hmac") == 0)
-			spec.hmac_key = codes_current_key();
+			spec.hmac_key = copy_key(codes_current_key());
 		else if (strcmp(store, "plain") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -945,6 +961,8 @@ code_gen(PG_FUNCTION_ARGS)
 							 GUC_ACTION_SAVE, true, 0, false);
 	codes_generate(&spec, rsinfo->setResult, rsinfo->setDesc);
 	AtEOXact_GUC(true, nestlevel);
+	if (spec.hmac_key)
+		explicit_bzero(spec.hmac_key->data, spec.hmac_key->len);
 
 	return (Datum) 0;
 }
