@@ -4,7 +4,8 @@
 # pg_regress suite, the isolation specs, the dump/restore, hashed-at-rest
 # and load tests in one cluster (with codes preloaded, for the brake on
 # guessing, and a key file for hashed codes), then the TAP tests (crash,
-# standby, restart, upgrade), which make their own, and last the benchmark
+# standby, restart, upgrade, logical replication, server log), which make
+# their own, and last the benchmark
 # at a small size, so that it cannot rot.  Ends with the line "N passed,
 # N failed"; exits non-zero if anything failed.  CODES_HEAVY=1 runs the
 # heavy variants (see README.md).

@@ -1,0 +1,143 @@
+#
+# No code reaches the server log.  The extension puts no code into a
+# message, but with the default log_min_error_statement = error the server
+# logs the statement of every failed query, and with it any code written
+# into it as a literal.  Errors raised inside the extension's functions must
+# therefore hide their statement.  Four of them, with the code a literal of
+# the statement:
+#
+# (a) 22004: code_use without a redeemer of a code whose batch limits uses
+#     per redeemer;
+# (b) 40001: code_use at REPEATABLE READ of a code used and committed after
+#     the transaction's snapshot;
+# (c) 55000: code_query of a code of a hashed batch once codes.key_file
+#     names no key;
+# (d) 55P03: an error of PostgreSQL's own inside the call, the lock timeout
+#     of a code_use waiting for another session's use of the same code.
+#
+# The log must hold each error, and none of the codes, in any text form.
+# So that the test cannot pass because nothing is logged, a failing
+# statement of no extension function must have its statement logged.  A
+# TAP test rather than a pg_regress one, because it reads the server log
+# and needs a key file and sessions of its own.
+#
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+# A key file for hashed codes, outside the data directory, readable by the
+# server's user alone.
+my $key_file = PostgreSQL::Test::Utils::tempdir() . '/codes_key';
+open my $fh, '>', $key_file or die "could not write $key_file: $!";
+print $fh 'a key for the server log test, 32 bytes or more of it';
+close $fh;
+chmod 0600, $key_file or die "could not chmod $key_file: $!";
+
+my $node = PostgreSQL::Test::Cluster->new('server_log');
+$node->init;
+# Cluster.pm logs every statement; the test needs PostgreSQL's defaults.
+$node->append_conf(
+	'postgresql.conf', qq{
+log_statement = none
+log_min_error_statement = error
+codes.key_file = '$key_file'
+});
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE EXTENSION codes');
+
+# Codes of a batch, one a line.
+sub codes_of
+{
+	my ($args) = @_;
+	return split /\n/,
+	  $node->safe_psql('postgres',
+		"SELECT code FROM codes.code_gen($args) AS code ORDER BY 1");
+}
+
+my @per_redeemer =
+  codes_of("2, NULL, NULL, max_uses => 2, max_uses_per_redeemer => 1, batch => 'per redeemer'");
+my @plain = codes_of("4, NULL, NULL, batch => 'plain'");
+my @hashed =
+  codes_of("2, NULL, NULL, pattern => 'H-#####-#####', store => 'hmac', batch => 'hashed'");
+my %asked;    # code => case, every code written into a failing statement
+
+# SQLSTATE and message of the error that sql raises, or its output if none
+sub error_of
+{
+	my ($sql) = @_;
+	my ($ret, $stdout, $stderr) =
+	  $node->psql('postgres', "\\set VERBOSITY verbose\n$sql");
+
+	return $stderr =~ /ERROR:  ([0-9A-Z]{5}): ([^\n]*)/ ? "$1: $2" : "no error: $stdout";
+}
+
+# (a) 22004
+$asked{ $per_redeemer[0] } = '(a) 22004';
+is( error_of("SELECT codes.code_use('$per_redeemer[0]')"),
+	'22004: redeemer must not be null for this code',
+	'(a) code_use without a redeemer: 22004');
+
+# (b) 40001
+$asked{ $plain[0] } = '(b) 40001';
+my $rr = $node->background_psql('postgres', on_error_stop => 0);
+$rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1');
+is($node->safe_psql('postgres', "SELECT codes.code_use('$plain[0]')"),
+	'SUCCEED', '(b) another session uses the code and commits');
+my ($out, $failed) = $rr->query("SELECT codes.code_use('$plain[0]')");
+like($rr->{stderr}, qr/could not serialize access due to concurrent update/,
+	'(b) code_use at REPEATABLE READ: serialization failure');
+$rr->query('ROLLBACK');
+$rr->quit;
+
+# (c) 55000
+$asked{ $hashed[0] } = '(c) 55000';
+like(
+	error_of("SET codes.key_file = ''; SELECT codes.code_query('$hashed[0]')"),
+	qr/^55000: key [0-9a-f]+ of hashed codes is not configured$/,
+	'(c) code_query of a hashed code without its key: 55000');
+
+# (d) 55P03
+$asked{ $plain[1] } = '(d) 55P03';
+my $holder = $node->background_psql('postgres');
+is($holder->query_safe("BEGIN; SELECT codes.code_use('$plain[1]')"),
+	'SUCCEED', '(d) another session holds a use of the code, not committed');
+is( error_of(
+		"SET lock_timeout = '100ms'; SELECT codes.code_use('$plain[1]')"),
+	'55P03: canceling statement due to lock timeout',
+	'(d) code_use waiting for it: lock timeout');
+$holder->query_safe('ROLLBACK');
+$holder->quit;
+
+# The control: a failing statement outside the extension is logged.
+like(error_of("SELECT 'marker-1234'::int"),
+	qr/^22P02: /, 'control: a failing statement of no extension function');
+
+my $log = slurp_file($node->logfile);
+
+like($log, qr/STATEMENT:  SELECT 'marker-1234'::int/,
+	'control: the server logs the statement of a failed query');
+like($log, qr/ERROR:  redeemer must not be null for this code/,
+	'(a) the error is logged');
+like($log, qr/ERROR:  could not serialize access due to concurrent update/,
+	'(b) the error is logged');
+like($log, qr/ERROR:  key [0-9a-f]+ of hashed codes is not configured/,
+	'(c) the error is logged');
+like($log, qr/ERROR:  canceling statement due to lock timeout/,
+	'(d) the error is logged');
+
+# Each code as it was written, and in its canonical form (upper case, no
+# hyphens), in any case.
+foreach my $code (sort { $asked{$a} cmp $asked{$b} } keys %asked)
+{
+	(my $canonical = $code) =~ s/[- ]//g;
+	ok( $log !~ /\Q$code\E/i && $log !~ /\Q$canonical\E/i,
+		"$asked{$code}: the code is nowhere in the server log")
+	  or diag(grep { /\Q$code\E|\Q$canonical\E/i } split /^/m, $log);
+}
+
+$node->stop;
+done_testing();
