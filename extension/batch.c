@@ -264,23 +264,74 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 }
 
 /*
- * The status of a code with this many uses, now: TIMEINVALID outside its
- * batch's period or once the batch is revoked, else UNACTIVED while it has
- * uses left, else ACTIVED.  code_use, code_query and batch_codes all decide
- * here.
+ * Why a code of this batch with this many uses cannot be used now, or
+ * CODES_OK: its batch was revoked, its period has not begun or has ended
+ * (as of the transaction's start), or it has no use left; in that order.
+ */
+CodesReason
+codes_refusal(const CodesBatchInfo *batch, int32 uses)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	if (batch->revoked)
+		return CODES_REVOKED;
+	if (!batch->from_null && now < batch->valid_from)
+		return CODES_NOT_YET_VALID;
+	if (!batch->until_null && now > batch->valid_until)
+		return CODES_EXPIRED;
+	if (uses >= batch->max_uses)
+		return CODES_USED_UP;
+	return CODES_OK;
+}
+
+/*
+ * The name of a reason, as code_redeem and code_check report it; NULL for
+ * CODES_OK.
+ */
+const char *
+codes_reason_name(CodesReason reason)
+{
+	switch (reason)
+	{
+		case CODES_OK:
+			return NULL;
+		case CODES_NOT_FOUND:
+			return "not_found";
+		case CODES_USED_UP:
+			return "used_up";
+		case CODES_NOT_YET_VALID:
+			return "not_yet_valid";
+		case CODES_EXPIRED:
+			return "expired";
+		case CODES_REVOKED:
+			return "revoked";
+		case CODES_REDEEMER_LIMIT:
+			return "redeemer_limit";
+		case CODES_BRAKED:
+			return "braked";
+	}
+	elog(ERROR, "unknown reason %d", (int) reason);
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The status of a code with this many uses, now, as code_query reports
+ * it: TIMEINVALID outside its batch's period or once the batch is revoked,
+ * else UNACTIVED while it has uses left, else ACTIVED.  code_use,
+ * code_query and batch_codes all decide here (codes_refusal).
  */
 const char *
 codes_status(const CodesBatchInfo *batch, int32 uses)
 {
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-
-	if (batch->revoked ||
-		(!batch->from_null && now < batch->valid_from) ||
-		(!batch->until_null && now > batch->valid_until))
-		return CODES_TIMEINVALID;
-	if (uses < batch->max_uses)
-		return CODES_UNACTIVED;
-	return CODES_ACTIVED;
+	switch (codes_refusal(batch, uses))
+	{
+		case CODES_OK:
+			return CODES_UNACTIVED;
+		case CODES_USED_UP:
+			return CODES_ACTIVED;
+		default:
+			return CODES_TIMEINVALID;
+	}
 }
 
 /*
@@ -290,7 +341,7 @@ codes_status(const CodesBatchInfo *batch, int32 uses)
 bool
 codes_usable(const CodesBatchInfo *batch, int32 uses)
 {
-	return strcmp(codes_status(batch, uses), CODES_UNACTIVED) == 0;
+	return codes_refusal(batch, uses) == CODES_OK;
 }
 
 /*

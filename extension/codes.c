@@ -72,6 +72,8 @@ void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(code_gen);
 PG_FUNCTION_INFO_V1(code_use);
+PG_FUNCTION_INFO_V1(code_redeem);
+PG_FUNCTION_INFO_V1(code_check);
 PG_FUNCTION_INFO_V1(code_undo);
 PG_FUNCTION_INFO_V1(code_query);
 PG_FUNCTION_INFO_V1(code_del);
@@ -147,10 +149,29 @@ static const char *const exists_sql =
 static const char *const query_sql =
 "SELECT c.batch, c.uses FROM codes.codes AS c WHERE " MATCH_SQL;
 
+/* The name and metadata of batch $3. */
+static const char *const details_sql =
+"SELECT b.name, b.metadata FROM codes.batch AS b WHERE b.id" EQ "$3";
+
 /* Delete the code and its history. */
 static const char *const del_sql =
 "WITH gone AS (DELETE FROM codes.codes AS c WHERE " MATCH_SQL " RETURNING c.code) "
 "DELETE FROM codes.redemption_log AS l USING gone WHERE l.code" EQ "gone.code";
+
+/*
+ * What a use found: CODES_OK when the code was used, else why not; for
+ * any code that was found, its batch and its uses (after the use).
+ */
+typedef struct UseOutcome
+{
+	CodesReason reason;
+	CodesBatchInfo batch;		/* unless reason is CODES_NOT_FOUND */
+	int32		uses;
+	Datum		batch_name;		/* with details (add_details): text */
+	Datum		metadata;		/* jsonb */
+	bool		metadata_null;
+} UseOutcome;
+
 
 /* The parameters of a statement, as SPI_execute_plan takes them. */
 typedef struct StmtArgs
@@ -158,6 +179,9 @@ typedef struct StmtArgs
 	Datum		values[NARGS];
 	char		nulls[NARGS];
 } StmtArgs;
+
+/* An operation on a code found by begin_op (run_braked). */
+typedef void (*CodeAction) (StmtArgs *args, UseOutcome *out);
 
 /*
  * Relcache callback: forget what codes_tables knows when one of the tables
@@ -502,17 +526,19 @@ result_batch(CodesBatchInfo *batch)
 }
 
 /*
- * Lock the code's row (lock_sql) and fill batch with what its batch
- * allows; false if there is no such code or batch.  The code's uses are
- * left in column 2 of the result.
+ * Lock the code's row (lock_sql) and fill out with its batch and uses;
+ * false if there is no such code or batch.
  */
 static bool
-lock_code(StmtArgs *args, CodesBatchInfo *batch)
+lock_code(StmtArgs *args, UseOutcome *out)
 {
 	static SPIPlanPtr plan = NULL;
 
 	run_stmt(&plan, lock_sql, args, false, SPI_OK_SELECT);
-	return SPI_processed == 1 && result_batch(batch);
+	if (SPI_processed != 1 || !result_batch(&out->batch))
+		return false;
+	out->uses = DatumGetInt32(result_value(2));
+	return true;
 }
 
 /*
@@ -535,23 +561,6 @@ log_use(StmtArgs *args, Datum batch_id)
 #define COL_CODE		3
 #define COL_USED_AT		4
 #define COL_USED_BY		5
-
-/* What use_directly found. */
-typedef enum DirectUse
-{
-	DIRECT_USED,				/* the code was used */
-	DIRECT_NOT_FOUND,			/* there is no such code */
-	DIRECT_FAILED,				/* it exists, but cannot be used */
-	DIRECT_UNDECIDED			/* decide with SQL (use_code) */
-} DirectUse;
-
-/* What use_code did. */
-typedef enum UseResult
-{
-	USE_DONE,					/* the code was used */
-	USE_NOT_FOUND,				/* there is no such code: a guess */
-	USE_REFUSED					/* it exists, but cannot be used now */
-} UseResult;
 
 /*
  * Would an UPDATE of codes.codes do no more than use_directly does?  Not if
@@ -657,14 +666,16 @@ write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
  * no use left), at REPEATABLE READ or SERIALIZABLE it raises a
  * serialization failure.  Uses of different codes of one batch never wait
  * for each other.  Under SERIALIZABLE the index probe and the row read
- * take the predicate locks a SELECT takes.  On success, batch tells the
- * code's batch.
+ * take the predicate locks a SELECT takes.
  *
- * Undecided, without looking, when the table has triggers, rules or row
- * security (update_is_plain): then only SQL does what SQL would.
+ * Returns false, undecided, when the table has triggers, rules or row
+ * security (update_is_plain: then only SQL does what SQL would), and when
+ * the code exists but this statement's snapshot says it cannot be used or
+ * its batch limits uses per redeemer: use_code decides those with SQL.
+ * Else true, with out filled.
  */
-static DirectUse
-use_directly(StmtArgs *args, CodesBatchInfo *batch)
+static bool
+use_directly(StmtArgs *args, UseOutcome *out)
 {
 	const CodesTables *known = codes_tables();
 	Oid			indexoid = known->key_index;
@@ -673,14 +684,14 @@ use_directly(StmtArgs *args, CodesBatchInfo *batch)
 	TupleTableSlot *slot;
 	TM_FailureData tmfd;
 	TM_Result	res;
-	DirectUse	result = DIRECT_UNDECIDED;
+	bool		decided = true;
 	bool		isnull;
 
 	rel = table_open(known->codes, RowExclusiveLock);
 	if (!update_is_plain(rel))
 	{
 		table_close(rel, NoLock);
-		return DIRECT_UNDECIDED;
+		return false;
 	}
 
 	/* as a statement of its own: see this transaction's earlier work */
@@ -690,12 +701,13 @@ use_directly(StmtArgs *args, CodesBatchInfo *batch)
 	slot = table_slot_create(rel, NULL);
 
 	if (!find_code(rel, indexoid, snapshot, DatumGetUUIDP(args->values[0]), slot))
-		result = DIRECT_NOT_FOUND;
+		out->reason = CODES_NOT_FOUND;
 	else if (!codes_batch_info(DatumGetInt32(slot_getattr(slot, COL_BATCH, &isnull)),
-							   batch) ||
-			 !batch->per_redeemer_null ||
-			 !codes_usable(batch, DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))))
-		result = DIRECT_UNDECIDED;
+							   &out->batch) ||
+			 !out->batch.per_redeemer_null ||
+			 !codes_usable(&out->batch,
+						   DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))))
+		decided = false;
 	else
 	{
 		res = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot,
@@ -707,14 +719,14 @@ use_directly(StmtArgs *args, CodesBatchInfo *batch)
 		switch (res)
 		{
 			case TM_Ok:
+				out->uses = DatumGetInt32(slot_getattr(slot, COL_USES, &isnull));
 				/* a newer version, after waiting: check it again */
-				if (tmfd.traversed &&
-					!codes_usable(batch, DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))))
-					result = DIRECT_FAILED;
-				else
+				out->reason = tmfd.traversed ?
+					codes_refusal(&out->batch, out->uses) : CODES_OK;
+				if (out->reason == CODES_OK)
 				{
 					write_use(rel, snapshot, slot, args);
-					result = DIRECT_USED;
+					out->uses++;
 				}
 				break;
 			case TM_Updated:
@@ -723,10 +735,11 @@ use_directly(StmtArgs *args, CodesBatchInfo *batch)
 					ereport(ERROR,
 							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 							 errmsg("could not serialize access due to concurrent update")));
-				result = DIRECT_FAILED;
+				out->reason = (res == TM_Deleted) ? CODES_NOT_FOUND : CODES_USED_UP;
 				break;
 			case TM_SelfModified:
-				result = DIRECT_FAILED;
+				/* changed since this statement began: by a trigger, say */
+				out->reason = CODES_USED_UP;
 				break;
 			default:
 				elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
@@ -737,69 +750,97 @@ use_directly(StmtArgs *args, CodesBatchInfo *batch)
 	table_close(rel, NoLock);
 	PopActiveSnapshot();
 	UnregisterSnapshot(snapshot);
-	return result;
+	return decided;
 }
 
 /*
- * Use the code, if it can be used now.
+ * Whether the code whose batch and uses are in out may be used now, by the
+ * redeemer in args: CODES_OK, or why not.  A batch that limits the uses
+ * per redeemer needs a redeemer (else 22004) and, for a multi-use code,
+ * the redeemer's standing uses are counted; the caller holds the code's
+ * row locked when it is about to use it.
+ */
+static CodesReason
+judge(StmtArgs *args, const UseOutcome *out)
+{
+	static SPIPlanPtr count_plan = NULL;
+	CodesReason reason = codes_refusal(&out->batch, out->uses);
+
+	if (reason != CODES_OK || out->batch.per_redeemer_null)
+		return reason;
+	if (args->nulls[1] == 'n')
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("redeemer must not be null for this code"),
+				 errdetail("Its batch allows each redeemer at most %d of its uses.",
+						   out->batch.per_redeemer)));
+	if (out->batch.max_uses > 1)
+	{
+		run_stmt(&count_plan, count_sql, args, false, SPI_OK_SELECT);
+		if (DatumGetInt64(result_value(1)) >= out->batch.per_redeemer)
+			return CODES_REDEEMER_LIMIT;
+	}
+	return CODES_OK;
+}
+
+/*
+ * Use the code, if it can be used now, and say what happened in out.
  *
  * Most uses are use_directly's.  When it cannot decide (the table has
  * triggers; the code's batch limits the uses per redeemer; or, seen from
- * this statement's snapshot, the code was used up while a concurrent undo
- * was giving a use back), the use is decided again with the row locked by
+ * this statement's snapshot, the code cannot be used, which a concurrent
+ * undo may be changing), the use is decided again with the row locked by
  * SQL, which at READ COMMITTED waits for any concurrent use or undo and
  * then sees its result, so that the redeemer's uses counted are all the
  * committed ones.  The UPDATE then fires every trigger an UPDATE fires; if
- * a BEFORE trigger skips it, nothing was used.
+ * a BEFORE trigger skips it, nothing was used (reported as used up).
  */
-static UseResult
-use_code(StmtArgs *args)
+static void
+use_code(StmtArgs *args, UseOutcome *out)
 {
-	static SPIPlanPtr count_plan = NULL;
 	static SPIPlanPtr apply_plan = NULL;
-	CodesBatchInfo batch;
 
-	switch (use_directly(args, &batch))
+	if (!use_directly(args, out))
 	{
-		case DIRECT_USED:
-			if (batch.max_uses > 1)
-				log_use(args, Int32GetDatum(batch.id));
-			return USE_DONE;
-		case DIRECT_NOT_FOUND:
-			return USE_NOT_FOUND;
-		case DIRECT_FAILED:
-			return USE_REFUSED;
-		case DIRECT_UNDECIDED:
-			break;
-	}
-
-	if (!lock_code(args, &batch))
-		return USE_NOT_FOUND;
-	if (!codes_usable(&batch, DatumGetInt32(result_value(2))))
-		return USE_REFUSED;
-
-	if (!batch.per_redeemer_null)
-	{
-		if (args->nulls[1] == 'n')
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("redeemer must not be null for this code"),
-					 errdetail("Its batch allows each redeemer at most %d of its uses.",
-							   batch.per_redeemer)));
-		if (batch.max_uses > 1)
+		if (!lock_code(args, out))
 		{
-			run_stmt(&count_plan, count_sql, args, false, SPI_OK_SELECT);
-			if (DatumGetInt64(result_value(1)) >= batch.per_redeemer)
-				return USE_REFUSED;
+			out->reason = CODES_NOT_FOUND;
+			return;
 		}
+		out->reason = judge(args, out);
+		if (out->reason != CODES_OK)
+			return;
+
+		run_stmt(&apply_plan, apply_sql, args, false, SPI_OK_UPDATE);
+		if (SPI_processed != 1)
+		{
+			out->reason = CODES_USED_UP;
+			return;
+		}
+		out->uses++;
 	}
 
-	run_stmt(&apply_plan, apply_sql, args, false, SPI_OK_UPDATE);
-	if (SPI_processed != 1)
-		return USE_REFUSED;
-	if (batch.max_uses > 1)
-		log_use(args, Int32GetDatum(batch.id));
-	return USE_DONE;
+	if (out->reason == CODES_OK && out->batch.max_uses > 1)
+		log_use(args, Int32GetDatum(out->batch.id));
+}
+
+/*
+ * Whether the code could be used now, without using it or locking it;
+ * code_check's answer.
+ */
+static void
+check_code(StmtArgs *args, UseOutcome *out)
+{
+	static SPIPlanPtr plan = NULL;
+
+	run_stmt(&plan, query_sql, args, true, SPI_OK_SELECT);
+	if (SPI_processed != 1 || !result_batch(&out->batch))
+	{
+		out->reason = CODES_NOT_FOUND;
+		return;
+	}
+	out->uses = DatumGetInt32(result_value(2));
+	out->reason = judge(args, out);
 }
 
 /*
@@ -812,12 +853,12 @@ undo_code(StmtArgs *args)
 {
 	static SPIPlanPtr single_plan = NULL;
 	static SPIPlanPtr multi_plan = NULL;
-	CodesBatchInfo batch;
+	UseOutcome	found;
 
-	if (!lock_code(args, &batch))
+	if (!lock_code(args, &found))
 		return false;
 
-	if (batch.max_uses == 1)
+	if (found.batch.max_uses == 1)
 		run_stmt(&single_plan, undo_single_sql, args, false, SPI_OK_UPDATE);
 	else
 		run_stmt(&multi_plan, undo_multi_sql, args, false, SPI_OK_UPDATE);
@@ -968,26 +1009,123 @@ code_gen(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Add to out, for a code that was found, the name and metadata of its
+ * batch, copied out of SPI's memory.
+ */
+static void
+add_details(StmtArgs *args, UseOutcome *out)
+{
+	static SPIPlanPtr plan = NULL;
+	bool		isnull;
+
+	if (out->reason == CODES_NOT_FOUND)
+		return;
+	args->values[2] = Int32GetDatum(out->batch.id);
+	args->nulls[2] = ' ';
+	run_stmt(&plan, details_sql, args, true, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+	{
+		/* deleted with its batch since it was found */
+		out->reason = CODES_NOT_FOUND;
+		return;
+	}
+	out->batch_name = SPI_datumTransfer(result_value(1), false, -1);
+	out->metadata = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								  2, &isnull);
+	out->metadata_null = isnull;
+	if (!isnull)
+		out->metadata = SPI_datumTransfer(out->metadata, false, -1);
+}
+
+/*
+ * code_redeem's action: use the code, and tell its batch.
+ */
+static void
+redeem_action(StmtArgs *args, UseOutcome *out)
+{
+	use_code(args, out);
+	add_details(args, out);
+}
+
+/*
+ * code_check's action: whether the code could be used, and its batch.
+ */
+static void
+check_action(StmtArgs *args, UseOutcome *out)
+{
+	check_code(args, out);
+	add_details(args, out);
+}
+
+/*
+ * code_query's action: the code's batch and uses, without a judgement of
+ * the redeemer.
+ */
+static void
+query_action(StmtArgs *args, UseOutcome *out)
+{
+	static SPIPlanPtr plan = NULL;
+
+	run_stmt(&plan, query_sql, args, true, SPI_OK_SELECT);
+	if (SPI_processed != 1 || !result_batch(&out->batch))
+		out->reason = CODES_NOT_FOUND;
+	else
+	{
+		out->uses = DatumGetInt32(result_value(2));
+		out->reason = codes_refusal(&out->batch, out->uses);
+	}
+}
+
+/*
+ * Run an action on the code argument (0) for the redeemer argument (1,
+ * which may be NULL or missing), under the brake: a braked redeemer gets
+ * CODES_BRAKED without a look-up, and a redeemer's guess, a code that does
+ * not exist, is counted (brake.c).  A code that exists but cannot be used
+ * now (used up, out of its period, a lost race) is no guess.  writes: the
+ * action writes (see pin_search_path).
+ */
+static void
+run_braked(FunctionCallInfo fcinfo, bool writes, CodeAction action,
+		   UseOutcome *out)
+{
+	text	   *redeemer = (PG_NARGS() < 2 || PG_ARGISNULL(1)) ? NULL :
+		PG_GETARG_TEXT_PP(1);
+	Pin			pin;
+	pg_uuid_t	key;
+	StmtArgs	args;
+	bool		connected;
+
+	memset(out, 0, sizeof(*out));
+	out->reason = CODES_NOT_FOUND;
+	if (redeemer != NULL && codes_braked(redeemer))
+	{
+		out->reason = CODES_BRAKED;
+		return;
+	}
+
+	connected = begin_op(fcinfo, writes, &pin, &key, &args);
+	if (connected)
+		action(&args, out);
+	end_op(connected, &pin);
+
+	if (out->reason == CODES_NOT_FOUND && redeemer != NULL)
+		codes_count_failure(redeemer);
+}
+
+/*
  * code_use(code, redeemer)
  *
  * SUCCEED when the code exists, has uses left (for this redeemer too, if
  * its batch limits that) and the transaction's time is inside its period;
  * the use, its time and the redeemer are recorded with it.  FAILED in
- * every other case, and for a redeemer braked for too many guesses
- * (brake.c), without a look-up.  A guess by a redeemer, a code that does
- * not exist, is counted; a code that exists but cannot be used now (used
- * up, out of its period, a lost race) is not.
+ * every other case, and for a redeemer braked for too many guesses,
+ * without a look-up (run_braked).
  */
 Datum
 code_use(PG_FUNCTION_ARGS)
 {
-	text	   *redeemer = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
 	ErrorContextCallback hiding;
-	Pin			pin;
-	pg_uuid_t	key;
-	StmtArgs	args;
-	bool		connected;
-	UseResult	result = USE_NOT_FOUND;
+	UseOutcome	out;
 
 	begin_hiding(&hiding);
 	if (PG_ARGISNULL(0))
@@ -995,21 +1133,98 @@ code_use(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("code must not be null")));
 	PreventCommandIfReadOnly("code_use()");
-
-	/* a braked redeemer gets FAILED before anything is looked up */
-	if (redeemer == NULL || !codes_braked(redeemer))
-	{
-		connected = begin_op(fcinfo, true, &pin, &key, &args);
-		if (connected)
-			result = use_code(&args);
-		end_op(connected, &pin);
-
-		if (result == USE_NOT_FOUND && redeemer != NULL)
-			codes_count_failure(redeemer);
-	}
+	run_braked(fcinfo, true, use_code, &out);
 	end_hiding(&hiding);
 
-	PG_RETURN_TEXT_P(cstring_to_text(result == USE_DONE ? CODES_SUCCEED : CODES_FAILED));
+	PG_RETURN_TEXT_P(cstring_to_text(out.reason == CODES_OK ?
+									 CODES_SUCCEED : CODES_FAILED));
+}
+
+/*
+ * The row that code_redeem and code_check return: (ok, reason, batch,
+ * metadata, uses_left, valid_until).  For a code not found, and for a
+ * braked redeemer, only ok and reason: a guesser learns nothing more.
+ */
+static Datum
+outcome_row(FunctionCallInfo fcinfo, const UseOutcome *out)
+{
+	TupleDesc	desc;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, true, true, true, true};
+	const char *reason = codes_reason_name(out->reason);
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+
+	values[0] = BoolGetDatum(out->reason == CODES_OK);
+	values[1] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	nulls[1] = (reason == NULL);
+	if (out->reason != CODES_NOT_FOUND && out->reason != CODES_BRAKED)
+	{
+		values[2] = out->batch_name;
+		nulls[2] = false;
+		values[3] = out->metadata;
+		nulls[3] = out->metadata_null;
+		values[4] = Int32GetDatum(Max(out->batch.max_uses - out->uses, 0));
+		nulls[4] = false;
+		values[5] = TimestampTzGetDatum(out->batch.valid_until);
+		nulls[5] = out->batch.until_null;
+	}
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+/*
+ * code_redeem(code, redeemer) returns (ok, reason, batch, metadata,
+ * uses_left, valid_until)
+ *
+ * Use the code exactly as code_use does, and tell in the same call why it
+ * failed, or which batch it belonged to and what that batch grants.
+ */
+Datum
+code_redeem(PG_FUNCTION_ARGS)
+{
+	ErrorContextCallback hiding;
+	UseOutcome	out;
+	Datum		row;
+
+	begin_hiding(&hiding);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("code must not be null")));
+	PreventCommandIfReadOnly("code_redeem()");
+	run_braked(fcinfo, true, redeem_action, &out);
+	row = outcome_row(fcinfo, &out);
+	end_hiding(&hiding);
+
+	PG_RETURN_DATUM(row);
+}
+
+/*
+ * code_check(code, redeemer) returns (ok, reason, batch, metadata,
+ * uses_left, valid_until)
+ *
+ * code_redeem's answer without using the code: for a "check my code"
+ * button.  Braked and counted as code_use is.  Read-only.
+ */
+Datum
+code_check(PG_FUNCTION_ARGS)
+{
+	ErrorContextCallback hiding;
+	UseOutcome	out;
+	Datum		row;
+
+	begin_hiding(&hiding);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("code must not be null")));
+	run_braked(fcinfo, false, check_action, &out);
+	row = outcome_row(fcinfo, &out);
+	end_hiding(&hiding);
+
+	PG_RETURN_DATUM(row);
 }
 
 /*
@@ -1041,31 +1256,27 @@ code_undo(PG_FUNCTION_ARGS)
 }
 
 /*
- * code_query(code)
+ * code_query(code, redeemer)
  *
- * The code's status now.  Read-only, so it runs on a hot standby.
+ * The code's status now.  With a redeemer, braked and counted as code_use
+ * is: a braked redeemer gets NO EXISTED without a look-up.  Read-only, so
+ * it runs on a hot standby (where the brake counts per server).
  */
 Datum
 code_query(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plan = NULL;
 	ErrorContextCallback hiding;
-	Pin			pin;
-	pg_uuid_t	key;
-	StmtArgs	args;
-	bool		connected;
-	CodesBatchInfo batch;
+	UseOutcome	out;
 	const char *status = CODES_NO_EXISTED;
 
 	begin_hiding(&hiding);
-	connected = begin_op(fcinfo, false, &pin, &key, &args);
-	if (connected)
-	{
-		run_stmt(&plan, query_sql, &args, true, SPI_OK_SELECT);
-		if (SPI_processed == 1 && result_batch(&batch))
-			status = codes_status(&batch, DatumGetInt32(result_value(2)));
-	}
-	end_op(connected, &pin);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("code must not be null")));
+	run_braked(fcinfo, false, query_action, &out);
+	if (out.reason != CODES_NOT_FOUND && out.reason != CODES_BRAKED)
+		status = codes_status(&out.batch, out.uses);
 	end_hiding(&hiding);
 
 	PG_RETURN_TEXT_P(cstring_to_text(status));

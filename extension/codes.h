@@ -103,6 +103,22 @@ typedef struct CodesBatchInfo
 	int32		per_redeemer;
 } CodesBatchInfo;
 
+/*
+ * Why a code cannot be used now (code_redeem's reason), or CODES_OK.  The
+ * names are in codes_reason_name.
+ */
+typedef enum CodesReason
+{
+	CODES_OK,
+	CODES_NOT_FOUND,			/* no such code: a guess */
+	CODES_USED_UP,
+	CODES_NOT_YET_VALID,
+	CODES_EXPIRED,
+	CODES_REVOKED,
+	CODES_REDEEMER_LIMIT,		/* this redeemer has used its share */
+	CODES_BRAKED				/* the redeemer is braked for guessing */
+} CodesReason;
+
 /* codes.c */
 extern SPIPlanPtr codes_prepare(const char *sql, int nargs, Oid *argtypes);
 
@@ -114,6 +130,8 @@ extern void codes_generate(const CodesBatchSpec *spec,
 extern void codes_init_batch_cache(void);
 extern void codes_refresh_batch_cache(void);
 extern bool codes_batch_info(int32 id, CodesBatchInfo *info);
+extern CodesReason codes_refusal(const CodesBatchInfo *batch, int32 uses);
+extern const char *codes_reason_name(CodesReason reason);
 extern const char *codes_status(const CodesBatchInfo *batch, int32 uses);
 extern bool codes_usable(const CodesBatchInfo *batch, int32 uses);
 extern const CodesShape *codes_known_shapes(int *n);

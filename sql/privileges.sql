@@ -22,7 +22,7 @@ CREATE ROLE regress_codes_admin;
 
 -- the README's GRANTs
 GRANT USAGE ON SCHEMA codes TO regress_codes_app, regress_codes_admin;
-GRANT EXECUTE ON FUNCTION codes.code_use(text, text), codes.code_query(text)
+GRANT EXECUTE ON FUNCTION codes.code_use(text, text), codes.code_query(text, text)
 	TO regress_codes_app;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA codes TO regress_codes_admin;
 GRANT SELECT ON codes.batches, codes.redemptions, codes.throttled TO regress_codes_admin;
