@@ -119,4 +119,146 @@ REVOKE ALL ON FUNCTION codes.code_check(text, text) FROM PUBLIC;
 SELECT codes.carry_grants('codes.code_use(text, text)', 'codes.code_redeem(text, text)');
 SELECT codes.carry_grants('codes.code_use(text, text)', 'codes.code_check(text, text)');
 
+--
+-- The admin's footguns.
+--
+
+/*
+ * A revocation stands until batch_unrevoke lifts it: extending a
+ * campaign's batches must not revive a leaked one.
+ */
+CREATE OR REPLACE FUNCTION codes.batch_extend(batch text, valid_until timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+	start	timestamptz;
+BEGIN
+	SELECT b.valid_from INTO start FROM codes.batch AS b WHERE b.id = batch_no;
+	IF valid_until < start THEN
+		RAISE EXCEPTION 'valid_until must not be before valid_from'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('valid_from is %s, valid_until is %s.', start, valid_until);
+	END IF;
+	UPDATE codes.batch AS b SET valid_until = batch_extend.valid_until
+	WHERE b.id = batch_no;
+	RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c WHERE c.batch = batch_no);
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_extend(text, timestamptz) IS
+'Give a batch a new end of validity (NULL = open); a revocation stands. Returns the number of its codes.';
+
+COMMENT ON FUNCTION codes.batch_revoke(text) IS
+'End a batch now: its codes fail to use and query as TIMEINVALID until batch_unrevoke; returns the number of its codes.';
+
+CREATE FUNCTION codes.batch_unrevoke(batch text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+BEGIN
+	UPDATE codes.batch AS b SET revoked_at = NULL WHERE b.id = batch_no;
+	RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c WHERE c.batch = batch_no);
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_unrevoke(text) IS
+'Lift a batch''s revocation: its codes work again inside their period; returns the number of its codes.';
+
+CREATE FUNCTION codes.batch_set_metadata(batch text, metadata jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+BEGIN
+	UPDATE codes.batch AS b SET metadata = batch_set_metadata.metadata WHERE b.id = batch_no;
+	RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c WHERE c.batch = batch_no);
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_set_metadata(text, jsonb) IS
+'Set what a batch''s codes grant (NULL: nothing); returns the number of its codes.';
+
+/*
+ * batch_purge refuses a cutoff in the future (a year's typo deleted every
+ * campaign), and with dry_run only counts.
+ */
+ALTER FUNCTION codes.batch_purge(timestamptz) RENAME TO batch_purge_1_1;
+
+CREATE FUNCTION codes.batch_purge(ended_before timestamptz, dry_run boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_ids	integer[];
+BEGIN
+	IF ended_before IS NULL THEN
+		RAISE EXCEPTION 'ended_before must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF dry_run IS NULL THEN
+		RAISE EXCEPTION 'dry_run must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF ended_before > pg_catalog.now() THEN
+		RAISE EXCEPTION 'ended_before must not be later than now'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('ended_before is %s, now is %s.', ended_before, pg_catalog.now()),
+				  HINT = 'Batches that have not ended yet are never purged; to end one now, use codes.batch_revoke.';
+	END IF;
+	IF dry_run THEN
+		RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c
+				WHERE c.batch IN (SELECT b.id FROM codes.batch AS b
+								  WHERE b.valid_until < ended_before OR b.revoked_at < ended_before));
+	END IF;
+	SELECT pg_catalog.array_agg(e.id) INTO batch_ids
+	FROM (SELECT b.id FROM codes.batch AS b
+		  WHERE b.valid_until < ended_before OR b.revoked_at < ended_before
+		  FOR UPDATE) AS e;
+	RETURN codes.drop_batches(COALESCE(batch_ids, '{}'));
+END
+$$;
+
+REVOKE ALL ON FUNCTION codes.batch_purge(timestamptz, boolean) FROM PUBLIC;
+SELECT codes.carry_grants('codes.batch_purge_1_1(timestamptz)', 'codes.batch_purge(timestamptz, boolean)');
+DROP FUNCTION codes.batch_purge_1_1(timestamptz);
+
+COMMENT ON FUNCTION codes.batch_purge(timestamptz, boolean) IS
+'Delete every batch whose validity ended (or that was revoked) before a past time, with all its codes and history; returns the number of codes deleted (with dry_run: that would be).';
+
+/* Each batch's metadata and state, at the end (a view only grows there). */
+CREATE OR REPLACE VIEW codes.batches AS
+SELECT b.name, b.created_at, b.valid_from, b.valid_until, b.revoked_at,
+	   b.pattern, b.key_id, b.max_uses, b.max_uses_per_redeemer,
+	   COALESCE(s.issued, 0) AS issued,
+	   COALESCE(s.used_up, 0) AS used_up,
+	   COALESCE(s.uses_left, 0) AS uses_left,
+	   b.metadata,
+	   CASE WHEN b.revoked_at IS NOT NULL THEN 'revoked'
+			WHEN b.valid_from > pg_catalog.now() THEN 'not_yet_valid'
+			WHEN b.valid_until < pg_catalog.now() THEN 'expired'
+			ELSE 'active' END AS state
+FROM codes.batch AS b
+	LEFT JOIN (
+		SELECT c.batch,
+			   pg_catalog.count(*) AS issued,
+			   pg_catalog.count(*) FILTER (WHERE c.uses >= cb.max_uses) AS used_up,
+			   pg_catalog.sum(cb.max_uses - c.uses) AS uses_left
+		FROM codes.codes AS c JOIN codes.batch AS cb ON cb.id = c.batch
+		GROUP BY c.batch) AS s ON s.batch = b.id;
+
+COMMENT ON VIEW codes.batches IS
+'Each batch with its period, uses per code, counts of codes issued, codes used up and uses left, its metadata, and its state: active, not_yet_valid, expired or revoked.';
+
+REVOKE ALL ON FUNCTION codes.batch_unrevoke(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.batch_set_metadata(text, jsonb) FROM PUBLIC;
+SELECT codes.carry_grants('codes.batch_revoke(text)', 'codes.batch_unrevoke(text)');
+SELECT codes.carry_grants('codes.batch_extend(text, timestamptz)', 'codes.batch_set_metadata(text, jsonb)');
+
 DROP FUNCTION codes.carry_grants(regprocedure, regprocedure);

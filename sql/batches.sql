@@ -30,9 +30,13 @@ SELECT codes.batch_revoke('spring');
 SELECT revoked_at <= now() AS revoked FROM codes.batches WHERE name = 'spring';
 SELECT n, codes.code_query(code), codes.code_use(code) FROM spring ORDER BY n;
 
--- a later extend restores it
+-- extending it does not lift the revocation; batch_unrevoke does
 SELECT codes.batch_extend('spring', now() + interval '1 day');
 SELECT n, codes.code_query(code) FROM spring ORDER BY n;
+SELECT name, state FROM codes.batches WHERE name = 'spring';
+SELECT codes.batch_unrevoke('spring');
+SELECT n, codes.code_query(code) FROM spring ORDER BY n;
+SELECT name, state FROM codes.batches WHERE name = 'spring';
 
 -- batch_codes lists each code as handed out, with status and uses
 SELECT b.status, b.uses, b.used_by, s.n
@@ -40,14 +44,17 @@ FROM codes.batch_codes('spring') b JOIN spring s ON s.code = b.code ORDER BY s.n
 SELECT count(*) AS listed, count(*) FILTER (WHERE code IN (SELECT code FROM launch)) AS ours
 FROM codes.batch_codes('launch');
 
--- purging deletes the batches that ended before a time, with codes and history
+-- purging deletes the batches that ended before a time, with codes and
+-- history; a dry run only counts what would go
+SELECT codes.batch_purge('2021-01-01', dry_run => true);
+SELECT count(*) AS batches FROM codes.batches;
 SELECT codes.batch_purge('2021-01-01');
 SELECT name FROM codes.batches ORDER BY name;
 SELECT codes.batch_purge('2021-01-01');
 
 -- a revoked batch has ended too
 SELECT codes.batch_revoke('launch');
-SELECT codes.batch_purge(now() + interval '1 second');
+SELECT codes.batch_purge(now());
 SELECT count(*) AS launch_history FROM codes.redemption_log;
 
 -- batch_del deletes a batch in any state
@@ -74,6 +81,29 @@ SELECT codes.batch_del(NULL);
 \echo :LAST_ERROR_SQLSTATE
 SELECT codes.batch_purge(NULL);
 \echo :LAST_ERROR_SQLSTATE
-SELECT name, valid_until, issued, revoked_at FROM codes.batches;
+SELECT codes.batch_purge(now(), NULL);
+\echo :LAST_ERROR_SQLSTATE
+-- a cutoff in the future would delete live batches: refused
+SELECT codes.batch_purge(now() + interval '1 year');
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.batch_purge(now() + interval '1 year', dry_run => true);
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.batch_unrevoke('nope');
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.batch_set_metadata(NULL, '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT name, valid_until, issued, revoked_at, state FROM codes.batches;
+
+-- metadata: what a batch's codes grant
+SELECT codes.batch_set_metadata('kept', '{"discount": 10}');
+SELECT name, metadata FROM codes.batches;
+SELECT codes.batch_set_metadata('kept', NULL);
+SELECT name, metadata FROM codes.batches;
+
+-- each state
+SELECT count(*) FROM codes.code_gen(1, NULL, NULL, batch => 'live');
+SELECT count(*) FROM codes.code_gen(1, NULL, '2001-01-01', batch => 'ended');
+SELECT codes.batch_revoke('live');
+SELECT name, state FROM codes.batches ORDER BY name;
 
 DROP EXTENSION codes;
