@@ -308,37 +308,29 @@ add_key(pg_uuid_t *keys, int *n, const pg_uuid_t *key)
 }
 
 /*
- * Read a code as a person may have typed it into the keys it may be stored
- * under, and return how many there are (palloc'd in *keys).
+ * The keys that text in canonical form may be stored under, one for each
+ * of the given shapes that the text has, and how many there are (at most
+ * nshapes; keys holds that many).  This is where a look-up and generation
+ * (gen.c, which must see every key a new code would be looked up under)
+ * decide the same way.
  *
- * Its canonical form is matched against the shapes of codes that batches
- * have (batch.c): a UUID, or a pattern with a correct check symbol.  A
- * plain batch stores the code under its plain key (the UUID, or the digest
- * of a patterned code); a hashed batch under the HMAC of its key.  Text of
- * no batch's shape has no keys at all, and is answered as not found
- * without a look-up.  When the code has the shape of a hashed batch whose
- * key is not configured, that key's id is copied to missing_key (which
- * holds CODES_KEY_ID_LEN + 1 bytes); else it is set to "".
+ * The shapes are UUID, or a pattern with a correct check symbol.  A plain
+ * batch stores a code under its plain key (the UUID, or the digest of a
+ * patterned code); a hashed batch under the HMAC of its key.  Shapes of the
+ * same store give the same key, which is listed once.  When the text has
+ * the shape of a hashed batch whose key is not configured, that key's id is
+ * copied to missing_key (which holds CODES_KEY_ID_LEN + 1 bytes); else it
+ * is set to "".
  */
 int
-codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key)
+codes_canonical_keys(const char *canon, int len, const CodesShape *shapes,
+					 int nshapes, pg_uuid_t *keys, char *missing_key)
 {
-	char		canon[CODES_MAX_PATTERN + 1];
-	int			len = canonical_form(code, canon);
-	bool		is_uuid;
-	int			nshapes;
-	const CodesShape *shapes;
+	bool		is_uuid = codes_canonical_is_uuid(canon, len);
 	int			n = 0;
 	int			i;
 
 	missing_key[0] = '\0';
-	*keys = NULL;
-	if (len < 0)
-		return 0;
-	is_uuid = codes_canonical_is_uuid(canon, len);
-	shapes = codes_known_shapes(&nshapes);
-	*keys = palloc(sizeof(pg_uuid_t) * Max(nshapes, 1));
-
 	for (i = 0; i < nshapes; i++)
 	{
 		const CodesShape *shape = &shapes[i];
@@ -369,9 +361,100 @@ codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key)
 		}
 		else
 			codes_pattern_key(canon, len, &key);
-		add_key(*keys, &n, &key);
+		add_key(keys, &n, &key);
 	}
 	return n;
+}
+
+/*
+ * Read a code as a person may have typed it into the keys it may be stored
+ * under, and return how many there are (palloc'd in *keys).
+ *
+ * Its canonical form is matched against the shapes of codes that batches
+ * have (batch.c), by codes_canonical_keys, which sets missing_key.  Text of
+ * no batch's shape has no keys at all, and is answered as not found without
+ * a look-up.
+ */
+int
+codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key)
+{
+	char		canon[CODES_MAX_PATTERN + 1];
+	int			len = canonical_form(code, canon);
+	int			nshapes;
+	const CodesShape *shapes;
+
+	missing_key[0] = '\0';
+	*keys = NULL;
+	if (len < 0)
+		return 0;
+	shapes = codes_known_shapes(&nshapes);
+	*keys = palloc(sizeof(pg_uuid_t) * Max(nshapes, 1));
+	return codes_canonical_keys(canon, len, shapes, nshapes, *keys,
+								missing_key);
+}
+
+/*
+ * Is there text that has both shapes?  Two patterns share text when they
+ * are as long and, place by place, both have a random symbol, or one a
+ * random symbol and the other a literal of the alphabet, or both the same
+ * literal.  (Check symbols are not weighed: they make the answer "yes" a
+ * little more often than needed, never "no" wrongly.)  UUID text has no
+ * pattern's shape: generation never makes a patterned code that reads as a
+ * UUID.
+ */
+static bool
+shapes_overlap(const CodesShape *a, const CodesShape *b)
+{
+	int			i;
+
+	if (a->is_uuid || b->is_uuid)
+		return a->is_uuid == b->is_uuid;
+	if (a->pat.canon_len != b->pat.canon_len)
+		return false;
+	for (i = 0; i < a->pat.canon_len; i++)
+	{
+		char		ca = a->pat.canon[i];
+		char		cb = b->pat.canon[i];
+		bool		ra = (ca == '#' || ca == '^');
+		bool		rb = (cb == '#' || cb == '^');
+
+		if (ra && rb)
+			continue;
+		if (ra ? symbol_value(cb) < 0 :
+			rb ? symbol_value(ca) < 0 : ca != cb)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * May a new code of shape own also be looked up under a key other than its
+ * own: has one of the given shapes text in common with own, stored another
+ * way (plain rather than hashed, or under another key)?  Shapes stored the
+ * same way give a text the same key, which the unique index keeps unique.
+ * When such a shape is hashed under a key that is not configured, its id
+ * is copied to missing_key (CODES_KEY_ID_LEN + 1 bytes); else it is "".
+ */
+bool
+codes_other_stores(const CodesShape *own, const CodesShape *shapes,
+				   int nshapes, char *missing_key)
+{
+	bool		found = false;
+	int			i;
+
+	missing_key[0] = '\0';
+	for (i = 0; i < nshapes; i++)
+	{
+		const CodesShape *shape = &shapes[i];
+
+		if (strcmp(shape->key_id, own->key_id) == 0 ||
+			!shapes_overlap(own, shape))
+			continue;
+		found = true;
+		if (shape->key_id[0] != '\0' && codes_find_key(shape->key_id) == NULL)
+			strlcpy(missing_key, shape->key_id, CODES_KEY_ID_LEN + 1);
+	}
+	return found;
 }
 
 /*

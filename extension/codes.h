@@ -149,7 +149,12 @@ extern void codes_hmac_key(const CodesKey *key, const char *canon, int len,
 						   pg_uuid_t *out);
 
 /* alphabet.c */
+extern int	codes_canonical_keys(const char *canon, int len,
+								 const CodesShape *shapes, int nshapes,
+								 pg_uuid_t *keys, char *missing_key);
 extern int	codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key);
+extern bool codes_other_stores(const CodesShape *own, const CodesShape *shapes,
+							   int nshapes, char *missing_key);
 extern void codes_key_to_cstring(const pg_uuid_t *key, char *buf);
 extern int64 codes_key_fold(const pg_uuid_t *key);
 extern void codes_parse_pattern(const char *pattern, CodesPattern *pat);
