@@ -83,11 +83,14 @@ SELECT codes.batch_purge(NULL);
 \echo :LAST_ERROR_SQLSTATE
 SELECT codes.batch_purge(now(), NULL);
 \echo :LAST_ERROR_SQLSTATE
--- a cutoff in the future would delete live batches: refused
+-- a cutoff in the future would delete live batches: refused (terse: the
+-- detail shows the time)
+\set VERBOSITY terse
 SELECT codes.batch_purge(now() + interval '1 year');
 \echo :LAST_ERROR_SQLSTATE
 SELECT codes.batch_purge(now() + interval '1 year', dry_run => true);
 \echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
 SELECT codes.batch_unrevoke('nope');
 \echo :LAST_ERROR_SQLSTATE
 SELECT codes.batch_set_metadata(NULL, '{}');
