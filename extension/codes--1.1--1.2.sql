@@ -261,4 +261,29 @@ REVOKE ALL ON FUNCTION codes.batch_set_metadata(text, jsonb) FROM PUBLIC;
 SELECT codes.carry_grants('codes.batch_revoke(text)', 'codes.batch_unrevoke(text)');
 SELECT codes.carry_grants('codes.batch_extend(text, timestamptz)', 'codes.batch_set_metadata(text, jsonb)');
 
+-- code_gen takes the new batch's metadata
+ALTER FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text)
+	RENAME TO code_gen_1_1;
+
+CREATE FUNCTION codes.code_gen(num integer,
+							   valid_from timestamptz,
+							   valid_until timestamptz,
+							   pattern text DEFAULT NULL,
+							   max_uses integer DEFAULT 1,
+							   batch text DEFAULT NULL,
+							   max_uses_per_redeemer integer DEFAULT NULL,
+							   store text DEFAULT 'plain',
+							   metadata jsonb DEFAULT NULL)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'code_gen'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+REVOKE ALL ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text, jsonb) FROM PUBLIC;
+SELECT codes.carry_grants('codes.code_gen_1_1(integer, timestamptz, timestamptz, text, integer, text, integer, text)',
+						  'codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text, jsonb)');
+DROP FUNCTION codes.code_gen_1_1(integer, timestamptz, timestamptz, text, integer, text, integer, text);
+
+COMMENT ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text, jsonb) IS
+'Create a batch of num new codes valid from valid_from to valid_until (inclusive, NULL = open) and return them.';
+
 DROP FUNCTION codes.carry_grants(regprocedure, regprocedure);

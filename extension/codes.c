@@ -883,7 +883,7 @@ copy_key(const CodesKey *key)
 
 /*
  * code_gen(num, valid_from, valid_until, pattern, max_uses, batch,
- *			 max_uses_per_redeemer, store)
+ *			 max_uses_per_redeemer, store, metadata)
  *
  * Check the arguments, then create the batch and return its codes.  Every
  * check comes before anything is written, so a refused call changes nothing.
@@ -973,6 +973,10 @@ code_gen(PG_FUNCTION_ARGS)
 					 errmsg("unknown store \"%s\"", store),
 					 errhint("Use 'plain' (the default) or 'hmac'.")));
 	}
+
+	/* 1.1 declares code_gen without metadata */
+	spec.metadata_null = PG_NARGS() < 9 || PG_ARGISNULL(8);
+	spec.metadata = spec.metadata_null ? (Datum) 0 : PG_GETARG_DATUM(8);
 
 	spec.name = NULL;
 	if (!PG_ARGISNULL(5))

@@ -71,6 +71,8 @@ typedef struct CodesBatchSpec
 	char	   *pattern;		/* pattern, or NULL for UUID codes */
 	CodesPattern parsed;		/* the pattern, parsed */
 	const CodesKey *hmac_key;	/* store => 'hmac': the key; else NULL */
+	bool		metadata_null;	/* no metadata */
+	Datum		metadata;		/* jsonb: what the batch's codes grant */
 } CodesBatchSpec;
 
 /* Results and statuses, as the seed service spelled them. */

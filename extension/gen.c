@@ -74,8 +74,8 @@
  */
 static const char *const batch_insert_sql =
 "INSERT INTO codes.batch "
-"(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer, pattern, key_id) "
-"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5, $6, $7 "
+"(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer, pattern, key_id, metadata) "
+"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5, $6, $7, $8 "
 "FROM pg_catalog.nextval('codes.batch_id_seq'::pg_catalog.regclass) AS n "
 "ON CONFLICT (name) DO NOTHING "
 "RETURNING id";
@@ -170,15 +170,15 @@ static int32
 insert_batch(const CodesBatchSpec *spec)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		values[7];
-	char		nulls[7];
+	Datum		values[8];
+	char		nulls[8];
 
 	if (plan == NULL)
 	{
-		Oid			argtypes[7] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-		INT4OID, INT4OID, TEXTOID, TEXTOID};
+		Oid			argtypes[8] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		INT4OID, INT4OID, TEXTOID, TEXTOID, JSONBOID};
 
-		plan = codes_prepare(batch_insert_sql, 7, argtypes);
+		plan = codes_prepare(batch_insert_sql, 8, argtypes);
 	}
 
 	values[0] = spec->name ? CStringGetTextDatum(spec->name) : (Datum) 0;
@@ -195,6 +195,8 @@ insert_batch(const CodesBatchSpec *spec)
 	nulls[5] = spec->pattern ? ' ' : 'n';
 	values[6] = spec->hmac_key ? CStringGetTextDatum(spec->hmac_key->id) : (Datum) 0;
 	nulls[6] = spec->hmac_key ? ' ' : 'n';
+	values[7] = spec->metadata;
+	nulls[7] = spec->metadata_null ? 'n' : ' ';
 
 	for (;;)
 	{
