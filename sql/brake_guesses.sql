@@ -36,4 +36,21 @@ SELECT codes.code_use(code, 'guesser') FROM c WHERE n = 3;
 SELECT redeemer, failures FROM codes.throttled WHERE redeemer = 'guesser';
 SELECT codes.throttle_reset('guesser');
 
+-- code_redeem, code_check and code_query with a redeemer are braked and
+-- counted alike: a bot braked on code_use cannot go on guessing with them
+SET codes.max_failures = 3;
+SELECT (codes.code_redeem(gen_random_uuid()::text, 'bot')).reason;
+SELECT (codes.code_check(gen_random_uuid()::text, 'bot')).reason;
+SELECT codes.code_query(gen_random_uuid()::text, 'bot');
+SELECT redeemer, failures, until IS NOT NULL AS braked FROM codes.throttled WHERE redeemer = 'bot';
+SELECT r.* FROM c, codes.code_check(c.code, 'bot') r WHERE n = 1;
+SELECT r.* FROM c, codes.code_redeem(c.code, 'bot') r WHERE n = 1;
+SELECT codes.code_query(code, 'bot') FROM c WHERE n = 1;
+SELECT codes.code_query(code) FROM c WHERE n = 1;
+-- a code that exists but cannot be used is no guess for them either
+SELECT (codes.code_check(code, 'honest2')).reason, codes.code_query(code, 'honest2') FROM c WHERE n = 1;
+SELECT count(*) FROM codes.throttled WHERE redeemer = 'honest2';
+SELECT codes.throttle_reset('bot');
+RESET codes.max_failures;
+
 DROP EXTENSION codes;
