@@ -394,6 +394,58 @@ codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key)
 }
 
 /*
+ * The code as it is handed out, for text as a person may have typed it:
+ * the lower-case UUID, or the code written in the layout of the first of
+ * the shapes whose pattern it matches (check symbol included).  NULL when
+ * it has none of the shapes.  Looks at no table.
+ */
+char *
+codes_normal_form(text *code, const CodesShape *shapes, int nshapes)
+{
+	char		canon[CODES_MAX_PATTERN + 1];
+	int			len = canonical_form(code, canon);
+	bool		is_uuid;
+	int			i;
+
+	if (len < 0)
+		return NULL;
+	is_uuid = codes_canonical_is_uuid(canon, len);
+	for (i = 0; i < nshapes; i++)
+	{
+		const CodesPattern *pat = &shapes[i].pat;
+		char		symbols[CODES_MAX_PATTERN + 1];
+		char		rewritten[CODES_MAX_PATTERN + 1];
+		char	   *display;
+		int			n = 0;
+		int			j;
+
+		if (shapes[i].is_uuid != is_uuid)
+			continue;
+		if (is_uuid)
+		{
+			pg_uuid_t	key;
+
+			for (j = 0; j < UUID_LEN; j++)
+				key.data[j] = (unsigned char) ((hex_value(canon[2 * j]) << 4) |
+											   hex_value(canon[2 * j + 1]));
+			display = palloc(CODES_TEXT_LEN + 1);
+			codes_key_to_cstring(&key, display);
+			return display;
+		}
+		if (!pattern_matches(pat, canon, len))
+			continue;
+		for (j = 0; j < len; j++)
+			if (pat->canon[j] == '#' || pat->canon[j] == '^')
+				symbols[n++] = canon[j];
+		symbols[n] = '\0';
+		display = palloc(pat->layout_len + 1);
+		codes_pattern_write(pat, symbols, display, rewritten);
+		return display;
+	}
+	return NULL;
+}
+
+/*
  * Is there text that has both shapes?  Two patterns share text when they
  * are as long and, place by place, both have a random symbol, or one a
  * random symbol and the other a literal of the alphabet, or both the same

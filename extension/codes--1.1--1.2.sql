@@ -286,4 +286,19 @@ DROP FUNCTION codes.code_gen_1_1(integer, timestamptz, timestamptz, text, intege
 COMMENT ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text, jsonb) IS
 'Create a batch of num new codes valid from valid_from to valid_until (inclusive, NULL = open) and return them.';
 
+/*
+ * The one normal form of a code, for applications that store what a user
+ * typed.  It reads the shapes of the batches with the latest snapshot.
+ */
+CREATE FUNCTION codes.code_normalize(code text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'code_normalize'
+LANGUAGE C VOLATILE STRICT SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_normalize(text) IS
+'A code as handed out, for text as a person may have typed it; NULL when the text has no batch''s shape. Looks up no code.';
+
+REVOKE ALL ON FUNCTION codes.code_normalize(text) FROM PUBLIC;
+SELECT codes.carry_grants('codes.code_use(text, text)', 'codes.code_normalize(text)');
+
 DROP FUNCTION codes.carry_grants(regprocedure, regprocedure);

@@ -74,6 +74,7 @@ PG_FUNCTION_INFO_V1(code_gen);
 PG_FUNCTION_INFO_V1(code_use);
 PG_FUNCTION_INFO_V1(code_redeem);
 PG_FUNCTION_INFO_V1(code_check);
+PG_FUNCTION_INFO_V1(code_normalize);
 PG_FUNCTION_INFO_V1(code_undo);
 PG_FUNCTION_INFO_V1(code_query);
 PG_FUNCTION_INFO_V1(code_del);
@@ -1284,6 +1285,34 @@ code_query(PG_FUNCTION_ARGS)
 	end_hiding(&hiding);
 
 	PG_RETURN_TEXT_P(cstring_to_text(status));
+}
+
+/*
+ * code_normalize(code) returns text
+ *
+ * The code as it is handed out, for text as a person may have typed it;
+ * NULL when the text has the shape of no batch's codes.  Whether such a
+ * code exists is not looked up: the answer tells no more than code_valid.
+ */
+Datum
+code_normalize(PG_FUNCTION_ARGS)
+{
+	ErrorContextCallback hiding;
+	const CodesShape *shapes;
+	int			nshapes;
+	char	   *normal;
+
+	begin_hiding(&hiding);
+	PushOverrideSearchPath(&pinned_path);
+	codes_refresh_batch_cache();
+	shapes = codes_known_shapes(&nshapes);
+	normal = codes_normal_form(PG_GETARG_TEXT_PP(0), shapes, nshapes);
+	PopOverrideSearchPath();
+	end_hiding(&hiding);
+
+	if (normal == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(normal));
 }
 
 /*

@@ -155,6 +155,8 @@ extern int	codes_canonical_keys(const char *canon, int len,
 								 const CodesShape *shapes, int nshapes,
 								 pg_uuid_t *keys, char *missing_key);
 extern int	codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key);
+extern char *codes_normal_form(text *code, const CodesShape *shapes,
+							   int nshapes);
 extern bool codes_other_stores(const CodesShape *own, const CodesShape *shapes,
 							   int nshapes, char *missing_key);
 extern void codes_key_to_cstring(const pg_uuid_t *key, char *buf);
