@@ -301,4 +301,48 @@ COMMENT ON FUNCTION codes.code_normalize(text) IS
 REVOKE ALL ON FUNCTION codes.code_normalize(text) FROM PUBLIC;
 SELECT codes.carry_grants('codes.code_use(text, text)', 'codes.code_normalize(text)');
 
+--
+-- Ready-made roles, so that nobody needs GRANT ... ON ALL FUNCTIONS IN
+-- SCHEMA codes, which would hand out the internal helpers too.  Roles
+-- belong to the cluster, not to a database: they are created only if
+-- absent (a second database's CREATE EXTENSION finds them), and DROP
+-- EXTENSION leaves them.  NOLOGIN: grant them to the roles that log in.
+--
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.rolname = 'codes_app') THEN
+		CREATE ROLE codes_app NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.rolname = 'codes_admin') THEN
+		CREATE ROLE codes_admin NOLOGIN;
+	END IF;
+	IF NOT pg_catalog.pg_has_role('codes_admin', 'codes_app', 'MEMBER') THEN
+		GRANT codes_app TO codes_admin;
+	END IF;
+END
+$$;
+
+-- an application redeems, checks and queries codes, braked
+GRANT USAGE ON SCHEMA codes TO codes_app;
+GRANT EXECUTE ON FUNCTION codes.code_use(text, text), codes.code_redeem(text, text),
+	codes.code_check(text, text), codes.code_query(text, text),
+	codes.code_normalize(text), codes.code_valid(text, text)
+	TO codes_app;
+
+-- an admin does what an application does (the admin role is a member of
+-- the application role), makes, deletes and undoes codes, runs the
+-- batches, and reads the views (whose functions run with the reader's
+-- rights)
+GRANT USAGE ON SCHEMA codes TO codes_admin;
+GRANT EXECUTE ON FUNCTION
+	codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text, jsonb),
+	codes.code_del(text), codes.code_undo(text, text),
+	codes.batch_extend(text, timestamptz), codes.batch_revoke(text),
+	codes.batch_unrevoke(text), codes.batch_set_metadata(text, jsonb),
+	codes.batch_codes(text), codes.batch_del(text),
+	codes.batch_purge(timestamptz, boolean), codes.throttle_reset(text),
+	codes.throttled_redeemers(), codes.key_fold(uuid)
+	TO codes_admin;
+GRANT SELECT ON codes.batches, codes.redemptions, codes.throttled TO codes_admin;
+
 DROP FUNCTION codes.carry_grants(regprocedure, regprocedure);

@@ -1,6 +1,7 @@
 --
--- PUBLIC gets nothing; the README's GRANTs give an application role use and
--- query, and an admin role all four operations.
+-- PUBLIC gets nothing; the ready-made roles codes_app and codes_admin,
+-- granted as the README shows, give an application the braked calls and
+-- an admin everything else, but no internal helper.
 --
 CREATE EXTENSION codes;
 
@@ -20,12 +21,17 @@ CREATE ROLE regress_codes_nobody;
 CREATE ROLE regress_codes_app;
 CREATE ROLE regress_codes_admin;
 
+-- the ready-made roles: NOLOGIN, the admin a member of the application
+SELECT r.rolname, r.rolcanlogin, pg_has_role('codes_admin', 'codes_app', 'MEMBER') AS admin_is_app
+FROM pg_roles r WHERE r.rolname IN ('codes_app', 'codes_admin') ORDER BY 1;
+SELECT p.oid::regprocedure AS function,
+	   has_function_privilege('codes_app', p.oid, 'EXECUTE') AS app,
+	   has_function_privilege('codes_admin', p.oid, 'EXECUTE') AS admin
+FROM pg_proc p WHERE p.pronamespace = 'codes'::regnamespace ORDER BY p.proname;
+
 -- the README's GRANTs
-GRANT USAGE ON SCHEMA codes TO regress_codes_app, regress_codes_admin;
-GRANT EXECUTE ON FUNCTION codes.code_use(text, text), codes.code_query(text, text)
-	TO regress_codes_app;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA codes TO regress_codes_admin;
-GRANT SELECT ON codes.batches, codes.redemptions, codes.throttled TO regress_codes_admin;
+GRANT codes_app TO regress_codes_app;
+GRANT codes_admin TO regress_codes_admin;
 
 -- a role without grants is refused everything
 SET ROLE regress_codes_nobody;
@@ -62,10 +68,15 @@ SELECT count(*) FROM codes.batch;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
--- the application uses and queries, and nothing else
+-- the application uses, redeems, checks and queries, and nothing else
 SET ROLE regress_codes_app;
 SELECT codes.code_use(code) FROM (SELECT code FROM c ORDER BY code LIMIT 1) s;
 SELECT codes.code_query(code) FROM (SELECT code FROM c ORDER BY code LIMIT 1) s;
+SELECT (codes.code_redeem(code, 'app')).reason FROM (SELECT code FROM c ORDER BY code LIMIT 1) s;
+SELECT (codes.code_check(code, 'app')).reason FROM (SELECT code FROM c ORDER BY code LIMIT 1) s;
+SELECT codes.code_normalize(upper(code)) = code AS normalized FROM (SELECT code FROM c ORDER BY code LIMIT 1) s;
+SELECT codes.batch_id('batch-1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT codes.code_gen(1, NULL, NULL);
 \echo :LAST_ERROR_SQLSTATE
 SELECT codes.code_del(code) FROM c LIMIT 1;
@@ -79,7 +90,9 @@ RESET ROLE;
 -- the admin does everything, through the functions and views only
 SET ROLE regress_codes_admin;
 SELECT count(*) FROM codes.code_gen(2, NULL, NULL, batch => 'by admin');
-SELECT codes.batch_revoke('by admin'), codes.batch_extend('by admin', NULL);
+SELECT codes.batch_revoke('by admin'), codes.batch_extend('by admin', NULL),
+	   codes.batch_unrevoke('by admin'), codes.batch_set_metadata('by admin', '{}');
+SELECT codes.batch_purge(now(), dry_run => true);
 SELECT name, issued, used_up FROM codes.batches ORDER BY name;
 SELECT count(*) FROM codes.batch_codes('by admin');
 SELECT count(*) FROM codes.redemptions;
@@ -87,6 +100,10 @@ SELECT codes.code_use(code) FROM (SELECT code FROM c ORDER BY code DESC LIMIT 1)
 SELECT codes.code_query(code) FROM (SELECT code FROM c ORDER BY code DESC LIMIT 1) s;
 SELECT codes.code_del(code) FROM (SELECT code FROM c ORDER BY code DESC LIMIT 1) s;
 SELECT count(*) FROM codes.batch;
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.drop_batches(ARRAY[1]);
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_status(1, 0);
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
@@ -96,3 +113,6 @@ SELECT name FROM codes.batch ORDER BY id;
 DROP TABLE c;
 DROP EXTENSION codes;
 DROP ROLE regress_codes_nobody, regress_codes_app, regress_codes_admin;
+
+-- DROP EXTENSION leaves the ready-made roles, which have no rights left
+SELECT r.rolname FROM pg_roles r WHERE r.rolname IN ('codes_app', 'codes_admin') ORDER BY 1;
