@@ -2,7 +2,7 @@ EXTENSION = codes
 EXTVERSION = 1.2
 
 MODULE_big = codes
-OBJS = extension/codes.o extension/gen.o extension/alphabet.o extension/batch.o extension/brake.o extension/keys.o
+OBJS = extension/codes.o extension/gen.o extension/alphabet.o extension/batch.o extension/brake.o extension/keys.o extension/progress.o
 SHLIB_LINK = -luuid
 
 DATA = $(wildcard extension/codes--*.sql)

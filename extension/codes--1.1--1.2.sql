@@ -302,6 +302,32 @@ REVOKE ALL ON FUNCTION codes.code_normalize(text) FROM PUBLIC;
 SELECT codes.carry_grants('codes.code_use(text, text)', 'codes.code_normalize(text)');
 
 --
+-- How far running generations are (progress.c): slots in shared memory,
+-- which need codes in shared_preload_libraries.
+--
+CREATE FUNCTION codes.generations(OUT pid integer, OUT batch text,
+								  OUT codes_done bigint, OUT codes_total bigint,
+								  OUT started timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'generations'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION codes.generations() IS
+'The code_gen calls running in this database, with how many codes each has written; read view codes.generation_progress.';
+
+CREATE VIEW codes.generation_progress AS
+SELECT g.pid, g.batch, g.codes_done, g.codes_total,
+	   pg_catalog.round(100.0 * g.codes_done / g.codes_total, 1) AS percent,
+	   g.started
+FROM codes.generations() AS g;
+
+COMMENT ON VIEW codes.generation_progress IS
+'Each code_gen call running in this database: its backend, batch, codes written of how many, and when it started.';
+
+REVOKE ALL ON FUNCTION codes.generations() FROM PUBLIC;
+REVOKE ALL ON TABLE codes.generation_progress FROM PUBLIC;
+
+--
 -- Ready-made roles, so that nobody needs GRANT ... ON ALL FUNCTIONS IN
 -- SCHEMA codes, which would hand out the internal helpers too.  Roles
 -- belong to the cluster, not to a database: they are created only if
@@ -341,8 +367,9 @@ GRANT EXECUTE ON FUNCTION
 	codes.batch_unrevoke(text), codes.batch_set_metadata(text, jsonb),
 	codes.batch_codes(text), codes.batch_del(text),
 	codes.batch_purge(timestamptz, boolean), codes.throttle_reset(text),
-	codes.throttled_redeemers(), codes.key_fold(uuid)
+	codes.throttled_redeemers(), codes.generations(), codes.key_fold(uuid)
 	TO codes_admin;
-GRANT SELECT ON codes.batches, codes.redemptions, codes.throttled TO codes_admin;
+GRANT SELECT ON codes.batches, codes.redemptions, codes.throttled,
+	codes.generation_progress TO codes_admin;
 
 DROP FUNCTION codes.carry_grants(regprocedure, regprocedure);

@@ -245,6 +245,7 @@ _PG_init(void)
 	CacheRegisterRelcacheCallback(codes_rel_invalidate, (Datum) 0);
 	codes_init_batch_cache();
 	codes_init_brake();
+	codes_init_progress();
 	codes_init_keys();
 
 	/* after every codes.* setting is defined, or theirs would be dropped */

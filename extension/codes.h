@@ -143,6 +143,12 @@ extern void codes_init_brake(void);
 extern bool codes_braked(text *redeemer);
 extern void codes_count_failure(text *redeemer);
 
+/* progress.c */
+extern void codes_init_progress(void);
+extern void codes_progress_begin(int32 batch_id, const char *name, int64 total);
+extern void codes_progress_update(int64 done);
+extern void codes_progress_end(void);
+
 /* keys.c */
 extern void codes_init_keys(void);
 extern const CodesKey *codes_current_key(void);

@@ -867,6 +867,7 @@ fill_batch(const GenState *st, bool skipping, Tuplestorestate *out,
 			inserted = chunk.n;
 		}
 		done += inserted;
+		codes_progress_update(done);
 
 		if (inserted > 0)
 			stalls = empty = 0;
@@ -1012,8 +1013,10 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 	check_capacity(&st);
 
 	st.batch_id = insert_batch(spec);
+	codes_progress_begin(st.batch_id, spec->name, spec->num);
 	if (!fill_batch_fast(&st, out, outdesc))
 		fill_batch(&st, true, out, outdesc);
+	codes_progress_end();
 
 	SPI_finish();
 }
