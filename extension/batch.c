@@ -226,8 +226,9 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 		}
 	}
 
+	/* the transaction's snapshot as of now: it sees this statement's work */
 	read_batches(&plan, batch_sql, 1, &argtype, &arg,
-				 serializable ? GetActiveSnapshot() : GetLatestSnapshot());
+				 serializable ? GetTransactionSnapshot() : GetLatestSnapshot());
 	if (SPI_processed == 0)
 	{
 		SPI_finish();

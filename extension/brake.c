@@ -376,12 +376,17 @@ codes_count_failure(text *redeemer)
 			memcpy(entry->redeemer, data, len);
 			entry->redeemer[len] = '\0';
 		}
+		/*
+		 * A new window.  A brake still on stays on: a guess that passed the
+		 * brake check before the brake came on may be counted only now.
+		 */
 		entry->failures = 0;
 		entry->window_end = after_window(now);
-		entry->until = 0;
+		if (!found || !is_braked(entry, now))
+			entry->until = 0;
 	}
 	entry->failures++;
-	if (entry->failures >= max_failures && entry->until == 0)
+	if (entry->failures >= max_failures && !is_braked(entry, now))
 		entry->until = after_window(now);
 	LWLockRelease(brake_lock);
 	if (victims != NULL)

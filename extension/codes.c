@@ -24,20 +24,21 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/syscache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "codes.h"
 
@@ -50,23 +51,31 @@ PG_MODULE_MAGIC;
 static double max_guess_chance = 1e-12;
 
 /*
- * What the operations need to know of the tables they write, looked up on
- * first need (codes_tables) and forgotten when the relcache entry of any
- * of them is invalidated (codes_rel_invalidate): a DROP and CREATE
- * EXTENSION gives them new OIDs, and CREATE TRIGGER or RULE invalidates
- * its table.  Current while tables_read equals tables_changes.
+ * What the operations need to know of the tables they write, looked up
+ * with the tables locked (codes_tables) and forgotten when the relcache
+ * entry of any of them is invalidated (codes_rel_invalidate): a DROP and
+ * CREATE EXTENSION gives them new OIDs, and CREATE TRIGGER, a new
+ * constraint or index invalidates its table.  Current while tables_read
+ * equals tables_changes.
  */
 typedef struct CodesTables
 {
 	Oid			codes;			/* codes.codes */
 	Oid			key_index;		/* codes.codes_key_fold */
 	Oid			log;			/* codes.redemption_log */
-	bool		user_code;		/* codes or log has triggers or rules */
+	bool		rules;			/* either table has rules */
+	bool		user_code;		/* a write to either may run a user's code */
+	bool		direct;			/* use_directly may write codes.codes */
 } CodesTables;
 
 static CodesTables tables;
 static uint64 tables_changes = 1;
 static uint64 tables_read = 0;
+
+/* The columns of codes.codes, in the order the install scripts make them. */
+static const char *const codes_columns[] = {
+	"batch", "uses", "code", "used_at", "used_by", "shown"
+};
 
 void		_PG_init(void);
 
@@ -166,6 +175,7 @@ static const char *const del_sql =
 typedef struct UseOutcome
 {
 	CodesReason reason;
+	bool		guess;			/* not found, and no row was: a guess */
 	CodesBatchInfo batch;		/* unless reason is CODES_NOT_FOUND */
 	int32		uses;
 	Datum		batch_name;		/* with details (add_details): text */
@@ -338,69 +348,154 @@ typedef struct Pin
 } Pin;
 
 /*
- * Whether a table has triggers or rules.  (Once a table had triggers,
- * PostgreSQL may say so until VACUUM; that costs speed, not correctness.)
+ * Can a write to the table run a user's code, which must then see the
+ * search_path its own SET clause gives it (pin_search_path)?  It can if
+ * the table has triggers (a foreign key's too), rules, row security,
+ * CHECK constraints, generated columns, columns of domain or other
+ * non-base types, or more indexes or defaults than the extension made.
  */
 static bool
-has_user_code(Oid relid)
+runs_user_code(Relation rel, int own_indexes, int own_defaults)
 {
-	HeapTuple	tuple;
-	Form_pg_class form;
-	bool		has;
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleConstr *constr = desc->constr;
+	List	   *indexes = RelationGetIndexList(rel);
+	bool		runs;
+	int			i;
 
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	form = (Form_pg_class) GETSTRUCT(tuple);
-	has = form->relhastriggers || form->relhasrules;
-	ReleaseSysCache(tuple);
-	return has;
+	runs = rel->trigdesc != NULL || rel->rd_rules != NULL ||
+		rel->rd_rel->relrowsecurity || list_length(indexes) != own_indexes ||
+		(constr != NULL && (constr->num_check > 0 || constr->has_generated_stored ||
+							constr->num_defval != own_defaults));
+	for (i = 0; i < desc->natts && !runs; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && get_typtype(att->atttypid) != TYPTYPE_BASE)
+			runs = true;
+	}
+	list_free(indexes);
+	return runs;
 }
 
 /*
- * What the operations need to know of the tables they write, from the
- * catalogs on first need and after a change (see CodesTables).
+ * Are the columns of codes.codes the ones write_use writes, where it
+ * writes them, and its key index one a scan may use?
+ */
+static bool
+layout_as_made(Relation rel, Oid indexoid)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	tuple;
+	bool		usable;
+	int			i;
+
+	if (desc->natts != (int) lengthof(codes_columns))
+		return false;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), codes_columns[i]) != 0)
+			return false;
+	}
+
+	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	usable = ((Form_pg_index) GETSTRUCT(tuple))->indisvalid &&
+		((Form_pg_index) GETSTRUCT(tuple))->indisready &&
+		((Form_pg_index) GETSTRUCT(tuple))->indislive;
+	ReleaseSysCache(tuple);
+	return usable;
+}
+
+/*
+ * Lock codes.codes and codes.redemption_log (mode: RowExclusiveLock for
+ * an operation that writes, AccessShareLock for one that reads) and
+ * return what the operations need to know of them (see CodesTables).
+ * Locking first takes in any change committed before, and keeps CREATE
+ * TRIGGER, RULE or INDEX from changing them until the transaction ends.
  */
 static const CodesTables *
-codes_tables(void)
+codes_tables(LOCKMODE mode)
 {
-	uint64		changes = tables_changes;
-	Oid			nsp;
+	for (;;)
+	{
+		uint64		changes = tables_changes;
+		Relation	codes;
+		Relation	log;
 
-	if (tables_read == changes)
-		return &tables;
+		if (tables_read != changes)
+		{
+			Oid			nsp = get_namespace_oid("codes", false);
 
-	nsp = get_namespace_oid("codes", false);
-	tables.codes = get_relname_relid("codes", nsp);
-	tables.key_index = get_relname_relid("codes_key_fold", nsp);
-	tables.log = get_relname_relid("redemption_log", nsp);
-	if (!OidIsValid(tables.codes) || !OidIsValid(tables.key_index) ||
-		!OidIsValid(tables.log))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("a table or index of extension codes is missing"),
-				 errdetail("Schema codes must hold the tables codes and redemption_log and the index codes_key_fold."),
-				 errhint("Reinstall the extension: DROP EXTENSION codes; CREATE EXTENSION codes.")));
-	tables.user_code = has_user_code(tables.codes) || has_user_code(tables.log);
+			tables.codes = get_relname_relid("codes", nsp);
+			tables.key_index = get_relname_relid("codes_key_fold", nsp);
+			tables.log = get_relname_relid("redemption_log", nsp);
+			if (!OidIsValid(tables.codes) || !OidIsValid(tables.key_index) ||
+				!OidIsValid(tables.log))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("a table or index of extension codes is missing"),
+						 errdetail("Schema codes must hold the tables codes and redemption_log and the index codes_key_fold."),
+						 errhint("Reinstall the extension: DROP EXTENSION codes; CREATE EXTENSION codes.")));
+		}
 
-	/* current only if nothing changed while it was read */
-	tables_read = changes;
-	return &tables;
+		/* takes in invalidations: if the tables changed meanwhile, again */
+		LockRelationOid(tables.codes, mode);
+		LockRelationOid(tables.log, mode);
+		if (tables_changes != changes)
+			continue;
+		if (tables_read == changes)
+			return &tables;
+
+		codes = table_open(tables.codes, NoLock);
+		log = table_open(tables.log, NoLock);
+		tables.rules = codes->rd_rules != NULL || log->rd_rules != NULL;
+		tables.user_code = runs_user_code(codes, 1, 1) ||
+			runs_user_code(log, 3, 1);
+		tables.direct = !runs_user_code(codes, 1, 1) &&
+			layout_as_made(codes, tables.key_index);
+		table_close(log, NoLock);
+		table_close(codes, NoLock);
+
+		if (tables_changes == changes)
+		{
+			tables_read = changes;
+			return &tables;
+		}
+	}
 }
 
 /*
  * Pin search_path for an operation.  The override stack is cheapest, but
  * it also overrides the SET clause of any function called below it, so
- * that a user's trigger function could not set its own search_path.  So
- * when a write may fire a user's trigger (writes, and CodesTables.user_code),
- * the path is set as a function's SET clause sets it: the trigger then
- * sees pg_catalog and pg_temp, or the path of its own SET clause, exactly
- * as it would under any SECURITY DEFINER function that pins search_path.
+ * that a user's trigger, constraint or index function could not set its
+ * own search_path.  So when a write may run a user's code (writes, and
+ * CodesTables.user_code, decided with the tables locked), the path is set
+ * as a function's SET clause sets it: that code then sees pg_catalog and
+ * pg_temp, or the path of its own SET clause, exactly as it would under any
+ * SECURITY DEFINER function that pins search_path.  Rules are refused: a
+ * plan that a rule rewrote to nothing would stay so after the rule is
+ * dropped.
  */
 static void
 pin_search_path(Pin *pin, bool writes)
 {
-	pin->by_guc = writes && codes_tables()->user_code;
+	const CodesTables *known;
+
+	pin->by_guc = false;
+	if (writes)
+	{
+		known = codes_tables(RowExclusiveLock);
+		if (known->rules)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("rules on codes.codes or codes.redemption_log are not supported"),
+					 errhint("Use a trigger instead.")));
+		pin->by_guc = known->user_code;
+	}
 	if (pin->by_guc)
 	{
 		pin->nestlevel = NewGUCNestLevel();
@@ -537,7 +632,10 @@ lock_code(StmtArgs *args, UseOutcome *out)
 	static SPIPlanPtr plan = NULL;
 
 	run_stmt(&plan, lock_sql, args, false, SPI_OK_SELECT);
-	if (SPI_processed != 1 || !result_batch(&out->batch))
+	if (SPI_processed != 1)
+		return false;
+	out->guess = false;
+	if (!result_batch(&out->batch))
 		return false;
 	out->uses = DatumGetInt32(result_value(2));
 	return true;
@@ -563,18 +661,6 @@ log_use(StmtArgs *args, Datum batch_id)
 #define COL_CODE		3
 #define COL_USED_AT		4
 #define COL_USED_BY		5
-
-/*
- * Would an UPDATE of codes.codes do no more than use_directly does?  Not if
- * the table has triggers (a user's audit trigger, a foreign key, a
- * deferred constraint), rules or row security: then the use is made by SQL.
- */
-static bool
-update_is_plain(Relation rel)
-{
-	return rel->trigdesc == NULL && rel->rd_rules == NULL &&
-		!rel->rd_rel->relrowsecurity;
-}
 
 /*
  * The row of the code with this key, visible to snapshot, into slot;
@@ -613,7 +699,7 @@ find_code(Relation rel, Oid indexoid, Snapshot snapshot, const pg_uuid_t *key,
  * Write the use into the locked row in slot: one more use, the
  * transaction's time, the redeemer.  The index entries are added as an
  * UPDATE statement adds them (none for a HOT update).  Only for a table
- * with no triggers (update_is_plain): ExecSimpleRelationUpdate fires no
+ * that runs no user's code (CodesTables.direct): ExecSimpleRelationUpdate fires no
  * statement triggers, and its AFTER ROW triggers need a query around them.
  */
 static void
@@ -659,6 +745,58 @@ write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
 }
 
 /*
+ * Lock the row in slot, found with snapshot and checked usable, and write
+ * the use into it, unless a concurrent change that the lock waited for
+ * makes the code unusable; out says which.  At READ COMMITTED the lock
+ * follows the row to its newest version (a concurrent use's) and checks
+ * that again; at REPEATABLE READ or SERIALIZABLE a concurrent change is a
+ * serialization failure, as it is for an UPDATE.
+ */
+static void
+lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
+			   StmtArgs *args, UseOutcome *out)
+{
+	TM_FailureData tmfd;
+	TM_Result	res;
+	bool		isnull;
+
+	res = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot,
+						   GetCurrentCommandId(false),
+						   LockTupleNoKeyExclusive, LockWaitBlock,
+						   IsolationUsesXactSnapshot() ? 0 :
+						   TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+						   &tmfd);
+	switch (res)
+	{
+		case TM_Ok:
+			out->uses = DatumGetInt32(slot_getattr(slot, COL_USES, &isnull));
+			/* a newer version, after waiting: check it again */
+			out->reason = tmfd.traversed ?
+				codes_refusal(&out->batch, out->uses) : CODES_OK;
+			if (out->reason == CODES_OK)
+			{
+				write_use(rel, snapshot, slot, args);
+				out->uses++;
+			}
+			break;
+		case TM_Updated:
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+			out->reason = (res == TM_Deleted) ? CODES_NOT_FOUND : CODES_USED_UP;
+			break;
+		case TM_SelfModified:
+			/* changed since this statement began: by a trigger, say */
+			out->reason = CODES_USED_UP;
+			break;
+		default:
+			elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
+	}
+}
+
+/*
  * The common use, without SPI or the executor: find the code's row, check
  * it may be used (it has uses left, now lies in its period, and its batch
  * sets no limit per redeemer), lock it, and write the use.  This is what
@@ -671,7 +809,8 @@ write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
  * take the predicate locks a SELECT takes.
  *
  * Returns false, undecided, when the table has triggers, rules or row
- * security (update_is_plain: then only SQL does what SQL would), and when
+ * security, or anything else that runs a user's code (CodesTables.direct:
+ * then only SQL does what SQL would), and when
  * the code exists but this statement's snapshot says it cannot be used or
  * its batch limits uses per redeemer: use_code decides those with SQL.
  * Else true, with out filled.
@@ -679,22 +818,17 @@ write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
 static bool
 use_directly(StmtArgs *args, UseOutcome *out)
 {
-	const CodesTables *known = codes_tables();
+	const CodesTables *known = codes_tables(RowExclusiveLock);
 	Oid			indexoid = known->key_index;
 	Relation	rel;
 	Snapshot	snapshot;
 	TupleTableSlot *slot;
-	TM_FailureData tmfd;
-	TM_Result	res;
 	bool		decided = true;
 	bool		isnull;
 
-	rel = table_open(known->codes, RowExclusiveLock);
-	if (!update_is_plain(rel))
-	{
-		table_close(rel, NoLock);
+	if (!known->direct)
 		return false;
-	}
+	rel = table_open(known->codes, NoLock);
 
 	/* as a statement of its own: see this transaction's earlier work */
 	CommandCounterIncrement();
@@ -704,48 +838,17 @@ use_directly(StmtArgs *args, UseOutcome *out)
 
 	if (!find_code(rel, indexoid, snapshot, DatumGetUUIDP(args->values[0]), slot))
 		out->reason = CODES_NOT_FOUND;
-	else if (!codes_batch_info(DatumGetInt32(slot_getattr(slot, COL_BATCH, &isnull)),
-							   &out->batch) ||
-			 !out->batch.per_redeemer_null ||
-			 !codes_usable(&out->batch,
-						   DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))))
-		decided = false;
 	else
 	{
-		res = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot,
-							   GetCurrentCommandId(false),
-							   LockTupleNoKeyExclusive, LockWaitBlock,
-							   IsolationUsesXactSnapshot() ? 0 :
-							   TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-							   &tmfd);
-		switch (res)
-		{
-			case TM_Ok:
-				out->uses = DatumGetInt32(slot_getattr(slot, COL_USES, &isnull));
-				/* a newer version, after waiting: check it again */
-				out->reason = tmfd.traversed ?
-					codes_refusal(&out->batch, out->uses) : CODES_OK;
-				if (out->reason == CODES_OK)
-				{
-					write_use(rel, snapshot, slot, args);
-					out->uses++;
-				}
-				break;
-			case TM_Updated:
-			case TM_Deleted:
-				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent update")));
-				out->reason = (res == TM_Deleted) ? CODES_NOT_FOUND : CODES_USED_UP;
-				break;
-			case TM_SelfModified:
-				/* changed since this statement began: by a trigger, say */
-				out->reason = CODES_USED_UP;
-				break;
-			default:
-				elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
-		}
+		out->guess = false;
+		if (codes_batch_info(DatumGetInt32(slot_getattr(slot, COL_BATCH, &isnull)),
+							 &out->batch) &&
+			out->batch.per_redeemer_null &&
+			codes_usable(&out->batch,
+						 DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))))
+			lock_and_write(rel, snapshot, slot, args, out);
+		else
+			decided = false;
 	}
 
 	ExecDropSingleTupleTableSlot(slot);
@@ -836,6 +939,8 @@ check_code(StmtArgs *args, UseOutcome *out)
 	static SPIPlanPtr plan = NULL;
 
 	run_stmt(&plan, query_sql, args, true, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+		out->guess = false;
 	if (SPI_processed != 1 || !result_batch(&out->batch))
 	{
 		out->reason = CODES_NOT_FOUND;
@@ -1073,6 +1178,8 @@ query_action(StmtArgs *args, UseOutcome *out)
 	static SPIPlanPtr plan = NULL;
 
 	run_stmt(&plan, query_sql, args, true, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+		out->guess = false;
 	if (SPI_processed != 1 || !result_batch(&out->batch))
 		out->reason = CODES_NOT_FOUND;
 	else
@@ -1085,9 +1192,10 @@ query_action(StmtArgs *args, UseOutcome *out)
 /*
  * Run an action on the code argument (0) for the redeemer argument (1,
  * which may be NULL or missing), under the brake: a braked redeemer gets
- * CODES_BRAKED without a look-up, and a redeemer's guess, a code that does
- * not exist, is counted (brake.c).  A code that exists but cannot be used
- * now (used up, out of its period, a lost race) is no guess.  writes: the
+ * CODES_BRAKED without a look-up, and a redeemer's guess, a code of which
+ * no row is found, is counted (brake.c).  A code that exists but cannot be
+ * used now (used up, out of its period, a lost race, even with a delete of
+ * its batch) is no guess.  writes: the
  * action writes (see pin_search_path).
  */
 static void
@@ -1103,6 +1211,7 @@ run_braked(FunctionCallInfo fcinfo, bool writes, CodeAction action,
 
 	memset(out, 0, sizeof(*out));
 	out->reason = CODES_NOT_FOUND;
+	out->guess = true;
 	if (redeemer != NULL && codes_braked(redeemer))
 	{
 		out->reason = CODES_BRAKED;
@@ -1114,7 +1223,7 @@ run_braked(FunctionCallInfo fcinfo, bool writes, CodeAction action,
 		action(&args, out);
 	end_op(connected, &pin);
 
-	if (out->reason == CODES_NOT_FOUND && redeemer != NULL)
+	if (out->guess && redeemer != NULL)
 		codes_count_failure(redeemer);
 }
 

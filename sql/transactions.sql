@@ -59,4 +59,15 @@ SELECT codes.code_del(code) FROM c WHERE n = 2;
 ROLLBACK;
 SELECT codes.code_query(code) FROM c WHERE n = 2;
 
+-- a batch made and used in one statement, at every isolation level: the
+-- use sees the statement's own batch
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT codes.code_use(code, 'r') FROM codes.code_gen(1, NULL, NULL, batch => 'same statement 1', max_uses_per_redeemer => 1) AS code;
+SELECT codes.code_use(code, 'r') FROM codes.code_gen(1, NULL, NULL, batch => 'same statement 2') AS code;
+COMMIT;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT codes.code_use(code, 'r') FROM codes.code_gen(1, NULL, NULL, batch => 'same statement 3', max_uses_per_redeemer => 1) AS code;
+COMMIT;
+SELECT codes.code_use(code, 'r') FROM codes.code_gen(1, NULL, NULL, batch => 'same statement 4', max_uses_per_redeemer => 1) AS code;
+
 DROP EXTENSION codes;

@@ -129,6 +129,29 @@ SELECT count(*) FROM codes.code_gen(3, NULL, NULL, batch => 'audited');
 SELECT event FROM audit ORDER BY seq;
 DROP TRIGGER after_insert ON codes.codes;
 
+-- a CHECK constraint whose function sets its own search_path runs as it
+-- would for the UPDATE
+CREATE SCHEMA app;
+CREATE FUNCTION app.helper(t text) RETURNS boolean LANGUAGE sql IMMUTABLE
+AS $$ SELECT t IS NULL OR t <> 'banned' $$;
+CREATE FUNCTION app.redeemer_ok(t text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE
+SET search_path = app, pg_temp AS $$ BEGIN RETURN helper(t); END $$;
+ALTER TABLE codes.codes ADD CONSTRAINT redeemer_ok CHECK (app.redeemer_ok(used_by));
+SELECT codes.code_use(code, 'gus') FROM c WHERE n = 7;
+\set VERBOSITY terse
+SELECT codes.code_use(code, 'banned') FROM c WHERE n = 8;
+\set VERBOSITY default
+SELECT codes.code_query(code) FROM c WHERE n = 8;
+ALTER TABLE codes.codes DROP CONSTRAINT redeemer_ok;
+DROP SCHEMA app CASCADE;
+
+-- rules are refused: a plan a rule rewrote to nothing would stay so
+CREATE RULE no_update AS ON UPDATE TO codes.codes DO INSTEAD NOTHING;
+SELECT codes.code_use(code) FROM c WHERE n = 8;
+\echo :LAST_ERROR_SQLSTATE
+DROP RULE no_update ON codes.codes;
+SELECT codes.code_use(code) FROM c WHERE n = 8;
+
 DROP TABLE audit;
 DROP FUNCTION audit_row(), audit_statement(), skip_row(), stamp_row();
 DROP EXTENSION codes;
