@@ -476,35 +476,41 @@ codes_tables(LOCKMODE mode)
  * CodesTables.user_code, decided with the tables locked), the path is set
  * as a function's SET clause sets it: that code then sees pg_catalog and
  * pg_temp, or the path of its own SET clause, exactly as it would under any
- * SECURITY DEFINER function that pins search_path.  Rules are refused: a
- * plan that a rule rewrote to nothing would stay so after the rule is
- * dropped.
+ * SECURITY DEFINER function that pins search_path (prepare_writes).  Rules
+ * are refused: a plan that a rule rewrote to nothing would stay so after
+ * the rule is dropped.
  */
 static void
-pin_search_path(Pin *pin, bool writes)
+pin_search_path(Pin *pin)
 {
-	const CodesTables *known;
-
 	pin->by_guc = false;
-	if (writes)
+	PushOverrideSearchPath(&pinned_path);
+}
+
+/*
+ * Ready an operation for writes to the tables: lock them, refuse rules,
+ * and pin search_path again as a SET clause does if a write may run a
+ * user's code (see pin_search_path).
+ */
+static void
+prepare_writes(Pin *pin)
+{
+	const CodesTables *known = codes_tables(RowExclusiveLock);
+
+	if (known->rules)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("rules on codes.codes or codes.redemption_log are not supported"),
+				 errhint("Use a trigger instead.")));
+	if (known->user_code && !pin->by_guc)
 	{
-		known = codes_tables(RowExclusiveLock);
-		if (known->rules)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("rules on codes.codes or codes.redemption_log are not supported"),
-					 errhint("Use a trigger instead.")));
-		pin->by_guc = known->user_code;
-	}
-	if (pin->by_guc)
-	{
+		PopOverrideSearchPath();
+		pin->by_guc = true;
 		pin->nestlevel = NewGUCNestLevel();
 		(void) set_config_option("search_path", PINNED_SEARCH_PATH,
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 	}
-	else
-		PushOverrideSearchPath(&pinned_path);
 }
 
 /*
@@ -531,7 +537,8 @@ unpin_search_path(Pin *pin)
  * one key (plain and hashed batches of one shape) is looked up under each
  * in turn.  A NULL code is an error, and so is a code not found that may
  * belong to a hashed batch whose key is not configured.  Either way the
- * caller ends with end_op.
+ * caller ends with end_op.  writes: the operation writes to the tables;
+ * then, if the text may be a code, they are locked first (prepare_writes).
  */
 static bool
 begin_op(FunctionCallInfo fcinfo, bool writes, Pin *pin, pg_uuid_t *key,
@@ -549,9 +556,11 @@ begin_op(FunctionCallInfo fcinfo, bool writes, Pin *pin, pg_uuid_t *key,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("code must not be null")));
 
-	pin_search_path(pin, writes);
+	pin_search_path(pin);
 	codes_refresh_batch_cache();
 	nkeys = codes_lookup_keys(PG_GETARG_TEXT_PP(0), &keys, missing_key);
+	if (writes && nkeys > 0)
+		prepare_writes(pin);
 
 	memset(args->nulls, 'n', sizeof(args->nulls));
 	args->nulls[0] = ' ';
