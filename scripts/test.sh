@@ -58,6 +58,7 @@ as_tester env PGPORT="$port" pg_virtualenv -c '--locale=C.UTF-8 --encoding=UTF8'
 	PGOPTIONS="$SERIALIZABLE_OPTS" make -s installcheck ISOLATION= TAP_TESTS= || cat regression.diffs
 	make -s installcheck REGRESS= TAP_TESTS= || cat output_iso/regression.diffs
 	sh sql_tests/dump_restore.sh
+	sh sql_tests/getting_started.sh
 	sh sql_tests/hmac_at_rest.sh
 	sh sql_tests/load.sh
 ' 2>&1 | tee "$log"
