@@ -73,14 +73,20 @@ is($open->query_safe("SELECT codes.code_query('$b1[0]')"),
 is($open->query_safe("SELECT codes.code_use('$b1[1]')"),
 	'FAILED', 'subscriber, open session: code_use of a revoked code fails');
 
-# Extended on the publisher, which lifts the revocation.
+# Extended on the publisher: the revocation stands.
 $pub->safe_psql('postgres',
 	"SELECT codes.batch_extend('b1', now() + interval '2 days')");
 $pub->wait_for_catchup('codes_sub');
 is($open->query_safe("SELECT codes.code_query('$b1[0]')"),
-	'UNACTIVED', 'subscriber, open session: code_query sees the extension');
+	'TIMEINVALID', 'subscriber, open session: an extension keeps the revocation');
+
+# The revocation lifted on the publisher.
+$pub->safe_psql('postgres', "SELECT codes.batch_unrevoke('b1')");
+$pub->wait_for_catchup('codes_sub');
+is($open->query_safe("SELECT codes.code_query('$b1[0]')"),
+	'UNACTIVED', 'subscriber, open session: code_query sees the revocation lifted');
 is($open->query_safe("SELECT codes.code_use('$b1[1]')"),
-	'SUCCEED', 'subscriber, open session: code_use of an extended code succeeds');
+	'SUCCEED', 'subscriber, open session: code_use of a code no longer revoked succeeds');
 
 # A batch of a pattern the open session has not seen in use.
 my @new = split /\n/, $pub->safe_psql('postgres',
