@@ -40,6 +40,7 @@
 #include "utils/snapmgr.h"
 
 #include "codes.h"
+#include "compat.h"
 
 PG_MODULE_MAGIC;
 
@@ -290,24 +291,22 @@ run_stmt(SPIPlanPtr *planp, const char *sql, StmtArgs *args, bool read_only,
 }
 
 /*
- * The search_path every operation pins while it runs: pg_catalog only, not
- * even pg_temp.  Pushed and popped in C rather than by a SET clause on the
- * functions, which costs 7,000 instructions a call (callgrind), more than
- * a tenth of a query.  An error pops it with the (sub)transaction.
+ * The search_path every operation pins while it runs, where PostgreSQL
+ * has the override search path stack (before 17, see compat.h):
+ * pg_catalog only, not even pg_temp.  Pushed and popped in C rather than
+ * by a SET clause on the functions, which costs 7,000 instructions a call
+ * (callgrind), more than a tenth of a query.  An error pops it with the
+ * (sub)transaction.  Where there is no such stack (17 on), and where the
+ * stack would be wrong (see pin_search_path), it is pinned as a SET
+ * clause pins it, to PINNED_SEARCH_PATH.
  */
-static OverrideSearchPath pinned_path = {
-	.schemas = NIL,
-	.addCatalog = true,
-	.addTemp = false,
-};
-
 /* The search_path pinned as a SET clause pins it. */
 #define PINNED_SEARCH_PATH	"pg_catalog, pg_temp"
 
 /* How an operation pinned search_path (pin_search_path). */
 typedef struct Pin
 {
-	bool		by_guc;			/* as a SET clause; else pinned_path */
+	bool		by_guc;			/* as a SET clause; else the override stack */
 	int			nestlevel;		/* GUC nest level to return to */
 } Pin;
 
@@ -370,11 +369,14 @@ codes_tables(void)
  * the path is set as a function's SET clause sets it: the trigger then
  * sees pg_catalog and pg_temp, or the path of its own SET clause, exactly
  * as it would under any SECURITY DEFINER function that pins search_path.
+ * PostgreSQL 17 and later have no override stack: there every operation
+ * pins search_path so.
  */
 static void
 pin_search_path(Pin *pin, bool writes)
 {
-	pin->by_guc = writes && codes_tables()->user_code;
+	pin->by_guc = !CODES_HAVE_OVERRIDE_SEARCH_PATH ||
+		(writes && codes_tables()->user_code);
 	if (pin->by_guc)
 	{
 		pin->nestlevel = NewGUCNestLevel();
@@ -383,7 +385,7 @@ pin_search_path(Pin *pin, bool writes)
 								 GUC_ACTION_SAVE, true, 0, false);
 	}
 	else
-		PushOverrideSearchPath(&pinned_path);
+		compat_push_catalog_search_path();
 }
 
 /*
@@ -395,7 +397,7 @@ unpin_search_path(Pin *pin)
 	if (pin->by_guc)
 		AtEOXact_GUC(true, pin->nestlevel);
 	else
-		PopOverrideSearchPath();
+		compat_pop_catalog_search_path();
 }
 
 /*
@@ -583,7 +585,7 @@ find_code(Relation rel, Oid indexoid, Snapshot snapshot, const pg_uuid_t *key,
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(codes_key_fold(key)));
 
-	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	scan = compat_index_beginscan(rel, index, snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	while (!found && index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -614,12 +616,16 @@ write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	TupleTableSlot *newslot;
 	int			natts = RelationGetDescr(rel)->natts;
+	Bitmapset  *updated = NULL;
 
 	rte->rtekind = RTE_RELATION;
 	rte->relid = RelationGetRelid(rel);
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(estate, list_make1(rte));
+	updated = bms_add_member(updated, COL_USES - FirstLowInvalidHeapAttributeNumber);
+	updated = bms_add_member(updated, COL_USED_AT - FirstLowInvalidHeapAttributeNumber);
+	updated = bms_add_member(updated, COL_USED_BY - FirstLowInvalidHeapAttributeNumber);
+	compat_init_range_table(estate, rte, updated);
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	estate->es_output_cid = GetCurrentCommandId(true);
 	estate->es_snapshot = snapshot;
