@@ -168,7 +168,14 @@ EOF
 		PARALLEL_OPTS="$(parallel_opts 18)" SERIALIZABLE_OPTS="$serializable_opts" \
 		sh -c "$in_cluster"
 	as_tester "$bin18/pg_ctl" -D "$pg18/data" -m fast -w stop >/dev/null
-	as_tester env PATH="$bin18:$PATH" PG_CONFIG="$pg_config18" sh sql_tests/tap.sh
+	# sql_tests/t/005_pg_upgrade.pl upgrades a cluster of 15 (the system's,
+	# with this tree staged for it as test_15 stages it) to 18.
+	if [ ! -f "$work/pg15/stage.conf" ]; then
+		mkdir -p "$work/pg15" && stage_copy "$work/pg15" || return 1
+	fi
+	as_tester env PATH="$bin18:$PATH" PG_CONFIG="$pg_config18" \
+		CODES_UPGRADE_FROM="$(dirname "$(pg_config --bindir)")" \
+		CODES_UPGRADE_FROM_CONF="$work/pg15/stage.conf" sh sql_tests/tap.sh
 	cd - >/dev/null || return 1
 	echo "PostgreSQL 18: tests ran in $(($(date +%s) - start)) s"
 }
