@@ -488,6 +488,9 @@ throttle_reset(PG_FUNCTION_ARGS)
 	key = brake_key(PG_GETARG_TEXT_PP(0));
 	LWLockAcquire(brake_lock, LW_EXCLUSIVE);
 	hash_search(brake_table, &key, HASH_REMOVE, &found);
+	/* that made room: a new redeemer need not wait for the next sweep */
+	if (found)
+		brake_shared->misses_left = 0;
 	LWLockRelease(brake_lock);
 
 	PG_RETURN_BOOL(found);

@@ -1,13 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * codes.c
- *	  The operations on codes: code_gen, code_use, code_undo, code_query and
- *	  code_del; and the module's initialization.
+ *	  The operations on codes: code_gen, code_use, code_redeem, code_check,
+ *	  code_undo, code_query, code_normalize and code_del; the direct use
+ *	  path; and the module's initialization.
  *
  * Each works through SPI with plans prepared once per backend and saved.
  * They are SECURITY DEFINER: the SQL names every object and operator in
- * full, and every operation pins search_path to pg_catalog while it runs
- * (pinned_path).
+ * full, and every operation pins search_path while it runs
+ * (pin_search_path).
  *
  * No message raised here contains a code: server logs are read by more
  * people than the codes table.
@@ -41,6 +42,7 @@
 #include "utils/syscache.h"
 
 #include "codes.h"
+#include "compat.h"
 
 PG_MODULE_MAGIC;
 
@@ -326,24 +328,22 @@ run_stmt(SPIPlanPtr *planp, const char *sql, StmtArgs *args, bool read_only,
 }
 
 /*
- * The search_path every operation pins while it runs: pg_catalog only, not
- * even pg_temp.  Pushed and popped in C rather than by a SET clause on the
- * functions, which costs 7,000 instructions a call (callgrind), more than
- * a tenth of a query.  An error pops it with the (sub)transaction.
+ * The search_path every operation pins while it runs, where PostgreSQL
+ * has the override search path stack (before 17, see compat.h):
+ * pg_catalog only, not even pg_temp.  Pushed and popped in C rather than
+ * by a SET clause on the functions, which costs 7,000 instructions a call
+ * (callgrind), more than a tenth of a query.  An error pops it with the
+ * (sub)transaction.  Where there is no such stack (17 on), and where the
+ * stack would be wrong (see pin_search_path), it is pinned as a SET
+ * clause pins it, to PINNED_SEARCH_PATH.
  */
-static OverrideSearchPath pinned_path = {
-	.schemas = NIL,
-	.addCatalog = true,
-	.addTemp = false,
-};
-
 /* The search_path pinned as a SET clause pins it. */
 #define PINNED_SEARCH_PATH	"pg_catalog, pg_temp"
 
 /* How an operation pinned search_path (pin_search_path). */
 typedef struct Pin
 {
-	bool		by_guc;			/* as a SET clause; else pinned_path */
+	bool		by_guc;			/* as a SET clause; else the override stack */
 	int			nestlevel;		/* GUC nest level to return to */
 } Pin;
 
@@ -469,6 +469,19 @@ codes_tables(LOCKMODE mode)
 }
 
 /*
+ * Pin search_path as a function's SET clause does, to be undone by
+ * unpin_search_path.
+ */
+static void
+pin_by_guc(Pin *pin)
+{
+	pin->nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", PINNED_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
  * Pin search_path for an operation.  The override stack is cheapest, but
  * it also overrides the SET clause of any function called below it, so
  * that a user's trigger, constraint or index function could not set its
@@ -478,13 +491,17 @@ codes_tables(LOCKMODE mode)
  * pg_temp, or the path of its own SET clause, exactly as it would under any
  * SECURITY DEFINER function that pins search_path (prepare_writes).  Rules
  * are refused: a plan that a rule rewrote to nothing would stay so after
- * the rule is dropped.
+ * the rule is dropped.  PostgreSQL 17 and later have no override stack:
+ * there every operation pins search_path as a SET clause does.
  */
 static void
 pin_search_path(Pin *pin)
 {
-	pin->by_guc = false;
-	PushOverrideSearchPath(&pinned_path);
+	pin->by_guc = !CODES_HAVE_OVERRIDE_SEARCH_PATH;
+	if (pin->by_guc)
+		pin_by_guc(pin);
+	else
+		compat_push_catalog_search_path();
 }
 
 /*
@@ -504,12 +521,9 @@ prepare_writes(Pin *pin)
 				 errhint("Use a trigger instead.")));
 	if (known->user_code && !pin->by_guc)
 	{
-		PopOverrideSearchPath();
+		compat_pop_catalog_search_path();
 		pin->by_guc = true;
-		pin->nestlevel = NewGUCNestLevel();
-		(void) set_config_option("search_path", PINNED_SEARCH_PATH,
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
+		pin_by_guc(pin);
 	}
 }
 
@@ -522,7 +536,7 @@ unpin_search_path(Pin *pin)
 	if (pin->by_guc)
 		AtEOXact_GUC(true, pin->nestlevel);
 	else
-		PopOverrideSearchPath();
+		compat_pop_catalog_search_path();
 }
 
 /*
@@ -689,7 +703,7 @@ find_code(Relation rel, Oid indexoid, Snapshot snapshot, const pg_uuid_t *key,
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(codes_key_fold(key)));
 
-	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	scan = compat_index_beginscan(rel, index, snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	while (!found && index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -720,12 +734,16 @@ write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	TupleTableSlot *newslot;
 	int			natts = RelationGetDescr(rel)->natts;
+	Bitmapset  *updated = NULL;
 
 	rte->rtekind = RTE_RELATION;
 	rte->relid = RelationGetRelid(rel);
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(estate, list_make1(rte));
+	updated = bms_add_member(updated, COL_USES - FirstLowInvalidHeapAttributeNumber);
+	updated = bms_add_member(updated, COL_USED_AT - FirstLowInvalidHeapAttributeNumber);
+	updated = bms_add_member(updated, COL_USED_BY - FirstLowInvalidHeapAttributeNumber);
+	compat_init_range_table(estate, rte, updated);
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	estate->es_output_cid = GetCurrentCommandId(true);
 	estate->es_snapshot = snapshot;
@@ -1417,16 +1435,17 @@ Datum
 code_normalize(PG_FUNCTION_ARGS)
 {
 	ErrorContextCallback hiding;
+	Pin			pin;
 	const CodesShape *shapes;
 	int			nshapes;
 	char	   *normal;
 
 	begin_hiding(&hiding);
-	PushOverrideSearchPath(&pinned_path);
+	pin_search_path(&pin);
 	codes_refresh_batch_cache();
 	shapes = codes_known_shapes(&nshapes);
 	normal = codes_normal_form(PG_GETARG_TEXT_PP(0), shapes, nshapes);
-	PopOverrideSearchPath();
+	unpin_search_path(&pin);
 	end_hiding(&hiding);
 
 	if (normal == NULL)

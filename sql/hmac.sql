@@ -98,7 +98,11 @@ CREATE ROLE regress_codes_keyless;
 SET ROLE regress_codes_keyless;
 SET codes.key_file = '/tmp/codes_regress_key_a';
 \echo :LAST_ERROR_SQLSTATE
+-- (the message is PostgreSQL 15's "must be superuser or have privileges of
+-- pg_read_all_settings", 18's "permission denied": the SQLSTATE alone)
+\set VERBOSITY sqlstate
 SHOW codes.key_file;
+\set VERBOSITY default
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 DROP ROLE regress_codes_keyless;

@@ -6,11 +6,16 @@ CREATE EXTENSION codes;
 -- everything lives in schema codes, a member of the extension
 SELECT extname, extrelocatable FROM pg_extension WHERE extname = 'codes';
 
+-- (without the row types of its tables and views, and their array types,
+-- which PostgreSQL 18 records as members too: they come with the relation)
 SELECT pg_describe_object(classid, objid, objsubid) AS object
 FROM pg_depend
 WHERE refclassid = 'pg_extension'::regclass
   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'codes')
   AND deptype = 'e'
+  AND NOT (classid = 'pg_type'::regclass AND EXISTS (
+	SELECT FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem
+	WHERE t.oid = objid AND (t.typrelid <> 0 OR e.typrelid <> 0)))
 ORDER BY 1;
 
 -- both tables and the batch id sequence are dumped with their data
@@ -58,9 +63,12 @@ DROP SCHEMA elsewhere;
 
 DROP EXTENSION codes;
 
--- a schema codes that exists already is not taken over
+-- a schema codes that exists already is not taken over (without the
+-- CONTEXT line that PostgreSQL 18 adds, naming the line of the script)
 CREATE SCHEMA codes;
+\set SHOW_CONTEXT never
 CREATE EXTENSION codes;
+\set SHOW_CONTEXT errors
 DROP SCHEMA codes;
 
 -- nothing is left behind
