@@ -12,6 +12,7 @@
 #   sh scripts/install_script.sh            write extension/codes--VERSION.sql
 #   sh scripts/install_script.sh --stdout   print it instead
 set -eu
+mode=${1:-write}
 cd "$(dirname "$0")/.."
 
 version=$(sed -n "s/^[[:space:]]*default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" codes.control)
@@ -55,7 +56,7 @@ HEADER
 	done
 }
 
-if [ "${1:-}" = --stdout ]; then
+if [ "$mode" = --stdout ]; then
 	generate
 else
 	out=extension/codes--$version.sql
