@@ -4,10 +4,11 @@
 # pg_regress suite, the isolation specs, the dump/restore, hashed-at-rest
 # and load tests in one cluster (with codes preloaded, for the brake on
 # guessing, and a key file for hashed codes), then the TAP tests (crash,
-# standby, restart, upgrade), which make their own, and last the benchmark
-# at a small size, so that it cannot rot.  Ends with the line "N passed,
-# N failed"; exits non-zero if anything failed.  CODES_HEAVY=1 runs the
-# heavy variants (see README.md).
+# standby, restart, upgrade), which make their own, the release metadata
+# and the Debian package (sql_tests/meta.sh, sql_tests/package.sh), and
+# last the benchmark at a small size, so that it cannot rot.  Ends with
+# the line "N passed, N failed"; exits non-zero if anything failed.
+# CODES_HEAVY=1 runs the heavy variants (see README.md).
 #
 # The build is not installed into the system for the tests: it is staged in
 # a temporary copy of the tree, and the test clusters load it from there
@@ -62,6 +63,11 @@ as_tester env PGPORT="$port" pg_virtualenv -c '--locale=C.UTF-8 --encoding=UTF8'
 ' 2>&1 | tee "$log"
 as_tester env TEMP_CONFIG="$work/stage.conf" sh sql_tests/tap.sh 2>&1 | tee -a "$log"
 cd - >/dev/null || exit 1
+
+# The release metadata, then the Debian package, built, installed, tested
+# and purged (before the benchmark, which installs the build again).
+sh sql_tests/meta.sh 2>&1 | tee -a "$log"
+sh sql_tests/package.sh 2>&1 | tee -a "$log"
 
 # The benchmark's figures are printed, never judged.
 if bash bench/run.sh --quick --install >"$log.bench" 2>&1; then
