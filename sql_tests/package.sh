@@ -71,7 +71,7 @@ run() {
 	[ -n "$debs" ] || return 1
 	for deb in $debs; do
 		dpkg-deb -c "$deb"
-		as_tester lintian --fail-on error,warning "$deb" || return 1
+		as_tester lintian --pedantic --show-overrides --fail-on error,warning "$deb" || return 1
 	done
 
 	for deb in $debs; do
