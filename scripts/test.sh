@@ -5,9 +5,10 @@
 # and load tests in one cluster (with codes preloaded, for the brake on
 # guessing, and a key file for hashed codes), then the TAP tests (crash,
 # standby, restart, upgrade, logical replication, server log), which make
-# their own, and last the benchmark
-# at a small size, so that it cannot rot.  Ends with the line "N passed,
-# N failed"; exits non-zero if anything failed.  CODES_HEAVY=1 runs the
+# their own, the release metadata and the Debian package
+# (sql_tests/meta.sh, sql_tests/package.sh), and last the benchmark at a
+# small size, so that it cannot rot.  Ends with the line "N passed, N
+# failed"; exits non-zero if anything failed.  CODES_HEAVY=1 runs the
 # heavy variants (see README.md).
 #
 # The suite runs on each PostgreSQL major version in turn: first 15, the
@@ -170,7 +171,7 @@ EOF
 		PARALLEL_OPTS="$(parallel_opts 18)" SERIALIZABLE_OPTS="$serializable_opts" \
 		sh -c "$in_cluster"
 	as_tester "$bin18/pg_ctl" -D "$pg18/data" -m fast -w stop >/dev/null
-	# sql_tests/t/005_pg_upgrade.pl upgrades a cluster of 15 (the system's,
+	# sql_tests/t/007_pg_upgrade.pl upgrades a cluster of 15 (the system's,
 	# with this tree staged for it as test_15 stages it) to 18.
 	if [ ! -f "$work/pg15/stage.conf" ]; then
 		mkdir -p "$work/pg15" && stage_copy "$work/pg15" || return 1
@@ -186,9 +187,13 @@ for v in $versions; do
 	{ test_$v || echo "test setup ... FAILED"; } 2>&1 | tag_version "$v"
 done | tee "$log"
 
-# The benchmark's figures are printed, never judged.  It runs on 15.
+# On 15: the release metadata, then the Debian package, built, installed,
+# tested and purged (before the benchmark, which installs the build
+# again); and the benchmark, whose figures are printed, never judged.
 case " $versions " in
 *" 15 "*)
+	sh sql_tests/meta.sh 2>&1 | tag_version 15 | tee -a "$log"
+	sh sql_tests/package.sh 2>&1 | tag_version 15 | tee -a "$log"
 	if bash bench/run.sh --quick --install >"$log.bench" 2>&1; then
 		echo "test bench_quick (pg15)          ... ok" | tee -a "$log"
 	else

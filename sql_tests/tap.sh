@@ -28,7 +28,7 @@ for t in sql_tests/t/*.pl; do
 	if [ -n "$ms" ]; then
 		printf 'test %-30s ... ok %8s ms\n' "$name" "$ms"
 	elif grep -q "^\[[0-9:]*\] $t \.* skipped" "$out"; then
-		# neither passed nor failed (005_pg_upgrade.pl without an older server)
+		# neither passed nor failed (007_pg_upgrade.pl without an older server)
 		printf 'test %-30s ... skipped\n' "$name"
 	else
 		failed=1
