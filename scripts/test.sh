@@ -1,9 +1,9 @@
 #!/bin/sh
 # Every test of codes, from a fresh clone: install the build dependencies,
 # build warning-free, and test that build in throwaway clusters: the
-# pg_regress suite, the isolation specs, the dump/restore, hashed-at-rest
-# and load tests in one cluster (with codes preloaded, for the brake on
-# guessing, and a key file for hashed codes), then the TAP tests (crash,
+# pg_regress suite, the isolation specs, the dump/restore, hashed-at-rest,
+# load and example shop tests in one cluster (with codes preloaded, for the
+# brake on guessing, and a key file for hashed codes), then the TAP tests (crash,
 # standby, restart, upgrade, logical replication, server log), which make
 # their own, and last the benchmark
 # at a small size, so that it cannot rot.  Ends with the line "N passed,
@@ -60,6 +60,7 @@ as_tester env PGPORT="$port" pg_virtualenv -c '--locale=C.UTF-8 --encoding=UTF8'
 	sh sql_tests/dump_restore.sh
 	sh sql_tests/hmac_at_rest.sh
 	sh sql_tests/load.sh
+	sh sql_tests/example.sh
 ' 2>&1 | tee "$log"
 as_tester env TEMP_CONFIG="$work/stage.conf" sh sql_tests/tap.sh 2>&1 | tee -a "$log"
 cd - >/dev/null || exit 1
