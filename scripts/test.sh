@@ -1,9 +1,11 @@
 #!/bin/sh
 # Every test of codes, from a fresh clone: install the build dependencies,
 # build warning-free, and test that build in throwaway clusters: the
-# pg_regress suite, the isolation specs, the dump/restore, hashed-at-rest
-# and load tests in one cluster (with codes preloaded, for the brake on
-# guessing, and a key file for hashed codes), then the TAP tests (crash,
+# pg_regress suite (three times: as is, in parallel plans, SERIALIZABLE),
+# the isolation specs, the dump/restore, getting started, hashed-at-rest,
+# load and example shop tests in one cluster (with codes preloaded, for the
+# brake on guessing, and a key file for hashed codes), then the TAP tests
+# (crash,
 # standby, restart, upgrade, logical replication, server log), which make
 # their own, the release metadata and the Debian package
 # (sql_tests/meta.sh, sql_tests/package.sh), and last the benchmark at a
@@ -94,6 +96,7 @@ in_cluster='
 	sh sql_tests/getting_started.sh
 	sh sql_tests/hmac_at_rest.sh
 	sh sql_tests/load.sh
+	sh sql_tests/example.sh
 '
 
 # The parallel setting: 15 calls it force_parallel_mode; 16 renamed it
