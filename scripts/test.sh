@@ -5,9 +5,8 @@
 # the isolation specs, the dump/restore, getting started, hashed-at-rest,
 # load and example shop tests in one cluster (with codes preloaded, for the
 # brake on guessing, and a key file for hashed codes), then the TAP tests
-# (crash,
-# standby, restart, upgrade, logical replication, server log), which make
-# their own, the release metadata and the Debian package
+# (crash, standby, restart, upgrade, logical replication, server log,
+# pg_upgrade), which make their own, the release metadata and the Debian package
 # (sql_tests/meta.sh, sql_tests/package.sh), and last the benchmark at a
 # small size, so that it cannot rot.  Ends with the line "N passed, N
 # failed"; exits non-zero if anything failed.  CODES_HEAVY=1 runs the
