@@ -1236,6 +1236,10 @@ run_braked(FunctionCallInfo fcinfo, bool writes, CodeAction action,
 	StmtArgs	args;
 	bool		connected;
 
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("code must not be null")));
 	memset(out, 0, sizeof(*out));
 	out->reason = CODES_NOT_FOUND;
 	out->guess = true;
@@ -1270,10 +1274,6 @@ code_use(PG_FUNCTION_ARGS)
 	UseOutcome	out;
 
 	begin_hiding(&hiding);
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("code must not be null")));
 	PreventCommandIfReadOnly("code_use()");
 	run_braked(fcinfo, true, use_code, &out);
 	end_hiding(&hiding);
@@ -1317,6 +1317,27 @@ outcome_row(FunctionCallInfo fcinfo, const UseOutcome *out)
 }
 
 /*
+ * Run a braked action (run_braked) for code_redeem or code_check, and
+ * return its outcome as their row.  writer: the function's name if the
+ * action writes, which a read-only transaction refuses; else NULL.
+ */
+static Datum
+outcome_call(FunctionCallInfo fcinfo, const char *writer, CodeAction action)
+{
+	ErrorContextCallback hiding;
+	UseOutcome	out;
+	Datum		row;
+
+	begin_hiding(&hiding);
+	if (writer)
+		PreventCommandIfReadOnly(writer);
+	run_braked(fcinfo, writer != NULL, action, &out);
+	row = outcome_row(fcinfo, &out);
+	end_hiding(&hiding);
+	return row;
+}
+
+/*
  * code_redeem(code, redeemer) returns (ok, reason, batch, metadata,
  * uses_left, valid_until)
  *
@@ -1326,21 +1347,7 @@ outcome_row(FunctionCallInfo fcinfo, const UseOutcome *out)
 Datum
 code_redeem(PG_FUNCTION_ARGS)
 {
-	ErrorContextCallback hiding;
-	UseOutcome	out;
-	Datum		row;
-
-	begin_hiding(&hiding);
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("code must not be null")));
-	PreventCommandIfReadOnly("code_redeem()");
-	run_braked(fcinfo, true, redeem_action, &out);
-	row = outcome_row(fcinfo, &out);
-	end_hiding(&hiding);
-
-	PG_RETURN_DATUM(row);
+	return outcome_call(fcinfo, "code_redeem()", redeem_action);
 }
 
 /*
@@ -1353,20 +1360,7 @@ code_redeem(PG_FUNCTION_ARGS)
 Datum
 code_check(PG_FUNCTION_ARGS)
 {
-	ErrorContextCallback hiding;
-	UseOutcome	out;
-	Datum		row;
-
-	begin_hiding(&hiding);
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("code must not be null")));
-	run_braked(fcinfo, false, check_action, &out);
-	row = outcome_row(fcinfo, &out);
-	end_hiding(&hiding);
-
-	PG_RETURN_DATUM(row);
+	return outcome_call(fcinfo, NULL, check_action);
 }
 
 /*
@@ -1412,10 +1406,6 @@ code_query(PG_FUNCTION_ARGS)
 	const char *status = CODES_NO_EXISTED;
 
 	begin_hiding(&hiding);
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("code must not be null")));
 	run_braked(fcinfo, false, query_action, &out);
 	if (out.reason != CODES_NOT_FOUND && out.reason != CODES_BRAKED)
 		status = codes_status(&out.batch, out.uses);
