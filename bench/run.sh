@@ -47,6 +47,9 @@ usage: bash bench/run.sh [options]
   --chart              also draw results.png with gnuplot (installs gnuplot-nox)
   --install            build and install the extension from this tree first
   --out FILE           where to write the Markdown (default bench/results.md)
+  --pg V               PostgreSQL 15 (Debian's, default) or 18 (built from
+                       source by scripts/build_pg.sh into its own prefix,
+                       where --install installs the extension too)
 EOF
 }
 
@@ -54,7 +57,7 @@ EOF
 
 if [ "${1:-}" != --inner ]; then
 	N=1000000 DURATION=10 CLIENTS=4 JOBS=2 ROUNDS=3 PGROUNDS=3
-	QUICK=0 BIG=0 CHART=0 INSTALL=0 OUTFILE= SETS=() GENARGS=
+	QUICK=0 BIG=0 CHART=0 INSTALL=0 OUTFILE= SETS=() GENARGS= PG=15
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		-n | --codes) N=$2; shift ;;
@@ -76,6 +79,7 @@ if [ "${1:-}" != --inner ]; then
 		--chart) CHART=1 ;;
 		--install) INSTALL=1 ;;
 		--out) OUTFILE=$2; shift ;;
+		--pg) PG=$2; shift ;;
 		-h | --help) usage; exit 0 ;;
 		*) usage >&2; exit 2 ;;
 		esac
@@ -101,10 +105,24 @@ if [ "${1:-}" != --inner ]; then
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
 	fi
+	case "$PG" in
+	15) ;;
+	18)
+		# A private build: its pg_config, pgbench and psql come first, and
+		# the cluster is made by its initdb (pg_virtualenv knows only
+		# Debian's servers).
+		pg_config18=$(sh "$here/../scripts/build_pg.sh" 18.6)
+		PATH=$("$pg_config18" --bindir):$PATH
+		export PATH
+		;;
+	*) echo "--pg: 15 or 18" >&2; exit 2 ;;
+	esac
 	if [ "$INSTALL" = 1 ]; then
 		sh "$here/../scripts/deps.sh"
-		make -s -C "$here/.."
-		make -s -C "$here/.." install
+		make -s -C "$here/.." clean
+		make -s -C "$here/.." PG_CONFIG="$(command -v pg_config)"
+		make -s -C "$here/.." PG_CONFIG="$(command -v pg_config)" install
+		make -s -C "$here/.." clean
 	fi
 	if [ ! -f "$(pg_config --sharedir)/extension/codes.control" ]; then
 		echo "the codes extension is not installed: run make install (or this script with --install)" >&2
@@ -130,7 +148,24 @@ if [ "${1:-}" != --inner ]; then
 	export N DURATION CLIENTS JOBS ROUNDS PGROUNDS QUICK BIG CHART OUTFILE GENARGS
 	# -t: the cluster goes to a temporary directory even as root, so it
 	# cannot collide with another pg_virtualenv cluster on the machine.
-	exec pg_virtualenv -t "${opts[@]}" bash "$0" --inner
+	if [ "$PG" = 15 ]; then
+		exec pg_virtualenv -t "${opts[@]}" bash "$0" --inner
+	fi
+
+	# 18: initdb as postgres (it refuses root) in a temporary directory,
+	# the same settings, and the inner part as with pg_virtualenv.
+	cl=$(mktemp -d -t codes-bench18.XXXXXX)
+	chown postgres "$cl"
+	trap 'runuser -u postgres -- pg_ctl -D "$cl/data" -m immediate stop >/dev/null 2>&1; rm -rf "$cl"' EXIT
+	runuser -u postgres -- initdb -D "$cl/data" -A trust -N >/dev/null
+	for o in "${opts[@]}"; do
+		[ "$o" = -o ] || echo "$o" | sed "s/=\(.*\)/ = '\1'/" >>"$cl/data/postgresql.conf"
+	done
+	printf "listen_addresses = ''\nunix_socket_directories = '%s'\n" "$cl" >>"$cl/data/postgresql.conf"
+	runuser -u postgres -- pg_ctl -D "$cl/data" -l "$cl/server.log" -w start >/dev/null ||
+		{ cat "$cl/server.log"; exit 1; }
+	PGHOST=$cl PGUSER=postgres PGDATABASE=postgres bash "$0" --inner
+	exit
 fi
 
 # --- The inner part, inside the throwaway cluster ------------------------
