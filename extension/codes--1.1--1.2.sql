@@ -335,7 +335,27 @@ REVOKE ALL ON TABLE codes.generation_progress FROM PUBLIC;
 -- EXTENSION leaves them.  NOLOGIN: grant them to the roles that log in.
 --
 DO $$
+DECLARE
+	suspect		text;
 BEGIN
+	/*
+	 * A role of these names that someone other than a superuser can hand
+	 * out would hand out the extension's rights: from PostgreSQL 16 on, a
+	 * role's creator without superuser rights holds ADMIN on it.  Refuse
+	 * such a role rather than grant to it.
+	 */
+	SELECT ro.rolname INTO suspect
+	FROM pg_catalog.pg_roles AS ro
+		JOIN pg_catalog.pg_auth_members AS m ON m.roleid = ro.oid
+		JOIN pg_catalog.pg_roles AS holder ON holder.oid = m.member
+	WHERE ro.rolname IN ('codes_app', 'codes_admin')
+	  AND m.admin_option AND NOT holder.rolsuper
+	LIMIT 1;
+	IF suspect IS NOT NULL THEN
+		RAISE EXCEPTION 'role "%" exists and a role without superuser rights may grant it', suspect
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Drop the role, or revoke ADMIN OPTION on it from every role but superusers, and run the command again.';
+	END IF;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.rolname = 'codes_app') THEN
 		CREATE ROLE codes_app NOLOGIN;
 	END IF;

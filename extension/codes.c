@@ -180,6 +180,7 @@ typedef struct UseOutcome
 	bool		guess;			/* not found, and no row was: a guess */
 	CodesBatchInfo batch;		/* unless reason is CODES_NOT_FOUND */
 	int32		uses;
+	bool		have_details;	/* batch_name and metadata are set */
 	Datum		batch_name;		/* with details (add_details): text */
 	Datum		metadata;		/* jsonb */
 	bool		metadata_null;
@@ -1160,13 +1161,16 @@ add_details(StmtArgs *args, UseOutcome *out)
 		return;
 	args->values[2] = Int32GetDatum(out->batch.id);
 	args->nulls[2] = ' ';
-	run_stmt(&plan, details_sql, args, true, SPI_OK_SELECT);
+	/* a new snapshot, as the use had: it sees the batch the use saw */
+	run_stmt(&plan, details_sql, args, false, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 	{
-		/* deleted with its batch since it was found */
-		out->reason = CODES_NOT_FOUND;
+		/* the batch went since; a use made stands, with no details */
+		if (out->reason != CODES_OK)
+			out->reason = CODES_NOT_FOUND;
 		return;
 	}
+	out->have_details = true;
 	out->batch_name = SPI_datumTransfer(result_value(1), false, -1);
 	out->metadata = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 								  2, &isnull);
@@ -1305,9 +1309,9 @@ outcome_row(FunctionCallInfo fcinfo, const UseOutcome *out)
 	if (out->reason != CODES_NOT_FOUND && out->reason != CODES_BRAKED)
 	{
 		values[2] = out->batch_name;
-		nulls[2] = false;
+		nulls[2] = !out->have_details;
 		values[3] = out->metadata;
-		nulls[3] = out->metadata_null;
+		nulls[3] = !out->have_details || out->metadata_null;
 		values[4] = Int32GetDatum(Max(out->batch.max_uses - out->uses, 0));
 		nulls[4] = false;
 		values[5] = TimestampTzGetDatum(out->batch.valid_until);

@@ -116,3 +116,16 @@ DROP ROLE regress_codes_nobody, regress_codes_app, regress_codes_admin;
 
 -- DROP EXTENSION leaves the ready-made roles, which have no rights left
 SELECT r.rolname FROM pg_roles r WHERE r.rolname IN ('codes_app', 'codes_admin') ORDER BY 1;
+
+-- a role of these names that a role without superuser rights may grant
+-- (from 16 on, its creator may) is refused rather than given the rights
+CREATE ROLE regress_codes_mallory;
+GRANT codes_admin TO regress_codes_mallory WITH ADMIN OPTION;
+\set VERBOSITY terse
+CREATE EXTENSION codes;
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+REVOKE codes_admin FROM regress_codes_mallory;
+DROP ROLE regress_codes_mallory;
+CREATE EXTENSION codes;
+DROP EXTENSION codes;
