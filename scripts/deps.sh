@@ -6,14 +6,16 @@
 # it) and its psycopg 3 (the example shop, sql_tests/example.sh), what
 # building the Debian package needs (sql_tests/package.sh: debhelper,
 # pg_buildext from postgresql-server-dev-all, the postgresql package its
-# build-time check depends on, build-essential, lintian), and any package
+# build-time check depends on, build-essential, lintian), pg_auto_failover
+# for the failover test (sql_tests/ha.sh), and any package
 # named as an argument (scripts/valgrind.sh asks for valgrind).
 set -eu
 
 need=""
 for pkg in postgresql-15 postgresql-server-dev-15 uuid-dev \
 	libipc-run-perl make gcc python3 python3-psycopg \
-	debhelper postgresql-server-dev-all postgresql build-essential lintian "$@"; do
+	debhelper postgresql-server-dev-all postgresql build-essential lintian \
+	postgresql-15-auto-failover "$@"; do
 	dpkg-query -W -f '${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' ||
 		need="$need $pkg"
 done

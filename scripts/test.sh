@@ -6,8 +6,9 @@
 # load and example shop tests in one cluster (with codes preloaded, for the
 # brake on guessing, and a key file for hashed codes), then the TAP tests
 # (crash, standby, restart, upgrade, logical replication, server log,
-# pg_upgrade), which make their own, the release metadata and the Debian package
-# (sql_tests/meta.sh, sql_tests/package.sh), and last the benchmark at a
+# pg_upgrade), which make their own, the release metadata, a failover with
+# pg_auto_failover and the Debian package (sql_tests/meta.sh,
+# sql_tests/ha.sh, sql_tests/package.sh), and last the benchmark at a
 # small size, so that it cannot rot.  Ends with the line "N passed, N
 # failed"; exits non-zero if anything failed.  CODES_HEAVY=1 runs the
 # heavy variants (see README.md).
@@ -189,12 +190,14 @@ for v in $versions; do
 	{ test_$v || echo "test setup ... FAILED"; } 2>&1 | tag_version "$v"
 done | tee "$log"
 
-# On 15: the release metadata, then the Debian package, built, installed,
+# On 15: the release metadata, the failover test (pg_auto_failover, about
+# a minute), then the Debian package, built, installed,
 # tested and purged (before the benchmark, which installs the build
 # again); and the benchmark, whose figures are printed, never judged.
 case " $versions " in
 *" 15 "*)
 	sh sql_tests/meta.sh 2>&1 | tag_version 15 | tee -a "$log"
+	sh sql_tests/ha.sh 2>&1 | tag_version 15 | tee -a "$log"
 	sh sql_tests/package.sh 2>&1 | tag_version 15 | tee -a "$log"
 	if bash bench/run.sh --quick --install >"$log.bench" 2>&1; then
 		echo "test bench_quick (pg15)          ... ok" | tee -a "$log"
