@@ -647,6 +647,26 @@ result_batch(CodesBatchInfo *batch)
 }
 
 /*
+ * Read the code's row with a saved statement that returns its batch and
+ * uses (lock_sql or query_sql) and fill out with them; false if there is
+ * no such code or batch.  A row found is no guess, even if its batch is
+ * gone.
+ */
+static bool
+read_code(SPIPlanPtr *planp, const char *sql, bool read_only, StmtArgs *args,
+		  UseOutcome *out)
+{
+	run_stmt(planp, sql, args, read_only, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return false;
+	out->guess = false;
+	if (!result_batch(&out->batch))
+		return false;
+	out->uses = DatumGetInt32(result_value(2));
+	return true;
+}
+
+/*
  * Lock the code's row (lock_sql) and fill out with its batch and uses;
  * false if there is no such code or batch.
  */
@@ -655,14 +675,18 @@ lock_code(StmtArgs *args, UseOutcome *out)
 {
 	static SPIPlanPtr plan = NULL;
 
-	run_stmt(&plan, lock_sql, args, false, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		return false;
-	out->guess = false;
-	if (!result_batch(&out->batch))
-		return false;
-	out->uses = DatumGetInt32(result_value(2));
-	return true;
+	return read_code(&plan, lock_sql, false, args, out);
+}
+
+/*
+ * Read the code's row without locking it (query_sql), as lock_code does.
+ */
+static bool
+look_up_code(StmtArgs *args, UseOutcome *out)
+{
+	static SPIPlanPtr plan = NULL;
+
+	return read_code(&plan, query_sql, true, args, out);
 }
 
 /*
@@ -964,18 +988,10 @@ use_code(StmtArgs *args, UseOutcome *out)
 static void
 check_code(StmtArgs *args, UseOutcome *out)
 {
-	static SPIPlanPtr plan = NULL;
-
-	run_stmt(&plan, query_sql, args, true, SPI_OK_SELECT);
-	if (SPI_processed == 1)
-		out->guess = false;
-	if (SPI_processed != 1 || !result_batch(&out->batch))
-	{
+	if (look_up_code(args, out))
+		out->reason = judge(args, out);
+	else
 		out->reason = CODES_NOT_FOUND;
-		return;
-	}
-	out->uses = DatumGetInt32(result_value(2));
-	out->reason = judge(args, out);
 }
 
 /*
@@ -1206,18 +1222,10 @@ check_action(StmtArgs *args, UseOutcome *out)
 static void
 query_action(StmtArgs *args, UseOutcome *out)
 {
-	static SPIPlanPtr plan = NULL;
-
-	run_stmt(&plan, query_sql, args, true, SPI_OK_SELECT);
-	if (SPI_processed == 1)
-		out->guess = false;
-	if (SPI_processed != 1 || !result_batch(&out->batch))
-		out->reason = CODES_NOT_FOUND;
-	else
-	{
-		out->uses = DatumGetInt32(result_value(2));
+	if (look_up_code(args, out))
 		out->reason = codes_refusal(&out->batch, out->uses);
-	}
+	else
+		out->reason = CODES_NOT_FOUND;
 }
 
 /*
