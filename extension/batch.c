@@ -45,6 +45,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "citus.h"
 #include "codes.h"
 
 PG_FUNCTION_INFO_V1(batch_changed);
@@ -127,8 +128,10 @@ fires_always(Relation rel, const char *name)
 
 /*
  * After codes.batch changed, or on first need: learn its OID (to recognize
- * its invalidations) and whether its invalidation triggers fire for every
- * change, wherever it is made.  Holds AccessShareLock on codes.batch until
+ * its invalidations) and whether its invalidation triggers fire in this
+ * server for every change, wherever it is made: they must fire ALWAYS, and
+ * if codes.batch is a Citus reference table, this node must hold a copy
+ * of it (whose triggers then fire here for every change).  Holds AccessShareLock on codes.batch until
  * the end of the transaction, as the read that follows does.
  */
 static void
@@ -146,6 +149,8 @@ check_cache(void)
 	cache_trusted = fires_always(rel, "batch_changed") &&
 		fires_always(rel, "batch_truncated");
 	table_close(rel, NoLock);
+	if (cache_trusted)
+		cache_trusted = codes_placement(batch_relid) != CODES_CITUS_ELSEWHERE;
 	cache_checked = changes;
 }
 
@@ -404,12 +409,15 @@ codes_known_shapes(int *n)
  *
  * Invalidate codes.batch's relcache entry, so that every backend forgets
  * what it remembered of the batches: at once in this backend, in the
- * others when this transaction commits.
+ * others when this transaction commits.  On Citus the trigger fires on
+ * each copy of the reference table's shard, in the server that holds it.
  */
 Datum
 batch_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			relid;
+	Oid			logical;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
@@ -417,7 +425,12 @@ batch_changed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("batch_changed must be fired as an AFTER trigger")));
 
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	relid = RelationGetRelid(trigdata->tg_relation);
+	CacheInvalidateRelcacheByRelid(relid);
+	/* on Citus it fires on a shard, codes.batch_NNN: tell codes.batch too */
+	logical = get_relname_relid("batch", get_namespace_oid("codes", false));
+	if (OidIsValid(logical) && logical != relid)
+		CacheInvalidateRelcacheByRelid(logical);
 	return PointerGetDatum(NULL);
 }
 

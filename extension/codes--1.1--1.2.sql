@@ -151,6 +151,25 @@ $$;
 COMMENT ON FUNCTION codes.batch_extend(text, timestamptz) IS
 'Give a batch a new end of validity (NULL = open); a revocation stands. Returns the number of its codes.';
 
+/*
+ * Revoke with a WHERE, not COALESCE(revoked_at, now()): Citus refuses
+ * functions that are not IMMUTABLE inside CASE and COALESCE in writes to a
+ * distributed table.  A batch revoked before keeps its first revocation.
+ */
+CREATE OR REPLACE FUNCTION codes.batch_revoke(batch text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+BEGIN
+	UPDATE codes.batch AS b SET revoked_at = pg_catalog.now()
+	WHERE b.id = batch_no AND b.revoked_at IS NULL;
+	RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c WHERE c.batch = batch_no);
+END
+$$;
+
 COMMENT ON FUNCTION codes.batch_revoke(text) IS
 'End a batch now: its codes fail to use and query as TIMEINVALID until batch_unrevoke; returns the number of its codes.';
 
@@ -231,6 +250,32 @@ DROP FUNCTION codes.batch_purge_1_1(timestamptz);
 
 COMMENT ON FUNCTION codes.batch_purge(timestamptz, boolean) IS
 'Delete every batch whose validity ended (or that was revoked) before a past time, with all its codes and history; returns the number of codes deleted (with dry_run: that would be).';
+
+/*
+ * batch_codes computes each status in a MATERIALIZED CTE's rows, not in
+ * the scan of codes.codes: on Citus a function in the scan's target list
+ * runs on the workers, where code_status cannot read codes.batch (a
+ * distributed query from a query on a shard).
+ */
+CREATE OR REPLACE FUNCTION codes.batch_codes(batch text)
+RETURNS TABLE (code text, status text, uses integer, used_at timestamptz, used_by text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch);
+	hashed		boolean;
+BEGIN
+	SELECT b.key_id IS NOT NULL INTO hashed FROM codes.batch AS b WHERE b.id = batch_no;
+	RETURN QUERY
+		WITH own AS MATERIALIZED (
+			SELECT c.code, c.shown, c.batch, c.uses, c.used_at, c.used_by
+			FROM codes.codes AS c WHERE c.batch = batch_no)
+		SELECT CASE WHEN NOT hashed THEN COALESCE(own.shown, own.code::text) END,
+			   codes.code_status(own.batch, own.uses), own.uses, own.used_at, own.used_by
+		FROM own;
+END
+$$;
 
 /* Each batch's metadata and state, at the end (a view only grows there). */
 CREATE OR REPLACE VIEW codes.batches AS
@@ -326,6 +371,71 @@ COMMENT ON VIEW codes.generation_progress IS
 
 REVOKE ALL ON FUNCTION codes.generations() FROM PUBLIC;
 REVOKE ALL ON TABLE codes.generation_progress FROM PUBLIC;
+
+/*
+ * Scaling out with Citus (README.md, Scaling out): run once on the
+ * coordinator.  codes.codes and codes.redemption_log are distributed by
+ * code, colocated, so that every statement about one code goes to one
+ * shard; codes.batch, small and read by every use, becomes a reference
+ * table, a copy on every node.  Two Citus settings are lifted for this
+ * call only (each is restored before it returns):
+ * citus.enable_unsafe_triggers, because codes.batch has the triggers that
+ * tell every backend of a changed batch (they then fire on each copy), and
+ * citus.allow_unsafe_constraints, because the unique index on
+ * key_fold(code) and redemption_log's key do not include the distribution
+ * column.  Both stay sound: a code always hashes to the same shard, so two
+ * rows of one code would meet in one shard's unique index, and every
+ * look-up compares the code itself besides its fold; redemption_log's ids
+ * come from one sequence (a worker's own range of it, when a worker
+ * inserts).  Tables Citus already manages are left as they are.
+ */
+CREATE FUNCTION codes.distribute()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	triggers_was	text;
+	constraints_was	text;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+		RAISE EXCEPTION 'extension "citus" is not installed'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Install Citus, add citus to shared_preload_libraries, CREATE EXTENSION citus, and call codes.distribute() again on the coordinator.';
+	END IF;
+	IF NOT pg_catalog.citus_is_coordinator() THEN
+		RAISE EXCEPTION 'codes.distribute() must run on the coordinator'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Connect to the coordinator, and add it with citus_set_coordinator_host() if it is not yet in the metadata.';
+	END IF;
+	triggers_was := pg_catalog.current_setting('citus.enable_unsafe_triggers');
+	constraints_was := pg_catalog.current_setting('citus.allow_unsafe_constraints');
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	PERFORM pg_catalog.set_config('citus.allow_unsafe_constraints', 'on', true);
+
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+				   WHERE p.logicalrelid = 'codes.batch'::pg_catalog.regclass) THEN
+		PERFORM pg_catalog.create_reference_table('codes.batch');
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+				   WHERE p.logicalrelid = 'codes.codes'::pg_catalog.regclass) THEN
+		PERFORM pg_catalog.create_distributed_table('codes.codes', 'code');
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+				   WHERE p.logicalrelid = 'codes.redemption_log'::pg_catalog.regclass) THEN
+		PERFORM pg_catalog.create_distributed_table('codes.redemption_log', 'code',
+													colocate_with => 'codes.codes');
+	END IF;
+
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', triggers_was, true);
+	PERFORM pg_catalog.set_config('citus.allow_unsafe_constraints', constraints_was, true);
+END
+$$;
+
+REVOKE ALL ON FUNCTION codes.distribute() FROM PUBLIC;
+
+COMMENT ON FUNCTION codes.distribute() IS
+'On Citus, run once on the coordinator: distribute codes.codes and codes.redemption_log by code and make codes.batch a reference table.';
 
 --
 -- Ready-made roles, so that nobody needs GRANT ... ON ALL FUNCTIONS IN

@@ -41,6 +41,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "citus.h"
 #include "codes.h"
 #include "compat.h"
 
@@ -57,8 +58,8 @@ static double max_guess_chance = 1e-12;
  * with the tables locked (codes_tables) and forgotten when the relcache
  * entry of any of them is invalidated (codes_rel_invalidate): a DROP and
  * CREATE EXTENSION gives them new OIDs, and CREATE TRIGGER, a new
- * constraint or index invalidates its table.  Current while tables_read
- * equals tables_changes.
+ * constraint or index invalidates its table, as Citus does when it
+ * distributes it.  Current while tables_read equals tables_changes.
  */
 typedef struct CodesTables
 {
@@ -457,7 +458,9 @@ codes_tables(LOCKMODE mode)
 		tables.user_code = runs_user_code(codes, 1, 1) ||
 			runs_user_code(log, 3, 1);
 		tables.direct = !runs_user_code(codes, 1, 1) &&
-			layout_as_made(codes, tables.key_index);
+			layout_as_made(codes, tables.key_index) &&
+			codes_placement(tables.codes) == CODES_PLAIN_TABLE &&
+			codes_placement(tables.log) == CODES_PLAIN_TABLE;
 		table_close(log, NoLock);
 		table_close(codes, NoLock);
 
@@ -862,7 +865,8 @@ lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
  *
  * Returns false, undecided, when the table has triggers, rules or row
  * security, or anything else that runs a user's code (CodesTables.direct:
- * then only SQL does what SQL would), and when
+ * then only SQL does what SQL would), when Citus keeps the rows in shards
+ * (citus.c), and when
  * the code exists but this statement's snapshot says it cannot be used or
  * its batch limits uses per redeemer: use_code decides those with SQL.
  * Else true, with out filled.

@@ -28,6 +28,10 @@ SELECT codes.batch_extend('old', '2020-12-31');
 -- revoking ends the batch now: uses fail, queries say TIMEINVALID
 SELECT codes.batch_revoke('spring');
 SELECT revoked_at <= now() AS revoked FROM codes.batches WHERE name = 'spring';
+-- a second revocation keeps the first one's time
+UPDATE codes.batch SET revoked_at = '2021-06-01' WHERE name = 'spring';
+SELECT codes.batch_revoke('spring');
+SELECT revoked_at FROM codes.batches WHERE name = 'spring';
 SELECT n, codes.code_query(code), codes.code_use(code) FROM spring ORDER BY n;
 
 -- extending it does not lift the revocation; batch_unrevoke does

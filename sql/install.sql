@@ -56,6 +56,14 @@ WHERE d.refclassid = 'pg_extension'::regclass
 		   AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S')
   AND obj_description(d.objid, d.classid::regclass::name) IS NULL;
 
+-- without Citus, codes.distribute() says so and changes nothing
+SELECT count(*) FROM codes.code_gen(3, NULL, NULL, batch => 'kept');
+SELECT codes.distribute();
+SELECT count(*) FROM codes.codes;
+SELECT relname FROM pg_class
+WHERE relnamespace = 'codes'::regnamespace AND relkind = 'r' ORDER BY relname;
+SELECT codes.batch_del('kept');
+
 -- the extension cannot be moved to another schema
 CREATE SCHEMA elsewhere;
 ALTER EXTENSION codes SET SCHEMA elsewhere;
