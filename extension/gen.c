@@ -31,6 +31,7 @@
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
+#include "citus.h"
 #include "codes.h"
 
 /* Codes inserted per INSERT statement. */
@@ -110,6 +111,16 @@ static const char *const taken_sql =
 "SELECT u.i FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(k, i), "
 "LATERAL (SELECT FROM codes.codes AS c "
 "WHERE codes.key_fold(c.code) OPERATOR(pg_catalog.=) codes.key_fold(u.k) LIMIT 1) AS t";
+
+/*
+ * The same where Citus keeps codes.codes in shards: Citus runs no LIMIT in
+ * a LATERAL subquery over a table function, but a join it sends to every
+ * shard (a key may be listed twice on a fold collision; that is harmless).
+ */
+static const char *const taken_distributed_sql =
+"SELECT u.i FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(k, i) "
+"JOIN codes.codes AS c "
+"ON codes.key_fold(c.code) OPERATOR(pg_catalog.=) codes.key_fold(u.k)";
 
 /*
  * The number of codes in batches of one canonical pattern ($1): pattern
@@ -414,7 +425,10 @@ codes_skipped_error(int skipped, int n)
 static void
 mark_taken(const pg_uuid_t *keys, const int *owners, int n, bool *taken)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	Oid			argtypes[2] = {UUIDARRAYOID, INT4ARRAYOID};
+	Relation	rel;
+	bool		distributed;
 	Datum	   *elems;
 	Datum		values[2];
 	uint64		r;
@@ -423,12 +437,12 @@ mark_taken(const pg_uuid_t *keys, const int *owners, int n, bool *taken)
 
 	if (n == 0)
 		return;
-	if (plan == NULL)
-	{
-		Oid			argtypes[2] = {UUIDARRAYOID, INT4ARRAYOID};
-
-		plan = codes_prepare(taken_sql, 2, argtypes);
-	}
+	rel = open_codes_table(AccessShareLock);
+	distributed = codes_placement(RelationGetRelid(rel)) != CODES_PLAIN_TABLE;
+	table_close(rel, NoLock);
+	if (plans[distributed] == NULL)
+		plans[distributed] = codes_prepare(distributed ? taken_distributed_sql : taken_sql,
+										   2, argtypes);
 
 	elems = palloc(sizeof(Datum) * n);
 	for (j = 0; j < n; j++)
@@ -440,7 +454,7 @@ mark_taken(const pg_uuid_t *keys, const int *owners, int n, bool *taken)
 	values[1] = PointerGetDatum(construct_array(elems, n, INT4OID, sizeof(int32),
 												true, TYPALIGN_INT));
 
-	ret = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
+	ret = SPI_execute_snapshot(plans[distributed], values, NULL, GetLatestSnapshot(),
 							   InvalidSnapshot, true, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(ret));

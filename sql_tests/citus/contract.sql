@@ -1,0 +1,110 @@
+--
+-- The contract, as sql_tests/citus.sh runs it twice: in a database of one
+-- plain node and on a Citus coordinator whose tables codes.distribute()
+-- has distributed.  The two outputs must be the same.  Prints no code and
+-- no time: only what both must answer alike.
+--
+SET timezone = 'UTC';
+\set VERBOSITY terse
+
+-- every kind of batch; the codes go into a temporary table (local to the
+-- coordinator, so that the functions below run there)
+CREATE TEMP TABLE c AS
+SELECT b.name, row_number() OVER (PARTITION BY b.name ORDER BY g.code) AS n, g.code
+FROM (VALUES ('uuid', NULL::timestamptz, NULL::timestamptz, NULL, 'plain', 1, NULL::integer, NULL::jsonb),
+			 ('gift', NULL, '2100-01-01', 'GIFT-####-####-###^', 'plain', 1, NULL, '{"discount": 10}'),
+			 ('hashed', NULL, NULL, NULL, 'hmac', 1, NULL, NULL),
+			 ('hashed pattern', NULL, NULL, 'HASH-####-####-###^', 'hmac', 1, NULL, NULL),
+			 ('multi', NULL, NULL, NULL, 'plain', 3, NULL, '{"shipping": "free"}'),
+			 ('per redeemer', NULL, NULL, 'SHR-####-####-###^', 'plain', 4, 1, NULL),
+			 ('future', '2100-01-01', NULL, NULL, 'plain', 1, NULL, NULL),
+			 ('expired', '2000-01-01', '2000-12-31', NULL, 'plain', 1, NULL, NULL))
+	 AS b(name, valid_from, valid_until, pattern, store, max_uses, per_redeemer, metadata),
+	 LATERAL codes.code_gen(20, b.valid_from, b.valid_until, pattern => b.pattern,
+							max_uses => b.max_uses, max_uses_per_redeemer => b.per_redeemer,
+							store => b.store, batch => b.name, metadata => b.metadata) AS g(code);
+SELECT name, count(*) FROM c GROUP BY name ORDER BY name;
+SELECT name, pattern, key_id IS NOT NULL AS hashed, max_uses, max_uses_per_redeemer,
+	   issued, used_up, uses_left, metadata, state
+FROM codes.batches ORDER BY name;
+
+-- query before any use
+SELECT c.name, codes.code_query(c.code), count(*) FROM c GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- first uses, in any input form of a patterned code
+SELECT c.name, codes.code_use(CASE WHEN c.n % 2 = 0 THEN lower(replace(c.code, '-', ' ')) ELSE c.code END, 'r' || c.n) AS answer,
+	   count(*)
+FROM c WHERE c.n <= 10 GROUP BY 1, 2 ORDER BY 1, 2;
+-- second uses: only multi-use codes have uses left, per redeemer limits hold
+SELECT c.name, codes.code_use(c.code, 'r' || c.n) AS answer, count(*)
+FROM c WHERE c.n <= 10 GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT c.name, codes.code_use(c.code, 'other' || c.n) AS answer, count(*)
+FROM c WHERE c.n <= 10 GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT c.name, codes.code_query(c.code), count(*) FROM c GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT c.name, codes.code_query(c.code, 'r' || c.n), count(*) FROM c
+WHERE c.name = 'per redeemer' GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- why a use fails, and what a code grants
+SELECT c.name, r.ok, r.reason, r.batch, r.metadata, r.uses_left, r.valid_until
+FROM c, codes.code_redeem(c.code, 'redeemer') r WHERE c.n = 11 ORDER BY c.name;
+SELECT c.name, r.ok, r.reason, r.batch, r.metadata, r.uses_left, r.valid_until
+FROM c, codes.code_redeem(c.code, 'redeemer') r WHERE c.n = 11 ORDER BY c.name;
+SELECT c.name, k.ok, k.reason, k.batch, k.uses_left
+FROM c, codes.code_check(c.code, 'redeemer') k WHERE c.n IN (11, 12) ORDER BY c.name, c.n;
+SELECT * FROM codes.code_redeem('8c9f4e3a-6b1d-4f0e-9a7c-2d5e8b1f3c6a', 'nobody');
+SELECT codes.code_use('not a code at all', 'nobody');
+SELECT codes.code_use(NULL);
+\echo :LAST_ERROR_SQLSTATE
+
+-- normal form
+SELECT c.name, codes.code_normalize(lower(c.code)) = c.code AS same, count(*)
+FROM c WHERE c.n <= 2 GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- a use rolls back with the caller's transaction
+BEGIN;
+SELECT codes.code_use(c.code) FROM c WHERE c.name = 'uuid' AND c.n = 13;
+ROLLBACK;
+SELECT codes.code_query(c.code) FROM c WHERE c.name = 'uuid' AND c.n = 13;
+
+-- undo gives a use back
+SELECT c.name, codes.code_undo(c.code, 'r' || c.n) AS undone, count(*)
+FROM c WHERE c.n IN (1, 2) GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT c.name, codes.code_query(c.code), count(*) FROM c WHERE c.n IN (1, 2)
+GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT c.name, codes.code_use(c.code, 'again') AS answer, count(*)
+FROM c WHERE c.n IN (1, 2) GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- history of multi-use codes
+SELECT batch, redeemer IS NOT NULL AS has_redeemer, undone_at IS NOT NULL AS undone, count(*)
+FROM codes.redemptions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+
+-- batch admin: extend, revoke (a second time keeps the first), unrevoke,
+-- metadata, the codes of a batch
+SELECT codes.batch_extend('gift', '2100-06-01');
+SELECT codes.batch_extend('future', '2000-06-01');
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.batch_extend('expired', NULL);
+SELECT codes.code_use(c.code) AS answer, count(*) FROM c WHERE c.name = 'expired' AND c.n = 14 GROUP BY 1;
+SELECT codes.batch_revoke('gift'), codes.batch_revoke('gift');
+SELECT codes.code_use(c.code) AS answer, count(*) FROM c WHERE c.name = 'gift' AND c.n = 14 GROUP BY 1;
+SELECT codes.batch_unrevoke('gift');
+SELECT codes.code_use(c.code) AS answer, count(*) FROM c WHERE c.name = 'gift' AND c.n = 15 GROUP BY 1;
+SELECT codes.batch_set_metadata('multi', '{"shipping": "express"}');
+SELECT r.metadata FROM c, codes.code_redeem(c.code) r WHERE c.name = 'multi' AND c.n = 16;
+SELECT b.status, b.uses, count(*), count(*) FILTER (WHERE b.code IN (SELECT code FROM c)) AS ours
+FROM codes.batch_codes('gift') b GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT b.code IS NULL AS hidden, b.status, count(*)
+FROM codes.batch_codes('hashed') b GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT codes.batch_codes('nope');
+\echo :LAST_ERROR_SQLSTATE
+
+-- delete a code, a batch, the ended batches
+SELECT codes.code_del(c.code) AS deleted, count(*) FROM c WHERE c.name = 'uuid' AND c.n > 15 GROUP BY 1;
+SELECT codes.code_query(c.code), count(*) FROM c WHERE c.name = 'uuid' AND c.n > 15 GROUP BY 1;
+SELECT codes.batch_del('future');
+SELECT codes.batch_purge('2001-01-01', dry_run => true);
+SELECT codes.batch_extend('expired', '2000-12-31');
+SELECT codes.batch_purge('2001-01-01');
+SELECT name, issued, used_up, uses_left, state FROM codes.batches ORDER BY name;
+SELECT (SELECT count(*) FROM codes.codes) AS codes, (SELECT count(*) FROM codes.batch) AS batches,
+	   (SELECT count(*) FROM codes.redemption_log) AS history;
