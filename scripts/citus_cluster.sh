@@ -9,7 +9,8 @@
 #
 # start: initdb (trust authentication, as the system's initdb makes it) in
 # DIR/coordinator, DIR/worker1 and DIR/worker2, with
-#   shared_preload_libraries = 'citus,codes'   (Citus must come first)
+#   shared_preload_libraries = 'citus,codes'   (Citus must come first;
+#                                 a staged codes by its path in STAGE)
 #   max_prepared_transactions = 200            (Citus commits in two phases)
 #   codes.key_file = 'DIR/key'                 (the same key on every node)
 #   extension_destdir = 'STAGE'                (when STAGE is given)
@@ -79,8 +80,18 @@ esac
 start=$(date +%s)
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+# codes to preload: by a bare name the server loads the system's copy, not
+# the staged one that CREATE EXTENSION loads through extension_destdir (two
+# copies of codes in one backend, and CREATE EXTENSION fails: "attempt to
+# redefine parameter"), so a staged codes is preloaded by its full path.
+codes=codes
 if [ -n "$stage" ]; then
 	stage=$(cd "$stage" && pwd)
+	codes=$stage$("$bindir/pg_config" --pkglibdir)/codes
+	if [ ! -f "$codes.so" ]; then
+		echo "citus_cluster: no $codes.so: STAGE is not a staged build of codes" >&2
+		exit 1
+	fi
 fi
 for n in $nodes; do
 	if [ -e "$dir/$n" ]; then
@@ -146,7 +157,7 @@ for n in $nodes; do
 		echo "port = $1"
 		echo "listen_addresses = 'localhost'"
 		echo "unix_socket_directories = '$dir'"
-		echo "shared_preload_libraries = 'citus,codes'"
+		echo "shared_preload_libraries = 'citus,$codes'"
 		echo "max_connections = 100"
 		echo "max_prepared_transactions = 200"
 		echo "fsync = off"
