@@ -64,6 +64,7 @@ static uint64 batch_changes = 0;
 static uint64 cache_checked = 0;
 static Oid	batch_relid = InvalidOid;
 static bool cache_trusted = false;
+static bool on_citus_worker = false;
 
 /* Batches read so far, by id, as of batches_read. */
 static HTAB *batches = NULL;
@@ -131,27 +132,39 @@ fires_always(Relation rel, const char *name)
  * its invalidations) and whether its invalidation triggers fire in this
  * server for every change, wherever it is made: they must fire ALWAYS, and
  * if codes.batch is a Citus reference table, this node must hold a copy
- * of it (whose triggers then fire here for every change).  Holds AccessShareLock on codes.batch until
- * the end of the transaction, as the read that follows does.
+ * of it (whose triggers then fire here for every change).  Holds
+ * AccessShareLock on codes.batch until the end of the transaction, as the
+ * read that follows does.  On a Citus worker every operation is refused
+ * here (see citus.c).
  */
 static void
 check_cache(void)
 {
 	uint64		changes = batch_changes;
 	Relation	rel;
+	CodesPlacement placement;
 
-	if (cache_checked == changes)
-		return;
-	batch_relid = get_relname_relid("batch", get_namespace_oid("codes", false));
-	if (!OidIsValid(batch_relid))
-		elog(ERROR, "table codes.batch is missing");
-	rel = table_open(batch_relid, AccessShareLock);
-	cache_trusted = fires_always(rel, "batch_changed") &&
-		fires_always(rel, "batch_truncated");
-	table_close(rel, NoLock);
-	if (cache_trusted)
-		cache_trusted = codes_placement(batch_relid) != CODES_CITUS_ELSEWHERE;
-	cache_checked = changes;
+	if (cache_checked != changes)
+	{
+		batch_relid = get_relname_relid("batch", get_namespace_oid("codes", false));
+		if (!OidIsValid(batch_relid))
+			elog(ERROR, "table codes.batch is missing");
+		rel = table_open(batch_relid, AccessShareLock);
+		cache_trusted = fires_always(rel, "batch_changed") &&
+			fires_always(rel, "batch_truncated");
+		table_close(rel, NoLock);
+		placement = codes_placement(batch_relid);
+		if (placement == CODES_CITUS_ELSEWHERE)
+			cache_trusted = false;
+		on_citus_worker = placement != CODES_PLAIN_TABLE && codes_citus_worker();
+		cache_checked = changes;
+	}
+	if (on_citus_worker)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("codes runs on the Citus coordinator only"),
+				 errdetail("This node is a Citus worker: its sequences and its brake are not the coordinator's."),
+				 errhint("Connect to the coordinator to make, use, query or delete codes.")));
 }
 
 /*

@@ -13,6 +13,10 @@
  * codes.batch fires its triggers in this server, that is where this node
  * holds a copy (placement) of the reference table.
  *
+ * The functions run on the coordinator only: a worker's sequences would
+ * give batch and history ids that the coordinator has given too, and its
+ * brake would count apart (codes_citus_worker).
+ *
  * Callers ask once per relcache invalidation of the table (Citus
  * invalidates a table's relcache entry when it distributes the table or
  * moves its placements), so a server without Citus pays one syscache
@@ -73,4 +77,28 @@ codes_placement(Oid relid)
 			CODES_CITUS_WITH_COPY : CODES_CITUS_ELSEWHERE;
 	SPI_finish();
 	return placement;
+}
+
+/*
+ * Is this node a Citus worker (not the coordinator)?  Only for a node whose
+ * tables Citus manages (codes_placement), where its catalogs exist.
+ */
+bool
+codes_citus_worker(void)
+{
+	bool		worker;
+	bool		isnull;
+	int			ret;
+
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	ret = SPI_execute("SELECT g.groupid OPERATOR(pg_catalog.<>) 0 "
+					  "FROM pg_catalog.pg_dist_local_group AS g", true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading Citus's local group failed: %s",
+			 SPI_result_code_string(ret));
+	worker = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return worker;
 }

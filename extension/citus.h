@@ -17,5 +17,6 @@ typedef enum CodesPlacement
 } CodesPlacement;
 
 extern CodesPlacement codes_placement(Oid relid);
+extern bool codes_citus_worker(void);
 
 #endif							/* CODES_CITUS_H */

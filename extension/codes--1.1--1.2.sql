@@ -386,8 +386,10 @@ REVOKE ALL ON TABLE codes.generation_progress FROM PUBLIC;
  * column.  Both stay sound: a code always hashes to the same shard, so two
  * rows of one code would meet in one shard's unique index, and every
  * look-up compares the code itself besides its fold; redemption_log's ids
- * come from one sequence (a worker's own range of it, when a worker
- * inserts).  Tables Citus already manages are left as they are.
+ * come from the coordinator's sequence, since the functions run only on
+ * the coordinator (batch.c refuses them on a worker).  The coordinator's
+ * own copies of the rows, which Citus leaves behind, are emptied.  Tables
+ * Citus already manages are left as they are.
  */
 CREATE FUNCTION codes.distribute()
 RETURNS void
@@ -416,15 +418,18 @@ BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
 				   WHERE p.logicalrelid = 'codes.batch'::pg_catalog.regclass) THEN
 		PERFORM pg_catalog.create_reference_table('codes.batch');
+		PERFORM pg_catalog.truncate_local_data_after_distributing_table('codes.batch');
 	END IF;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
 				   WHERE p.logicalrelid = 'codes.codes'::pg_catalog.regclass) THEN
 		PERFORM pg_catalog.create_distributed_table('codes.codes', 'code');
+		PERFORM pg_catalog.truncate_local_data_after_distributing_table('codes.codes');
 	END IF;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
 				   WHERE p.logicalrelid = 'codes.redemption_log'::pg_catalog.regclass) THEN
 		PERFORM pg_catalog.create_distributed_table('codes.redemption_log', 'code',
 													colocate_with => 'codes.codes');
+		PERFORM pg_catalog.truncate_local_data_after_distributing_table('codes.redemption_log');
 	END IF;
 
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', triggers_was, true);

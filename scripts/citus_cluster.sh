@@ -5,6 +5,7 @@
 # installs it) and codes preloaded.
 #
 #   sh scripts/citus_cluster.sh start DIR [STAGE]
+#   sh scripts/citus_cluster.sh add DIR
 #   sh scripts/citus_cluster.sh stop DIR
 #
 # start: initdb (trust authentication, as the system's initdb makes it) in
@@ -35,7 +36,11 @@
 # and on stderr one line with the ports and the time it took.  Nothing is
 # left running if start fails.
 #
-# stop: stops the three servers (fast shutdown) and leaves DIR, whose
+# add: starts one more worker (DIR/worker3, then worker4, ...) set up as
+# the others, adds it to the cluster (citus_add_node; it holds no shard
+# until a rebalance moves some there), and prints its port.
+#
+# stop: stops every server of DIR (fast shutdown) and leaves DIR, whose
 # removal is the caller's.
 set -eu
 cd "$(dirname "$0")/.."
@@ -45,18 +50,60 @@ bindir=/usr/lib/postgresql/15/bin
 nodes="coordinator worker1 worker2"
 
 usage() {
-	echo "usage: sh scripts/citus_cluster.sh start DIR [STAGE] | stop DIR" >&2
+	echo "usage: sh scripts/citus_cluster.sh start DIR [STAGE] | add DIR | stop DIR" >&2
 	exit 2
 }
 
 # Stop every node of $1 that runs.
 stop_all() {
-	for n in $nodes; do
+	for n in $nodes $(cd "$1" 2>/dev/null && ls -d worker* 2>/dev/null); do
 		if [ -f "$1/$n/postmaster.pid" ]; then
 			as_tester "$bindir/pg_ctl" -D "$1/$n" -m fast -w stop >/dev/null ||
 				as_tester "$bindir/pg_ctl" -D "$1/$n" -m immediate -w stop >/dev/null || true
 		fi
 	done
+}
+
+# psql on node port $1 of the cluster in $dir, the rest as psql's arguments.
+sql() {
+	p=$1
+	shift
+	as_tester "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$p" -U postgres -d postgres "$@"
+}
+
+# add DIR: one more worker, set up as start set up the others.
+add_worker() {
+	dir=$1
+	. "$dir/env"
+	i=3
+	while [ -e "$dir/worker$i" ]; do i=$((i + 1)); done
+	n=worker$i
+	p=$(free_port)
+	as_tester "$bindir/initdb" -D "$dir/$n" -A trust -N --locale=C.UTF-8 --encoding=UTF8 \
+		>"$dir/$n.initdb.log" 2>&1 || {
+		cat "$dir/$n.initdb.log" >&2
+		echo "citus_cluster: initdb failed for $n" >&2
+		exit 1
+	}
+	{
+		cat "$dir/node.conf"
+		echo "port = $p"
+	} >>"$dir/$n/postgresql.conf"
+	as_tester "$bindir/pg_ctl" -D "$dir/$n" -l "$dir/$n.log" -w start >/dev/null 2>&1 || {
+		tail -n 20 "$dir/$n.log" >&2
+		echo "citus_cluster: $n did not start; its log is $dir/$n.log" >&2
+		exit 1
+	}
+	{
+		sql "$p" -c 'CREATE EXTENSION citus' &&
+			sql "$CITUS_COORDINATOR_PORT" -At -c "SELECT citus_add_node('localhost', $p)"
+	} >>"$dir/setup.log" 2>&1 || {
+		cat "$dir/setup.log" >&2
+		echo "citus_cluster: adding $n failed" >&2
+		exit 1
+	}
+	sed -i "s/^CITUS_COORDINATOR_PORT=.*/CITUS_COORDINATOR_PORT=$CITUS_COORDINATOR_PORT; CITUS_WORKER_PORTS='$CITUS_WORKER_PORTS $p'/" "$dir/env"
+	echo "$p"
 }
 
 [ $# -ge 2 ] || usage
@@ -68,6 +115,12 @@ stop)
 	dir=$(cd "$dir" && pwd)
 	stop_all "$dir"
 	echo "citus_cluster: stopped the cluster in $dir" >&2
+	exit 0
+	;;
+add)
+	[ $# -eq 2 ] || usage
+	dir=$(cd "$dir" && pwd)
+	add_worker "$dir"
 	exit 0
 	;;
 start)
@@ -148,23 +201,28 @@ for n in $nodes; do
 	fi
 done
 
+# The settings of every node but its port, kept for add.
+{
+	echo
+	echo "# scripts/citus_cluster.sh"
+	echo "listen_addresses = 'localhost'"
+	echo "unix_socket_directories = '$dir'"
+	echo "shared_preload_libraries = 'citus,$codes'"
+	echo "max_connections = 100"
+	echo "max_prepared_transactions = 200"
+	echo "fsync = off"
+	echo "shared_buffers = '32MB'"
+	echo "codes.key_file = '$dir/key'"
+	[ -n "$stage" ] && echo "extension_destdir = '$stage'"
+	true
+} >"$dir/node.conf"
+
 # shellcheck disable=SC2086
 set -- $ports
 for n in $nodes; do
 	{
-		echo
-		echo "# scripts/citus_cluster.sh"
+		cat "$dir/node.conf"
 		echo "port = $1"
-		echo "listen_addresses = 'localhost'"
-		echo "unix_socket_directories = '$dir'"
-		echo "shared_preload_libraries = 'citus,$codes'"
-		echo "max_connections = 100"
-		echo "max_prepared_transactions = 200"
-		echo "fsync = off"
-		echo "shared_buffers = '32MB'"
-		echo "codes.key_file = '$dir/key'"
-		[ -n "$stage" ] && echo "extension_destdir = '$stage'"
-		true
 	} >>"$dir/$n/postgresql.conf"
 	shift
 done
@@ -176,13 +234,6 @@ for n in $nodes; do
 		exit 1
 	}
 done
-
-# psql on node port $1, the rest as psql's arguments.
-sql() {
-	p=$1
-	shift
-	as_tester "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$p" -U postgres -d postgres "$@"
-}
 
 for p in $ports; do
 	sql "$p" -c 'CREATE EXTENSION citus' >>"$dir/setup.log" 2>&1 || {

@@ -1,0 +1,136 @@
+#!/bin/sh
+# codes on Citus: a coordinator and two workers on localhost
+# (scripts/citus_cluster.sh, with Citus built by scripts/build_citus.sh),
+# codes staged from this tree.  Checks, in order:
+#   - codes.distribute() places each table (codes.batch a reference table,
+#     codes.codes and codes.redemption_log distributed by code, colocated),
+#     a second call changes nothing, and the rows live on the workers;
+#   - the contract (sql_tests/citus/contract.sql: all calls, patterns,
+#     hashed codes, multi-use and per-redeemer codes, undo, batch admin)
+#     answers on the coordinator exactly as in a database of one plain
+#     node (a second database on the coordinator, without Citus);
+#   - 16 clients race for 40 codes through the coordinator
+#     (sql_tests/citus/race.py): uses recorded == SUCCEED answers, none
+#     over its limit, and an open session sees a batch revoked at once; the
+#     uses summed on the workers' shards equal the coordinator's count;
+#   - a pg_dump of the coordinator holds every row: restored into a plain
+#     database it answers the same;
+#   - a third worker added and the shards rebalanced onto it
+#     (citus_rebalance_start): the same rows, and codes still work.
+# Run as root (it builds and installs Citus); the servers run as postgres.
+# Prints a pg_regress-style result line; CODES_VERBOSE=1 prints the log.
+set -u
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+
+start=$(date +%s)
+work=$(mktemp -d -t codes-citus.XXXXXX)
+chmod 755 "$work"
+log=$work/log
+cleanup() {
+	sh scripts/citus_cluster.sh stop "$work/cluster" >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# psql on the coordinator (or the node whose port is $PORT), as postgres.
+sql() {
+	as_tester env PGPORT="${PORT:-$PGPORT}" psql -X -q -At -v ON_ERROR_STOP=1 "$@"
+}
+
+fail() {
+	echo "FAILED: $*"
+	exit 1
+}
+
+run() {
+	sh scripts/build_citus.sh || fail "building Citus"
+	stage_copy "$work" || fail "staging codes"
+	CODES_KEY_FILE=/tmp/codes_regress_key_a \
+		sh scripts/citus_cluster.sh start "$work/cluster" "$work/stage" >/dev/null ||
+		fail "starting the cluster"
+	. "$work/cluster/env"
+	set -- $CITUS_WORKER_PORTS
+	w1=$1 w2=$2
+
+	# distribute, twice
+	sql -c 'CREATE EXTENSION codes' -c 'SELECT codes.distribute()' \
+		-c 'SELECT codes.distribute()' >/dev/null || fail "codes.distribute()"
+	placed=$(sql -c "SELECT string_agg(logicalrelid || ':' || partmethod || ':' ||
+			coalesce(column_to_column_name(logicalrelid, partkey), '-'), ' ' ORDER BY 1)
+		FROM pg_dist_partition")
+	echo "placed: $placed"
+	[ "$placed" = "codes.batch:n:- codes.codes:h:code codes.redemption_log:h:code" ] ||
+		fail "tables placed as $placed"
+	[ "$(sql -c "SELECT count(DISTINCT colocationid) FROM pg_dist_partition
+		WHERE logicalrelid IN ('codes.codes'::regclass, 'codes.redemption_log'::regclass)")" = 1 ] ||
+		fail "codes.codes and codes.redemption_log are not colocated"
+
+	# the contract, on one plain node and through the coordinator
+	sql -c 'CREATE DATABASE plain' 2>/dev/null
+	sql -d plain -c 'CREATE EXTENSION codes' || fail "CREATE EXTENSION codes in plain"
+	cp sql_tests/citus/contract.sql "$work/contract.sql"
+	chmod 644 "$work/contract.sql"
+	as_tester psql -X -d plain -f "$work/contract.sql" >"$work/plain.out" 2>&1
+	as_tester psql -X -f "$work/contract.sql" >"$work/citus.out" 2>&1
+	diff -u "$work/plain.out" "$work/citus.out" || fail "the contract answers differ on Citus"
+	grep -c '' "$work/citus.out" | sed 's/^/contract: the same /; s/$/ lines on both/'
+
+	# the rows are on the workers
+	for p in $w1 $w2; do
+		n=$(PORT=$p sql -c "SET citus.override_table_visibility = off;
+			SELECT count(*) FROM pg_class WHERE relname ~ '^codes_[0-9]+\$'")
+		echo "worker on port $p: $n shards of codes.codes"
+		[ "$n" -gt 0 ] || fail "no shard of codes.codes on the worker on port $p"
+	done
+
+	# the race
+	as_tester /usr/bin/python3 sql_tests/citus/race.py \
+		"host=$PGHOST port=$PGPORT user=postgres dbname=postgres" 5 16 || fail "race"
+	total=$(sql -c "SELECT sum(uses) FROM codes.codes")
+	shards=0
+	for p in $w1 $w2; do
+		n=$(PORT=$p sql -c "SET citus.override_table_visibility = off;" -c "
+			SELECT coalesce(sum((xpath('/row/s/text()',
+				query_to_xml(format('SELECT sum(uses) AS s FROM codes.%I', relname),
+							 false, true, '')))[1]::text::bigint), 0)
+			FROM pg_class WHERE relname ~ '^codes_[0-9]+\$'
+			  AND relnamespace = 'codes'::regnamespace")
+		shards=$((shards + n))
+	done
+	echo "uses: $total through the coordinator, $shards summed on the shards"
+	[ "$total" = "$shards" ] || fail "the shards hold $shards uses, the coordinator counts $total"
+
+	# a dump of the coordinator holds every row
+	fingerprint="SELECT (SELECT md5(string_agg(c.code || ':' || c.batch || ':' || c.uses, ',' ORDER BY c.code))
+		FROM codes.codes c) || ' ' || (SELECT count(*) FROM codes.redemption_log) || ' ' ||
+		(SELECT string_agg(name || ':' || issued || ':' || used_up, ',' ORDER BY name) FROM codes.batches)"
+	before=$(sql -c "$fingerprint")
+	as_tester pg_dump -Fc -f "$work/coordinator.dump" postgres || fail "pg_dump of the coordinator"
+	sql -c 'CREATE DATABASE restored' 2>/dev/null
+	as_tester pg_restore -d restored "$work/coordinator.dump" || fail "pg_restore"
+	after=$(sql -d restored -c "$fingerprint")
+	echo "dump: $before"
+	[ "$before" = "$after" ] || fail "restored: $after"
+
+	# a third worker, and the shards rebalanced onto it
+	w3=$(sh scripts/citus_cluster.sh add "$work/cluster") || fail "adding a worker"
+	sql -c "SELECT citus_rebalance_start(); SELECT citus_rebalance_wait()" >/dev/null ||
+		fail "rebalancing"
+	n=$(PORT=$w3 sql -c "SET citus.override_table_visibility = off;
+		SELECT count(*) FROM pg_class WHERE relname ~ '^codes_[0-9]+\$'")
+	echo "after rebalancing: $n shards of codes.codes on the new worker (port $w3)"
+	[ "$n" -gt 0 ] || fail "no shard moved to the new worker"
+	[ "$(sql -c "$fingerprint")" = "$before" ] || fail "rows changed by rebalancing"
+	as_tester /usr/bin/python3 sql_tests/citus/race.py \
+		"host=$PGHOST port=$PGPORT user=postgres dbname=postgres" 2 8 || fail "race after rebalancing"
+}
+
+if (run) >"$log" 2>&1; then
+	[ -n "${CODES_VERBOSE:-}" ] && cat "$log"
+	printf 'test %-30s ... ok %8s ms\n' citus "$((($(date +%s) - start) * 1000))"
+else
+	cat "$log"
+	printf 'test %-30s ... FAILED\n' citus
+	exit 1
+fi
