@@ -66,9 +66,9 @@ stop_all() {
 
 # psql on node port $1 of the cluster in $dir, the rest as psql's arguments.
 sql() {
-	p=$1
+	sql_port=$1
 	shift
-	as_tester "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$p" -U postgres -d postgres "$@"
+	as_tester "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$sql_port" -U postgres -d postgres "$@"
 }
 
 # add DIR: one more worker, set up as start set up the others.

@@ -9,14 +9,15 @@
 #     hashed codes, multi-use and per-redeemer codes, undo, batch admin)
 #     answers on the coordinator exactly as in a database of one plain
 #     node (a second database on the coordinator, without Citus);
+#   - a worker refuses every function (55000);
 #   - 16 clients race for 40 codes through the coordinator
 #     (sql_tests/citus/race.py): uses recorded == SUCCEED answers, none
 #     over its limit, and an open session sees a batch revoked at once; the
 #     uses summed on the workers' shards equal the coordinator's count;
-#   - a pg_dump of the coordinator holds every row: restored into a plain
-#     database it answers the same;
 #   - a third worker added and the shards rebalanced onto it
-#     (citus_rebalance_start): the same rows, and codes still work.
+#     (citus_rebalance_start): the same rows, and codes still work;
+#   - a pg_dump of the coordinator holds every row: restored into another
+#     database it holds the same.
 # Run as root (it builds and installs Citus); the servers run as postgres.
 # Prints a pg_regress-style result line; CODES_VERBOSE=1 prints the log.
 set -u
@@ -28,6 +29,7 @@ work=$(mktemp -d -t codes-citus.XXXXXX)
 chmod 755 "$work"
 log=$work/log
 cleanup() {
+	[ -n "${CODES_KEEP:-}" ] && { echo "kept $work" >&2; return; }
 	sh scripts/citus_cluster.sh stop "$work/cluster" >/dev/null 2>&1
 	rm -rf "$work"
 }
@@ -56,7 +58,7 @@ run() {
 	# distribute, twice
 	sql -c 'CREATE EXTENSION codes' -c 'SELECT codes.distribute()' \
 		-c 'SELECT codes.distribute()' >/dev/null || fail "codes.distribute()"
-	placed=$(sql -c "SELECT string_agg(logicalrelid || ':' || partmethod || ':' ||
+	placed=$(sql -c "SELECT string_agg(logicalrelid::text || ':' || partmethod::text || ':' ||
 			coalesce(column_to_column_name(logicalrelid, partkey), '-'), ' ' ORDER BY 1)
 		FROM pg_dist_partition")
 	echo "placed: $placed"
@@ -84,6 +86,12 @@ run() {
 		[ "$n" -gt 0 ] || fail "no shard of codes.codes on the worker on port $p"
 	done
 
+	# a worker refuses: the brake and the sequences are the coordinator's
+	out=$(PORT=$w1 sql -c '\set VERBOSITY verbose' -c "SELECT codes.code_query('x')" 2>&1)
+	echo "on a worker: $out" | head -n 2
+	echo "$out" | grep -q '^ERROR:  55000: codes runs on the Citus coordinator only' ||
+		fail "a worker ran codes.code_query"
+
 	# the race
 	as_tester /usr/bin/python3 sql_tests/citus/race.py \
 		"host=$PGHOST port=$PGPORT user=postgres dbname=postgres" 5 16 || fail "race"
@@ -101,21 +109,15 @@ run() {
 	echo "uses: $total through the coordinator, $shards summed on the shards"
 	[ "$total" = "$shards" ] || fail "the shards hold $shards uses, the coordinator counts $total"
 
-	# a dump of the coordinator holds every row
+	# what the rows are, to compare after rebalancing and restoring
 	fingerprint="SELECT (SELECT md5(string_agg(c.code || ':' || c.batch || ':' || c.uses, ',' ORDER BY c.code))
 		FROM codes.codes c) || ' ' || (SELECT count(*) FROM codes.redemption_log) || ' ' ||
 		(SELECT string_agg(name || ':' || issued || ':' || used_up, ',' ORDER BY name) FROM codes.batches)"
 	before=$(sql -c "$fingerprint")
-	as_tester pg_dump -Fc -f "$work/coordinator.dump" postgres || fail "pg_dump of the coordinator"
-	sql -c 'CREATE DATABASE restored' 2>/dev/null
-	as_tester pg_restore -d restored "$work/coordinator.dump" || fail "pg_restore"
-	after=$(sql -d restored -c "$fingerprint")
-	echo "dump: $before"
-	[ "$before" = "$after" ] || fail "restored: $after"
 
 	# a third worker, and the shards rebalanced onto it
 	w3=$(sh scripts/citus_cluster.sh add "$work/cluster") || fail "adding a worker"
-	sql -c "SELECT citus_rebalance_start(); SELECT citus_rebalance_wait()" >/dev/null ||
+	sql -c "SET statement_timeout = '${CODES_CITUS_REBALANCE_TIMEOUT:-300s}'" -c "SELECT citus_rebalance_start(shard_transfer_mode => 'block_writes')" -c "SELECT citus_rebalance_wait()" >/dev/null ||
 		fail "rebalancing"
 	n=$(PORT=$w3 sql -c "SET citus.override_table_visibility = off;
 		SELECT count(*) FROM pg_class WHERE relname ~ '^codes_[0-9]+\$'")
@@ -124,6 +126,15 @@ run() {
 	[ "$(sql -c "$fingerprint")" = "$before" ] || fail "rows changed by rebalancing"
 	as_tester /usr/bin/python3 sql_tests/citus/race.py \
 		"host=$PGHOST port=$PGPORT user=postgres dbname=postgres" 2 8 || fail "race after rebalancing"
+
+	# a dump of the coordinator holds every row
+	before=$(sql -c "$fingerprint")
+	as_tester pg_dump -Fc -f "$work/coordinator.dump" postgres || fail "pg_dump of the coordinator"
+	sql -c 'CREATE DATABASE restored' 2>/dev/null
+	as_tester pg_restore -d restored "$work/coordinator.dump" || fail "pg_restore"
+	after=$(sql -d restored -c "$fingerprint")
+	echo "dump: $before"
+	[ "$before" = "$after" ] || fail "restored: $after"
 }
 
 if (run) >"$log" 2>&1; then
