@@ -47,6 +47,9 @@ usage: bash bench/run.sh [options]
   --chart              also draw results.png with gnuplot (installs gnuplot-nox)
   --install            build and install the extension from this tree first
   --out FILE           where to write the Markdown (default bench/results.md)
+  --citus              through a Citus coordinator and two workers against
+                       one plain node (bench/citus.sh; takes --quick, -n,
+                       -d, -c, --out)
   --pg V               PostgreSQL 15 (Debian's, default) or 18 (built from
                        source by scripts/build_pg.sh into its own prefix,
                        where --install installs the extension too)
@@ -56,6 +59,11 @@ EOF
 # --- The outer part: options, dependencies, then the cluster ------------
 
 if [ "${1:-}" != --inner ]; then
+	# --citus is its own benchmark: codes through a Citus coordinator
+	# against one plain node (bench/citus.sh, with its own options).
+	for a in "$@"; do
+		[ "$a" = --citus ] && exec bash "$here/citus.sh" "$@"
+	done
 	N=1000000 DURATION=10 CLIENTS=4 JOBS=2 ROUNDS=3 PGROUNDS=3
 	QUICK=0 BIG=0 CHART=0 INSTALL=0 OUTFILE= SETS=() GENARGS= PG=15
 	while [ $# -gt 0 ]; do
