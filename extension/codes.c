@@ -41,9 +41,16 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "batch.h"
+#include "brake.h"
 #include "citus.h"
-#include "codes.h"
 #include "compat.h"
+#include "gen.h"
+#include "keys.h"
+#include "lookup.h"
+#include "plans.h"
+#include "progress.h"
+#include "text.h"
 
 PG_MODULE_MAGIC;
 
@@ -80,6 +87,11 @@ static const char *const codes_columns[] = {
 	"batch", "uses", "code", "used_at", "used_by", "shown"
 };
 
+/* Results, as the seed service spelled them. */
+#define CODES_SUCCEED			"SUCCEED"
+#define CODES_FAILED			"FAILED"
+#define CODES_NO_EXISTED		"NO EXISTED"
+
 void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(code_gen);
@@ -90,6 +102,9 @@ PG_FUNCTION_INFO_V1(code_normalize);
 PG_FUNCTION_INFO_V1(code_undo);
 PG_FUNCTION_INFO_V1(code_query);
 PG_FUNCTION_INFO_V1(code_del);
+PG_FUNCTION_INFO_V1(code_valid);
+PG_FUNCTION_INFO_V1(key_fold);
+PG_FUNCTION_INFO_V1(code_status);
 
 /* Operators, named in full so that no search_path can replace them. */
 #define EQ	" OPERATOR(pg_catalog.=) "
@@ -285,25 +300,6 @@ check_keyspace(const CodesPattern *pat, int32 num)
 				 errdetail("With %d random symbols, one guess would match one of %d codes with a chance of %.2g, above the limit codes.max_guess_chance = %.2g.",
 						   pat->nrandom, num, chance, max_guess_chance),
 				 errhint("Add random symbols (#) to the pattern, or make fewer codes.")));
-}
-
-/*
- * Prepare a statement and keep its plan for the life of the backend.
- * Callers hold the result in a static variable, so each statement is
- * parsed and planned once per session rather than once per call.
- */
-SPIPlanPtr
-codes_prepare(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan;
-
-	plan = SPI_prepare(sql, nargs, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
 }
 
 /*
@@ -1485,4 +1481,50 @@ code_del(PG_FUNCTION_ARGS)
 	end_hiding(&hiding);
 
 	PG_RETURN_TEXT_P(cstring_to_text(CODES_SUCCEED));
+}
+
+/*
+ * code_valid(code text, pattern text) returns boolean
+ *
+ * True when the code, read as input is, has the pattern's shape and, if
+ * the pattern has one, a correct check symbol.  Touches no table, so a web
+ * form may call it before a code is ever looked up.
+ */
+Datum
+code_valid(PG_FUNCTION_ARGS)
+{
+	char		canon[CODES_MAX_PATTERN + 1];
+	int			len = codes_canonical_form(PG_GETARG_TEXT_PP(0), canon);
+	CodesPattern pat;
+
+	codes_parse_pattern(text_to_cstring(PG_GETARG_TEXT_PP(1)), &pat);
+	PG_RETURN_BOOL(len >= 0 && codes_pattern_matches(&pat, canon, len));
+}
+
+/*
+ * key_fold(uuid) returns bigint
+ *
+ * codes_key_fold, for the index expression.
+ */
+Datum
+key_fold(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(codes_key_fold(PG_GETARG_UUID_P(0)));
+}
+
+/*
+ * code_status(batch integer, uses integer) returns text
+ *
+ * The status of a code of that batch with that many uses, as code_query
+ * reports it; for batch_codes.  Reads codes.batch with the latest snapshot,
+ * so it is VOLATILE and PARALLEL UNSAFE.
+ */
+Datum
+code_status(PG_FUNCTION_ARGS)
+{
+	CodesBatchInfo batch;
+
+	if (!codes_batch_info(PG_GETARG_INT32(0), &batch))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(codes_status(&batch, PG_GETARG_INT32(1))));
 }

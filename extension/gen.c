@@ -31,8 +31,14 @@
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
+#include "batch.h"
 #include "citus.h"
-#include "codes.h"
+#include "gen.h"
+#include "keys.h"
+#include "lookup.h"
+#include "plans.h"
+#include "progress.h"
+#include "text.h"
 
 /* Codes inserted per INSERT statement. */
 #define GEN_CHUNK		10000
