@@ -32,8 +32,8 @@
  *
  * Beside the layers: calls no other file of the extension, and is called
  * by the SQL entry points (codes.c), which brake and count before and after
- * the table's work; its own SQL functions, throttled and throttle_reset,
- * read and reset its shared memory.
+ * the table's work, and set it up (_PG_init); its own SQL functions,
+ * throttled and throttle_reset, read and reset its shared memory.
  *
  *-------------------------------------------------------------------------
  */

@@ -16,7 +16,8 @@
  * never put into a message: messages name a key by its id or its file.
  *
  * Calls no other file of the extension (its header takes the length of a
- * key id from text.h); called by lookup.c, gen_chunk.c and code_gen.c.
+ * key id from text.h); called by lookup.c, gen_chunk.c, code_gen.c, and
+ * codes.c for its settings (_PG_init).
  *
  *-------------------------------------------------------------------------
  */

@@ -15,7 +15,8 @@
  *
  * Beside the layers: calls no other file of the extension (its slots take
  * the longest batch name from batch.h), and is called by generation
- * (gen.c); its own SQL function, generations, reads its shared memory.
+ * (gen.c), and by codes.c for its set-up (_PG_init); its own SQL
+ * function, generations, reads its shared memory.
  *
  *-------------------------------------------------------------------------
  */

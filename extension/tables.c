@@ -11,7 +11,8 @@
  * Current while tables_read equals tables_changes.
  *
  * Calls citus.c (where the tables' rows are); called by the table
- * (store.c, store_direct.c).
+ * (store.c, store_direct.c), and by codes.c to register its relcache
+ * callback (_PG_init).
  *
  *-------------------------------------------------------------------------
  */
