@@ -26,6 +26,10 @@
  * every use, as the same work written in SQL would, so that SSI sees the
  * read.
  *
+ * Calls citus.c (where codes.batch's rows are), plans.c and text.c (to
+ * parse the patterns it reads); called by lookup.c, the table (store.c,
+ * store_direct.c), generation (gen.c) and the SQL entry points.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -37,7 +41,6 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -45,11 +48,12 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "batch.h"
 #include "citus.h"
-#include "codes.h"
+#include "plans.h"
+#include "text.h"
 
 PG_FUNCTION_INFO_V1(batch_changed);
-PG_FUNCTION_INFO_V1(code_status);
 
 /*
  * Changes to codes.batch seen so far.  What was read while this moved on
@@ -445,21 +449,4 @@ batch_changed(PG_FUNCTION_ARGS)
 	if (OidIsValid(logical) && logical != relid)
 		CacheInvalidateRelcacheByRelid(logical);
 	return PointerGetDatum(NULL);
-}
-
-/*
- * code_status(batch integer, uses integer) returns text
- *
- * The status of a code of that batch with that many uses, as code_query
- * reports it; for batch_codes.  Reads codes.batch with the latest snapshot,
- * so it is VOLATILE and PARALLEL UNSAFE.
- */
-Datum
-code_status(PG_FUNCTION_ARGS)
-{
-	CodesBatchInfo batch;
-
-	if (!codes_batch_info(PG_GETARG_INT32(0), &batch))
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(codes_status(&batch, PG_GETARG_INT32(1))));
 }

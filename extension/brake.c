@@ -30,6 +30,11 @@
  * the cost of a sweep is shared by at least 1/16 of the table's worth of
  * new redeemers.
  *
+ * Beside the layers: calls no other file of the extension, and is called
+ * by the SQL entry points (codes.c), which brake and count before and after
+ * the table's work, and set it up (_PG_init); its own SQL functions,
+ * throttled and throttle_reset, read and reset its shared memory.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -45,7 +50,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#include "codes.h"
+#include "brake.h"
 
 PG_FUNCTION_INFO_V1(throttled);
 PG_FUNCTION_INFO_V1(throttle_reset);

@@ -23,6 +23,9 @@
  * look-up per invalidation and nothing per call.  Reads only Citus's
  * catalogs; touches no table of the extension.
  *
+ * The bottom layer, beside text.c: calls no other file of the extension;
+ * called by tables.c, batch.c and gen_insert.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

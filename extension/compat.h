@@ -23,6 +23,15 @@
 #endif
 
 /*
+ * PostgreSQL 16 moved the varlena macros (VARDATA_ANY, VARSIZE_ANY_EXHDR)
+ * out of postgres.h into varatt.h, which postgres.h does not include; a
+ * file that includes no header that does (text.c) includes it from here.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+/*
  * PostgreSQL 17 removed the override search path stack
  * (PushOverrideSearchPath, PopOverrideSearchPath; the OverrideSearchPath
  * struct became SearchPathMatcher).  On 15 and 16 an operation may push

@@ -15,6 +15,10 @@
  * when first needed after the settings change, never returned to SQL, and
  * never put into a message: messages name a key by its id or its file.
  *
+ * Calls no other file of the extension (its header takes the length of a
+ * key id from text.h); called by lookup.c, gen_chunk.c, code_gen.c, and
+ * codes.c for its settings (_PG_init).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -33,7 +37,7 @@
 #include "utils/memutils.h"
 #include "utils/varlena.h"
 
-#include "codes.h"
+#include "keys.h"
 
 /* Key files must hold at least this many bytes (256 bits), at most MAX. */
 #define KEY_MIN_BYTES	32

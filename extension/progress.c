@@ -13,6 +13,11 @@
  * LWLock guards the slots; it is held for a few stores, never across a
  * statement, and the view copies the slots out before it builds its rows.
  *
+ * Beside the layers: calls no other file of the extension (its slots take
+ * the longest batch name from batch.h), and is called by generation
+ * (gen.c), and by codes.c for its set-up (_PG_init); its own SQL
+ * function, generations, reads its shared memory.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -26,7 +31,8 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "codes.h"
+#include "batch.h"				/* CODES_MAX_BATCH_NAME */
+#include "progress.h"
 
 PG_FUNCTION_INFO_V1(generations);
 

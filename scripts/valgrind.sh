@@ -93,13 +93,13 @@ awk '
 			gsub(/\(0x[0-9A-Fa-f]+, 0x[0-9A-Fa-f]+, /, "(", what)
 		}
 		# the first named frame in the server or in codes.so
-		if (where == "" && $0 ~ /\(in \/usr\/lib\/postgresql|codes\.so|\((codes|gen|alphabet)\.c:[0-9]+\)/ &&
+		if (where == "" && $0 ~ /\(in \/usr\/lib\/postgresql|codes\.so|\((codes|code_gen|store|store_direct|tables|searchpath|gen|gen_chunk|gen_insert|lookup|batch|keys|brake|progress|text|citus|plans)\.c:[0-9]+\)/ &&
 			$0 !~ /: \?\?\? / && $0 ~ /^ *(at|by) /) {
 			where = $0
 			sub(/^ *(at|by) 0x[0-9A-F]+: /, "", where)
 			sub(/ \(.*$/, "", where)
 		}
-		if ($0 ~ /codes\.so|\((codes|gen|alphabet)\.c:[0-9]+\)/) ours = 1
+		if ($0 ~ /codes\.so|\((codes|code_gen|store|store_direct|tables|searchpath|gen|gen_chunk|gen_insert|lookup|batch|keys|brake|progress|text|citus|plans)\.c:[0-9]+\)/) ours = 1
 	}
 	END {
 		printf "valgrind: %d errors with a frame in codes.so, %d in the server alone\n", nours, nother

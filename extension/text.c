@@ -1,16 +1,20 @@
 /*-------------------------------------------------------------------------
  *
- * alphabet.c
+ * text.c
  *	  How a code is written: its shapes (UUID or pattern), the alphabet and
- *	  check symbol of patterned codes, reading what a person typed into a
- *	  key, and writing a key out in the form that is handed out.
+ *	  check symbol of patterned codes, reading what a person typed into
+ *	  canonical form, and writing a key out in the form that is handed out.
  *
  * Every code has one 16-byte key.  A UUID code's key is the UUID itself; a
  * patterned code's key is the first 16 bytes of the SHA-256 digest of its
  * canonical form: upper case, without spaces and hyphens.  Input is matched
  * the same way, so "gift 7kqm x4tp 9" finds "GIFT-7KQM-X4TP-9".  Text that
  * cannot be a code is reported as such, never as an error, and no message
- * here ever contains a code: codes must not reach the log.
+ * here ever contains a code: codes must not reach the log.  (The keys of
+ * hashed codes, which need a server key, are lookup.c's.)
+ *
+ * Pure: no catalog, no SPI, no shared memory, no state.  Calls no other
+ * file of the extension; every other file may call it.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,13 +24,9 @@
 
 #include "common/cryptohash.h"
 #include "common/sha2.h"
-#include "fmgr.h"
-#include "utils/builtins.h"
 
-#include "codes.h"
-
-PG_FUNCTION_INFO_V1(key_fold);
-PG_FUNCTION_INFO_V1(code_valid);
+#include "compat.h"
+#include "text.h"
 
 /* Number of hex digits in a UUID key. */
 #define KEY_DIGITS		(2 * UUID_LEN)
@@ -79,6 +79,20 @@ codes_canonical_is_uuid(const char *canon, int len)
 		if (hex_value((unsigned char) canon[i]) < 0)
 			return false;
 	return true;
+}
+
+/*
+ * The key of canonical text that spells a UUID (codes_canonical_is_uuid):
+ * the UUID its 32 hex digits spell.
+ */
+void
+codes_uuid_from_canonical(const char *canon, pg_uuid_t *key)
+{
+	int			j;
+
+	for (j = 0; j < UUID_LEN; j++)
+		key->data[j] = (unsigned char) ((hex_value(canon[2 * j]) << 4) |
+										hex_value(canon[2 * j + 1]));
 }
 
 /*
@@ -217,8 +231,8 @@ codes_pattern_write(const CodesPattern *pat, const char *symbols,
  * Does canonical text have the pattern's shape and, if the pattern has a
  * check symbol, a correct one?
  */
-static bool
-pattern_matches(const CodesPattern *pat, const char *canon, int len)
+bool
+codes_pattern_matches(const CodesPattern *pat, const char *canon, int len)
 {
 	int			values[CODES_MAX_PATTERN];
 	int			n = 0;
@@ -255,8 +269,8 @@ pattern_matches(const CodesPattern *pat, const char *canon, int len)
  * byte that rules the text out, so a long or strange input costs no more
  * than a miss.  buf holds CODES_MAX_PATTERN + 1 bytes.
  */
-static int
-canonical_form(text *code, char *buf)
+int
+codes_canonical_form(text *code, char *buf)
 {
 	const unsigned char *p = (const unsigned char *) VARDATA_ANY(code);
 	const unsigned char *end = p + VARSIZE_ANY_EXHDR(code);
@@ -294,106 +308,6 @@ codes_pattern_key(const char *canon, int len, pg_uuid_t *key)
 }
 
 /*
- * Add a candidate key to keys[*n], unless it is there already.
- */
-static void
-add_key(pg_uuid_t *keys, int *n, const pg_uuid_t *key)
-{
-	int			i;
-
-	for (i = 0; i < *n; i++)
-		if (memcmp(keys[i].data, key->data, UUID_LEN) == 0)
-			return;
-	keys[(*n)++] = *key;
-}
-
-/*
- * The keys that text in canonical form may be stored under, one for each
- * of the given shapes that the text has, and how many there are (at most
- * nshapes; keys holds that many).  This is where a look-up and generation
- * (gen.c, which must see every key a new code would be looked up under)
- * decide the same way.
- *
- * The shapes are UUID, or a pattern with a correct check symbol.  A plain
- * batch stores a code under its plain key (the UUID, or the digest of a
- * patterned code); a hashed batch under the HMAC of its key.  Shapes of the
- * same store give the same key, which is listed once.  When the text has
- * the shape of a hashed batch whose key is not configured, that key's id is
- * copied to missing_key (which holds CODES_KEY_ID_LEN + 1 bytes); else it
- * is set to "".
- */
-int
-codes_canonical_keys(const char *canon, int len, const CodesShape *shapes,
-					 int nshapes, pg_uuid_t *keys, char *missing_key)
-{
-	bool		is_uuid = codes_canonical_is_uuid(canon, len);
-	int			n = 0;
-	int			i;
-
-	missing_key[0] = '\0';
-	for (i = 0; i < nshapes; i++)
-	{
-		const CodesShape *shape = &shapes[i];
-		pg_uuid_t	key;
-
-		if (shape->is_uuid != is_uuid ||
-			(!is_uuid && !pattern_matches(&shape->pat, canon, len)))
-			continue;
-
-		if (shape->key_id[0] != '\0')
-		{
-			const CodesKey *server_key = codes_find_key(shape->key_id);
-
-			if (server_key == NULL)
-			{
-				strlcpy(missing_key, shape->key_id, CODES_KEY_ID_LEN + 1);
-				continue;
-			}
-			codes_hmac_key(server_key, canon, len, &key);
-		}
-		else if (is_uuid)
-		{
-			int			j;
-
-			for (j = 0; j < UUID_LEN; j++)
-				key.data[j] = (unsigned char) ((hex_value(canon[2 * j]) << 4) |
-											   hex_value(canon[2 * j + 1]));
-		}
-		else
-			codes_pattern_key(canon, len, &key);
-		add_key(keys, &n, &key);
-	}
-	return n;
-}
-
-/*
- * Read a code as a person may have typed it into the keys it may be stored
- * under, and return how many there are (palloc'd in *keys).
- *
- * Its canonical form is matched against the shapes of codes that batches
- * have (batch.c), by codes_canonical_keys, which sets missing_key.  Text of
- * no batch's shape has no keys at all, and is answered as not found without
- * a look-up.
- */
-int
-codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key)
-{
-	char		canon[CODES_MAX_PATTERN + 1];
-	int			len = canonical_form(code, canon);
-	int			nshapes;
-	const CodesShape *shapes;
-
-	missing_key[0] = '\0';
-	*keys = NULL;
-	if (len < 0)
-		return 0;
-	shapes = codes_known_shapes(&nshapes);
-	*keys = palloc(sizeof(pg_uuid_t) * Max(nshapes, 1));
-	return codes_canonical_keys(canon, len, shapes, nshapes, *keys,
-								missing_key);
-}
-
-/*
  * The code as it is handed out, for text as a person may have typed it:
  * the lower-case UUID, or the code written in the layout of the first of
  * the shapes whose pattern it matches (check symbol included).  NULL when
@@ -403,7 +317,7 @@ char *
 codes_normal_form(text *code, const CodesShape *shapes, int nshapes)
 {
 	char		canon[CODES_MAX_PATTERN + 1];
-	int			len = canonical_form(code, canon);
+	int			len = codes_canonical_form(code, canon);
 	bool		is_uuid;
 	int			i;
 
@@ -425,14 +339,12 @@ codes_normal_form(text *code, const CodesShape *shapes, int nshapes)
 		{
 			pg_uuid_t	key;
 
-			for (j = 0; j < UUID_LEN; j++)
-				key.data[j] = (unsigned char) ((hex_value(canon[2 * j]) << 4) |
-											   hex_value(canon[2 * j + 1]));
+			codes_uuid_from_canonical(canon, &key);
 			display = palloc(CODES_TEXT_LEN + 1);
 			codes_key_to_cstring(&key, display);
 			return display;
 		}
-		if (!pattern_matches(pat, canon, len))
+		if (!codes_pattern_matches(pat, canon, len))
 			continue;
 		for (j = 0; j < len; j++)
 			if (pat->canon[j] == '#' || pat->canon[j] == '^')
@@ -454,8 +366,8 @@ codes_normal_form(text *code, const CodesShape *shapes, int nshapes)
  * pattern's shape: generation never makes a patterned code that reads as a
  * UUID.
  */
-static bool
-shapes_overlap(const CodesShape *a, const CodesShape *b)
+bool
+codes_shapes_overlap(const CodesShape *a, const CodesShape *b)
 {
 	int			i;
 
@@ -477,36 +389,6 @@ shapes_overlap(const CodesShape *a, const CodesShape *b)
 			return false;
 	}
 	return true;
-}
-
-/*
- * May a new code of shape own also be looked up under a key other than its
- * own: has one of the given shapes text in common with own, stored another
- * way (plain rather than hashed, or under another key)?  Shapes stored the
- * same way give a text the same key, which the unique index keeps unique.
- * When such a shape is hashed under a key that is not configured, its id
- * is copied to missing_key (CODES_KEY_ID_LEN + 1 bytes); else it is "".
- */
-bool
-codes_other_stores(const CodesShape *own, const CodesShape *shapes,
-				   int nshapes, char *missing_key)
-{
-	bool		found = false;
-	int			i;
-
-	missing_key[0] = '\0';
-	for (i = 0; i < nshapes; i++)
-	{
-		const CodesShape *shape = &shapes[i];
-
-		if (strcmp(shape->key_id, own->key_id) == 0 ||
-			!shapes_overlap(own, shape))
-			continue;
-		found = true;
-		if (shape->key_id[0] != '\0' && codes_find_key(shape->key_id) == NULL)
-			strlcpy(missing_key, shape->key_id, CODES_KEY_ID_LEN + 1);
-	}
-	return found;
 }
 
 /*
@@ -538,24 +420,6 @@ codes_key_to_cstring(const pg_uuid_t *key, char *buf)
 }
 
 /*
- * code_valid(code text, pattern text) returns boolean
- *
- * True when the code, read as input is, has the pattern's shape and, if
- * the pattern has one, a correct check symbol.  Touches no table, so a web
- * form may call it before a code is ever looked up.
- */
-Datum
-code_valid(PG_FUNCTION_ARGS)
-{
-	char		canon[CODES_MAX_PATTERN + 1];
-	int			len = canonical_form(PG_GETARG_TEXT_PP(0), canon);
-	CodesPattern pat;
-
-	codes_parse_pattern(text_to_cstring(PG_GETARG_TEXT_PP(1)), &pat);
-	PG_RETURN_BOOL(len >= 0 && pattern_matches(&pat, canon, len));
-}
-
-/*
  * The key of the unique index on codes.codes: the two halves of the
  * 16-byte key XORed.  Each half of a version 4 UUID has a few fixed bits,
  * in different places, so the fold is uniformly random over all 64 bits;
@@ -570,15 +434,4 @@ codes_key_fold(const pg_uuid_t *key)
 	memcpy(&hi, key->data, sizeof(hi));
 	memcpy(&lo, key->data + sizeof(hi), sizeof(lo));
 	return (int64) (hi ^ lo);
-}
-
-/*
- * key_fold(uuid) returns bigint
- *
- * codes_key_fold, for the index expression.
- */
-Datum
-key_fold(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_INT64(codes_key_fold(PG_GETARG_UUID_P(0)));
 }

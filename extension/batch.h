@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.h
+ *	  What each backend remembers of codes.batch, and a code's status
+ *	  (batch.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CODES_BATCH_H
+#define CODES_BATCH_H
+
+#include "datatype/timestamp.h"
+
+#include "text.h"				/* CodesShape */
+
+/* Longest batch name, in bytes. */
+#define CODES_MAX_BATCH_NAME	200
+
+/* Statuses, as the seed service spelled them. */
+#define CODES_TIMEINVALID		"TIMEINVALID"
+#define CODES_UNACTIVED			"UNACTIVED"
+#define CODES_ACTIVED			"ACTIVED"
+
+/* What a batch allows, as batch.c remembers it. */
+typedef struct CodesBatchInfo
+{
+	int32		id;				/* hash key: the batch id */
+	bool		from_null;
+	TimestampTz valid_from;
+	bool		until_null;
+	TimestampTz valid_until;
+	bool		revoked;
+	int32		max_uses;
+	bool		per_redeemer_null;
+	int32		per_redeemer;
+} CodesBatchInfo;
+
+/*
+ * Why a code cannot be used now (code_redeem's reason), or CODES_OK.  The
+ * names are in codes_reason_name.
+ */
+typedef enum CodesReason
+{
+	CODES_OK,
+	CODES_NOT_FOUND,			/* no such code: a guess */
+	CODES_USED_UP,
+	CODES_NOT_YET_VALID,
+	CODES_EXPIRED,
+	CODES_REVOKED,
+	CODES_REDEEMER_LIMIT,		/* this redeemer has used its share */
+	CODES_BRAKED				/* the redeemer is braked for guessing */
+} CodesReason;
+
+extern void codes_init_batch_cache(void);
+extern void codes_refresh_batch_cache(void);
+extern bool codes_batch_info(int32 id, CodesBatchInfo *info);
+extern const CodesShape *codes_known_shapes(int *n);
+extern CodesReason codes_refusal(const CodesBatchInfo *batch, int32 uses);
+extern const char *codes_reason_name(CodesReason reason);
+extern const char *codes_status(const CodesBatchInfo *batch, int32 uses);
+extern bool codes_usable(const CodesBatchInfo *batch, int32 uses);
+
+#endif							/* CODES_BATCH_H */

@@ -1,0 +1,216 @@
+/*-------------------------------------------------------------------------
+ *
+ * code_gen.c
+ *	  The SQL entry point code_gen: its arguments checked, every one before
+ *	  anything is written, then the batch made by gen.c; and the setting
+ *	  codes.max_guess_chance that it checks a pattern against.
+ *
+ * The top layer, beside codes.c: calls gen.c, searchpath.c, keys.c and
+ * text.c; called by codes.c only for its setting (_PG_init).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "batch.h"				/* CODES_MAX_BATCH_NAME */
+#include "code_gen.h"
+#include "gen.h"
+#include "keys.h"
+#include "searchpath.h"
+#include "text.h"
+
+PG_FUNCTION_INFO_V1(code_gen);
+
+/*
+ * codes.max_guess_chance: the largest chance allowed that one random guess
+ * matches one of a patterned batch's codes (README.md, Patterns).
+ */
+static double max_guess_chance = 1e-12;
+
+/*
+ * Define codes.max_guess_chance; called from _PG_init.
+ */
+void
+codes_init_code_gen(void)
+{
+	DefineCustomRealVariable("codes.max_guess_chance",
+							 "Largest chance that one random guess matches one of a patterned batch's codes.",
+							 "code_gen refuses a pattern whose keyspace is too small for the number of codes.",
+							 &max_guess_chance,
+							 1e-12, 1e-30, 1.0,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+}
+
+/*
+ * Refuse a patterned batch whose codes would be too easy to guess: one
+ * random guess (which an attacker can give a correct check symbol) must
+ * match one of its num codes with a chance of at most max_guess_chance.
+ */
+static void
+check_keyspace(const CodesPattern *pat, int32 num)
+{
+	double		keyspace = pow(CODES_ALPHABET_SIZE, pat->nrandom);
+	double		chance = num / keyspace;
+
+	if (chance > max_guess_chance)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pattern keyspace of %.4g codes is too small for a batch of %d",
+						keyspace, num),
+				 errdetail("With %d random symbols, one guess would match one of %d codes with a chance of %.2g, above the limit codes.max_guess_chance = %.2g.",
+						   pat->nrandom, num, chance, max_guess_chance),
+				 errhint("Add random symbols (#) to the pattern, or make fewer codes.")));
+}
+
+/*
+ * A copy of a server key, in the current memory context, for the length of
+ * a call: keys.c frees its keys when the key settings change, which a
+ * user's trigger could do while a batch is being made.
+ */
+static const CodesKey *
+copy_key(const CodesKey *key)
+{
+	CodesKey   *copy = palloc(sizeof(CodesKey));
+
+	*copy = *key;
+	copy->data = palloc(key->len);
+	memcpy(copy->data, key->data, key->len);
+	return copy;
+}
+
+/*
+ * code_gen(num, valid_from, valid_until, pattern, max_uses, batch,
+ *			 max_uses_per_redeemer, store, metadata)
+ *
+ * Check the arguments, then create the batch and return its codes.  Every
+ * check comes before anything is written, so a refused call changes nothing.
+ */
+Datum
+code_gen(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	CodesBatchSpec spec;
+	CodesPin	pin;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("num must not be null")));
+	spec.num = PG_GETARG_INT32(0);
+	if (spec.num < 1 || spec.num > CODES_MAX_PER_CALL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("num must be between 1 and %d", CODES_MAX_PER_CALL),
+				 errdetail("num was %d.", spec.num)));
+
+	spec.from_null = PG_ARGISNULL(1);
+	spec.valid_from = spec.from_null ? 0 : PG_GETARG_TIMESTAMPTZ(1);
+	spec.until_null = PG_ARGISNULL(2);
+	spec.valid_until = spec.until_null ? 0 : PG_GETARG_TIMESTAMPTZ(2);
+	if (!spec.from_null && !spec.until_null &&
+		spec.valid_until < spec.valid_from)
+	{
+		/* timestamptz_to_str returns a static buffer: copy the first */
+		char	   *from = pstrdup(timestamptz_to_str(spec.valid_from));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("valid_until must not be before valid_from"),
+				 errdetail("valid_from is %s, valid_until is %s.",
+						   from, timestamptz_to_str(spec.valid_until))));
+	}
+
+	spec.pattern = NULL;
+	if (!PG_ARGISNULL(3))
+	{
+		spec.pattern = text_to_cstring(PG_GETARG_TEXT_PP(3));
+		codes_parse_pattern(spec.pattern, &spec.parsed);
+		check_keyspace(&spec.parsed, spec.num);
+	}
+
+	if (PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_uses must not be null")));
+	spec.max_uses = PG_GETARG_INT32(4);
+	if (spec.max_uses < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_uses must be at least 1"),
+				 errdetail("max_uses was %d.", spec.max_uses)));
+
+	/* 1.0 declares code_gen without max_uses_per_redeemer */
+	spec.per_redeemer_null = PG_NARGS() < 7 || PG_ARGISNULL(6);
+	spec.max_uses_per_redeemer = spec.per_redeemer_null ? 0 : PG_GETARG_INT32(6);
+	if (!spec.per_redeemer_null &&
+		(spec.max_uses_per_redeemer < 1 ||
+		 spec.max_uses_per_redeemer > spec.max_uses))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_uses_per_redeemer must be between 1 and max_uses"),
+				 errdetail("max_uses_per_redeemer was %d, max_uses %d.",
+						   spec.max_uses_per_redeemer, spec.max_uses)));
+
+	/* 1.0 declares code_gen without store */
+	spec.hmac_key = NULL;
+	if (PG_NARGS() > 7)
+	{
+		char	   *store;
+
+		if (PG_ARGISNULL(7))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("store must not be null")));
+		store = text_to_cstring(PG_GETARG_TEXT_PP(7));
+		if (strcmp(store, "hmac") == 0)
+			spec.hmac_key = copy_key(codes_current_key());
+		else if (strcmp(store, "plain") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown store \"%s\"", store),
+					 errhint("Use 'plain' (the default) or 'hmac'.")));
+	}
+
+	/* 1.1 declares code_gen without metadata */
+	spec.metadata_null = PG_NARGS() < 9 || PG_ARGISNULL(8);
+	spec.metadata = spec.metadata_null ? (Datum) 0 : PG_GETARG_DATUM(8);
+
+	spec.name = NULL;
+	if (!PG_ARGISNULL(5))
+	{
+		text	   *name = PG_GETARG_TEXT_PP(5);
+		int			len = VARSIZE_ANY_EXHDR(name);
+
+		if (len == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("batch name must not be empty"),
+					 errhint("Leave batch NULL to get a generated name.")));
+		if (len > CODES_MAX_BATCH_NAME)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("batch name is too long"),
+					 errdetail("A batch name has at most %d bytes; this one has %d.",
+							   CODES_MAX_BATCH_NAME, len)));
+		spec.name = text_to_cstring(name);
+	}
+
+	/* a batch may well fire a user's trigger: pin as a SET clause does */
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	codes_pin_by_guc(&pin);
+	codes_generate(&spec, rsinfo->setResult, rsinfo->setDesc);
+	codes_unpin_search_path(&pin);
+	if (spec.hmac_key)
+		explicit_bzero(spec.hmac_key->data, spec.hmac_key->len);
+
+	return (Datum) 0;
+}

@@ -1,0 +1,245 @@
+/*-------------------------------------------------------------------------
+ *
+ * gen_chunk.c
+ *	  A chunk of new codes: drawn at random (version 4 UUIDs, or codes of a
+ *	  pattern with their check symbol), each with the key it is stored
+ *	  under; thinned out (codes taken, codes drawn twice); and put out.
+ *
+ * Calls keys.c (the HMAC of hashed codes) and text.c; called by gen.c and
+ * gen_insert.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+
+#include "gen_chunk.h"
+#include "keys.h"
+#include "text.h"
+
+/* Strong random bytes, taken from pg_strong_random a buffer at a time. */
+struct RandomBytes
+{
+	unsigned char buf[4096];
+	int			used;
+};
+
+/*
+ * Make room in the chunk for size codes.
+ */
+void
+codes_chunk_alloc(CodesChunk *chunk, int size, bool with_display, bool with_canon)
+{
+	/* one key more than codes, for insert_chunk_skipping's look-ups */
+	chunk->keys = palloc(sizeof(pg_uuid_t) * (size + 1));
+	chunk->display = with_display ? palloc(sizeof(char *) * size) : NULL;
+	chunk->canon = with_canon ? palloc(sizeof(char *) * size) : NULL;
+	chunk->elems = palloc(sizeof(Datum) * size);
+	chunk->size = size;
+}
+
+/*
+ * A new source of random symbols (codes_random_pattern_codes), whose
+ * buffer is filled on first use.
+ */
+RandomBytes *
+codes_random_bytes(void)
+{
+	RandomBytes *rnd = palloc(sizeof(RandomBytes));
+
+	rnd->used = sizeof(rnd->buf);
+	return rnd;
+}
+
+/*
+ * Fill the chunk with random version 4 (RFC 4122) UUIDs: one call to
+ * PostgreSQL's cryptographically strong source for the whole chunk, then
+ * the version and variant bits.  (libuuid's uuid_generate_random makes
+ * about six system calls per UUID; see README.md, Performance.)  Hashed
+ * codes are stored under the HMAC of their canonical form instead.  The
+ * canonical form is kept if the chunk has room for it.
+ */
+void
+codes_random_uuids(CodesChunk *chunk, const CodesKey *hmac_key)
+{
+	int			i;
+
+	if (!pg_strong_random(chunk->keys, sizeof(pg_uuid_t) * chunk->n))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
+	for (i = 0; i < chunk->n; i++)
+	{
+		pg_uuid_t  *key = &chunk->keys[i];
+
+		key->data[6] = (key->data[6] & 0x0f) | 0x40;	/* version 4 */
+		key->data[8] = (key->data[8] & 0x3f) | 0x80;	/* variant */
+		if (chunk->canon)
+		{
+			chunk->canon[i] = palloc(2 * UUID_LEN + 1);
+			codes_uuid_canonical(key, chunk->canon[i]);
+		}
+		if (hmac_key)
+		{
+			char		canon[2 * UUID_LEN + 1];
+
+			chunk->display[i] = palloc(CODES_TEXT_LEN + 1);
+			codes_key_to_cstring(key, chunk->display[i]);
+			codes_uuid_canonical(key, canon);
+			codes_hmac_key(hmac_key, canon, 2 * UUID_LEN, key);
+		}
+	}
+}
+
+/*
+ * A uniformly random symbol value, 0 to 30.  Bytes of 248 and above are
+ * drawn again, so that every value has the same chance (248 = 8 * 31).
+ */
+static int
+random_symbol(RandomBytes *rnd)
+{
+	for (;;)
+	{
+		unsigned char b;
+
+		if (rnd->used == sizeof(rnd->buf))
+		{
+			if (!pg_strong_random(rnd->buf, sizeof(rnd->buf)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("could not generate random values")));
+			rnd->used = 0;
+		}
+		b = rnd->buf[rnd->used++];
+		if (b < 8 * CODES_ALPHABET_SIZE)
+			return b % CODES_ALPHABET_SIZE;
+	}
+}
+
+/*
+ * Fill the chunk with random codes of a pattern: the random symbols, the
+ * check symbol if the pattern has one, the text as handed out, and the key
+ * (its digest, or for hashed codes its HMAC).  A code whose canonical form
+ * would read as a UUID is drawn again.  The canonical form is kept if the
+ * chunk has room for it.
+ */
+void
+codes_random_pattern_codes(CodesChunk *chunk, const CodesPattern *pat,
+					 const CodesKey *hmac_key, RandomBytes *rnd)
+{
+	int			i;
+
+	for (i = 0; i < chunk->n; i++)
+	{
+		int			values[CODES_MAX_PATTERN];
+		char		symbols[CODES_MAX_PATTERN + 1];
+		char		canon[CODES_MAX_PATTERN + 1];
+		int			j;
+
+		chunk->display[i] = palloc(pat->layout_len + 1);
+		do
+		{
+			for (j = 0; j < pat->nrandom; j++)
+			{
+				values[j] = random_symbol(rnd);
+				symbols[j] = codes_symbol(values[j]);
+			}
+			if (pat->has_check)
+				symbols[j++] = codes_symbol(codes_check_value(values, pat->nrandom));
+			symbols[j] = '\0';
+			codes_pattern_write(pat, symbols, chunk->display[i], canon);
+		} while (codes_canonical_is_uuid(canon, pat->canon_len));
+
+		if (hmac_key)
+			codes_hmac_key(hmac_key, canon, pat->canon_len, &chunk->keys[i]);
+		else
+			codes_pattern_key(canon, pat->canon_len, &chunk->keys[i]);
+		if (chunk->canon)
+			chunk->canon[i] = pstrdup(canon);
+	}
+}
+
+/*
+ * qsort_arg and bsearch_arg comparator of indexes into a chunk, by key.
+ */
+int
+codes_chunk_key_cmp(const void *a, const void *b, void *arg)
+{
+	const CodesChunk *chunk = (const CodesChunk *) arg;
+
+	return memcmp(chunk->keys[*(const int *) a].data,
+				  chunk->keys[*(const int *) b].data, UUID_LEN);
+}
+
+/*
+ * Keep the chunk's codes that are not dropped, in order.
+ */
+void
+codes_chunk_keep(CodesChunk *chunk, const bool *drop)
+{
+	int			i;
+	int			j = 0;
+
+	for (i = 0; i < chunk->n; i++)
+	{
+		if (drop[i])
+			continue;
+		chunk->keys[j] = chunk->keys[i];
+		if (chunk->display)
+			chunk->display[j] = chunk->display[i];
+		if (chunk->canon)
+			chunk->canon[j] = chunk->canon[i];
+		j++;
+	}
+	chunk->n = j;
+}
+
+/*
+ * Keep at most want of the chunk's codes, each key once.
+ */
+void
+codes_chunk_keep_distinct(CodesChunk *chunk, int want)
+{
+	int		   *order = palloc(sizeof(int) * chunk->n);
+	bool	   *drop = palloc0(sizeof(bool) * chunk->n);
+	int			kept = 0;
+	int			i;
+
+	for (i = 0; i < chunk->n; i++)
+		order[i] = i;
+	qsort_arg(order, chunk->n, sizeof(int), codes_chunk_key_cmp, (void *) chunk);
+	for (i = 1; i < chunk->n; i++)
+		if (codes_chunk_key_cmp(&order[i - 1], &order[i], (void *) chunk) == 0)
+			drop[order[i]] = true;
+	for (i = 0; i < chunk->n; i++)
+	{
+		if (drop[i])
+			continue;
+		if (kept == want)
+			drop[i] = true;
+		else
+			kept++;
+	}
+	codes_chunk_keep(chunk, drop);
+}
+
+/*
+ * Put the text of the chunk's code i, as handed out, into the result.
+ */
+void
+codes_chunk_put_code(Tuplestorestate *out, TupleDesc outdesc, const CodesChunk *chunk, int i)
+{
+	char		buf[CODES_TEXT_LEN + 1];
+	const char *display = chunk->display ? chunk->display[i] : NULL;
+	Datum		value;
+	bool		isnull = false;
+
+	if (display == NULL)
+	{
+		codes_key_to_cstring(&chunk->keys[i], buf);
+		display = buf;
+	}
+	value = CStringGetTextDatum(display);
+	tuplestore_putvalues(out, outdesc, &value, &isnull);
+}

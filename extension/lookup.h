@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * lookup.h
+ *	  The keys a code is looked up under (lookup.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CODES_LOOKUP_H
+#define CODES_LOOKUP_H
+
+#include "text.h"
+
+extern int	codes_canonical_keys(const char *canon, int len,
+								 const CodesShape *shapes, int nshapes,
+								 pg_uuid_t *keys, char *missing_key);
+extern int	codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key);
+extern bool codes_other_stores(const CodesShape *own, const CodesShape *shapes,
+							   int nshapes, char *missing_key);
+
+#endif							/* CODES_LOOKUP_H */

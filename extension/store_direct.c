@@ -1,0 +1,242 @@
+/*-------------------------------------------------------------------------
+ *
+ * store_direct.c
+ *	  The common use of a code without SPI or the executor: find its row
+ *	  through the key index, check it, lock it and write the use, as the
+ *	  conditional UPDATE of a use would, at a third of the cost.
+ *
+ * Only for tables that run no user's code and hold their rows themselves
+ * (CodesTables.direct); store.c decides everything else with SQL.  The
+ * differences between PostgreSQL versions in the executor and index scan
+ * calls are compat.h's.
+ *
+ * Calls tables.c, batch.c and text.c (the key fold); called by store.c
+ * only.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "batch.h"
+#include "compat.h"
+#include "store_direct.h"
+#include "tables.h"
+#include "text.h"
+
+/* Columns of codes.codes, in the order the install scripts create them. */
+#define COL_BATCH		1
+#define COL_USES		2
+#define COL_CODE		3
+#define COL_USED_AT		4
+#define COL_USED_BY		5
+
+/*
+ * The row of the code with this key, visible to snapshot, into slot;
+ * false if there is none.  One probe of the unique index on key_fold,
+ * whose lock is kept to the end of the transaction, as a statement keeps
+ * it.
+ */
+static bool
+find_code(Relation rel, Oid indexoid, Snapshot snapshot, const pg_uuid_t *key,
+		  TupleTableSlot *slot)
+{
+	Relation	index = index_open(indexoid, AccessShareLock);
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	bool		found = false;
+
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(codes_key_fold(key)));
+
+	scan = compat_index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	while (!found && index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		code = slot_getattr(slot, COL_CODE, &isnull);
+
+		found = !isnull &&
+			memcmp(DatumGetUUIDP(code)->data, key->data, UUID_LEN) == 0;
+	}
+	index_endscan(scan);
+	index_close(index, NoLock);
+	return found;
+}
+
+/*
+ * Write the use into the locked row in slot: one more use, the
+ * transaction's time, the redeemer.  The index entries are added as an
+ * UPDATE statement adds them (none for a HOT update).  Only for a table
+ * that runs no user's code (CodesTables.direct): ExecSimpleRelationUpdate fires no
+ * statement triggers, and its AFTER ROW triggers need a query around them.
+ */
+static void
+write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
+		  CodesStmtArgs *args)
+{
+	EState	   *estate = CreateExecutorState();
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleTableSlot *newslot;
+	int			natts = RelationGetDescr(rel)->natts;
+	Bitmapset  *updated = NULL;
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	updated = bms_add_member(updated, COL_USES - FirstLowInvalidHeapAttributeNumber);
+	updated = bms_add_member(updated, COL_USED_AT - FirstLowInvalidHeapAttributeNumber);
+	updated = bms_add_member(updated, COL_USED_BY - FirstLowInvalidHeapAttributeNumber);
+	compat_init_range_table(estate, rte, updated);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	estate->es_output_cid = GetCurrentCommandId(true);
+	estate->es_snapshot = snapshot;
+	ExecOpenIndices(rri, false);
+
+	newslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
+									 &TTSOpsVirtual);
+	slot_getallattrs(locked);
+	ExecClearTuple(newslot);
+	memcpy(newslot->tts_values, locked->tts_values, natts * sizeof(Datum));
+	memcpy(newslot->tts_isnull, locked->tts_isnull, natts * sizeof(bool));
+	newslot->tts_values[COL_USES - 1] =
+		Int32GetDatum(DatumGetInt32(locked->tts_values[COL_USES - 1]) + 1);
+	newslot->tts_values[COL_USED_AT - 1] =
+		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	newslot->tts_isnull[COL_USED_AT - 1] = false;
+	newslot->tts_values[COL_USED_BY - 1] = args->values[1];
+	newslot->tts_isnull[COL_USED_BY - 1] = (args->nulls[1] == 'n');
+	ExecStoreVirtualTuple(newslot);
+
+	ExecSimpleRelationUpdate(rri, estate, NULL, locked, newslot);
+
+	ExecCloseIndices(rri);
+	ExecResetTupleTable(estate->es_tupleTable, false);	/* releases the slot */
+	FreeExecutorState(estate);
+}
+
+/*
+ * Lock the row in slot, found with snapshot and checked usable, and write
+ * the use into it, unless a concurrent change that the lock waited for
+ * makes the code unusable; out says which.  At READ COMMITTED the lock
+ * follows the row to its newest version (a concurrent use's) and checks
+ * that again; at REPEATABLE READ or SERIALIZABLE a concurrent change is a
+ * serialization failure, as it is for an UPDATE.
+ */
+static void
+lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
+			   CodesStmtArgs *args, CodesOutcome *out)
+{
+	TM_FailureData tmfd;
+	TM_Result	res;
+	bool		isnull;
+
+	res = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot,
+						   GetCurrentCommandId(false),
+						   LockTupleNoKeyExclusive, LockWaitBlock,
+						   IsolationUsesXactSnapshot() ? 0 :
+						   TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+						   &tmfd);
+	switch (res)
+	{
+		case TM_Ok:
+			out->uses = DatumGetInt32(slot_getattr(slot, COL_USES, &isnull));
+			/* a newer version, after waiting: check it again */
+			out->reason = tmfd.traversed ?
+				codes_refusal(&out->batch, out->uses) : CODES_OK;
+			if (out->reason == CODES_OK)
+			{
+				write_use(rel, snapshot, slot, args);
+				out->uses++;
+			}
+			break;
+		case TM_Updated:
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+			out->reason = (res == TM_Deleted) ? CODES_NOT_FOUND : CODES_USED_UP;
+			break;
+		case TM_SelfModified:
+			/* changed since this statement began: by a trigger, say */
+			out->reason = CODES_USED_UP;
+			break;
+		default:
+			elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
+	}
+}
+
+/*
+ * The common use, without SPI or the executor: find the code's row, check
+ * it may be used (it has uses left, now lies in its period, and its batch
+ * sets no limit per redeemer), lock it, and write the use.  This is what
+ * the conditional UPDATE of a use does, at a third of the cost: when two
+ * transactions use the same code, the second waits for the first's row
+ * lock; at READ COMMITTED it then checks the new row version (and so finds
+ * no use left), at REPEATABLE READ or SERIALIZABLE it raises a
+ * serialization failure.  Uses of different codes of one batch never wait
+ * for each other.  Under SERIALIZABLE the index probe and the row read
+ * take the predicate locks a SELECT takes.
+ *
+ * Returns false, undecided, when the table has triggers, rules or row
+ * security, or anything else that runs a user's code (CodesTables.direct:
+ * then only SQL does what SQL would), when Citus keeps the rows in shards
+ * (citus.c), and when
+ * the code exists but this statement's snapshot says it cannot be used or
+ * its batch limits uses per redeemer: store.c decides those with SQL.
+ * Else true, with out filled.
+ */
+bool
+codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
+{
+	const CodesTables *known = codes_tables(RowExclusiveLock);
+	Oid			indexoid = known->key_index;
+	Relation	rel;
+	Snapshot	snapshot;
+	TupleTableSlot *slot;
+	bool		decided = true;
+	bool		isnull;
+
+	if (!known->direct)
+		return false;
+	rel = table_open(known->codes, NoLock);
+
+	/* as a statement of its own: see this transaction's earlier work */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	PushActiveSnapshot(snapshot);
+	slot = table_slot_create(rel, NULL);
+
+	if (!find_code(rel, indexoid, snapshot, DatumGetUUIDP(args->values[0]), slot))
+		out->reason = CODES_NOT_FOUND;
+	else
+	{
+		out->guess = false;
+		if (codes_batch_info(DatumGetInt32(slot_getattr(slot, COL_BATCH, &isnull)),
+							 &out->batch) &&
+			out->batch.per_redeemer_null &&
+			codes_usable(&out->batch,
+						 DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))))
+			lock_and_write(rel, snapshot, slot, args, out);
+		else
+			decided = false;
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	PopActiveSnapshot();
+	UnregisterSnapshot(snapshot);
+	return decided;
+}

@@ -1,0 +1,185 @@
+/*-------------------------------------------------------------------------
+ *
+ * tables.c
+ *	  What the operations on codes know of the tables they write,
+ *	  codes.codes and codes.redemption_log: their OIDs, whether a write to
+ *	  them may run a user's code, and whether the direct use path may
+ *	  write codes.codes (store_direct.c).
+ *
+ * Looked up with the tables locked (codes_tables) and forgotten when the
+ * relcache entry of either table or of the key index is invalidated.
+ * Current while tables_read equals tables_changes.
+ *
+ * Calls citus.c (where the tables' rows are); called by the table
+ * (store.c, store_direct.c), and by codes.c to register its relcache
+ * callback (_PG_init).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "storage/lmgr.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "citus.h"
+#include "tables.h"
+
+static CodesTables tables;
+static uint64 tables_changes = 1;
+static uint64 tables_read = 0;
+
+/* The columns of codes.codes, in the order the install scripts make them. */
+static const char *const codes_columns[] = {
+	"batch", "uses", "code", "used_at", "used_by", "shown"
+};
+/*
+ * Relcache callback: forget what codes_tables knows when one of the tables
+ * changes, or when the whole relcache is reset.
+ */
+static void
+codes_rel_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == tables.codes ||
+		relid == tables.key_index || relid == tables.log)
+		tables_changes++;
+}
+
+/*
+ * Register codes_rel_invalidate; called from _PG_init.
+ */
+void
+codes_init_tables(void)
+{
+	CacheRegisterRelcacheCallback(codes_rel_invalidate, (Datum) 0);
+}
+
+/*
+ * Can a write to the table run a user's code, which must then see the
+ * search_path its own SET clause gives it (codes_pin_search_path)?  It can if
+ * the table has triggers (a foreign key's too), rules, row security,
+ * CHECK constraints, generated columns, columns of domain or other
+ * non-base types, or more indexes or defaults than the extension made.
+ */
+static bool
+runs_user_code(Relation rel, int own_indexes, int own_defaults)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleConstr *constr = desc->constr;
+	List	   *indexes = RelationGetIndexList(rel);
+	bool		runs;
+	int			i;
+
+	runs = rel->trigdesc != NULL || rel->rd_rules != NULL ||
+		rel->rd_rel->relrowsecurity || list_length(indexes) != own_indexes ||
+		(constr != NULL && (constr->num_check > 0 || constr->has_generated_stored ||
+							constr->num_defval != own_defaults));
+	for (i = 0; i < desc->natts && !runs; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && get_typtype(att->atttypid) != TYPTYPE_BASE)
+			runs = true;
+	}
+	list_free(indexes);
+	return runs;
+}
+
+/*
+ * Are the columns of codes.codes the ones write_use writes, where it
+ * writes them, and its key index one a scan may use?
+ */
+static bool
+layout_as_made(Relation rel, Oid indexoid)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	tuple;
+	bool		usable;
+	int			i;
+
+	if (desc->natts != (int) lengthof(codes_columns))
+		return false;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), codes_columns[i]) != 0)
+			return false;
+	}
+
+	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	usable = ((Form_pg_index) GETSTRUCT(tuple))->indisvalid &&
+		((Form_pg_index) GETSTRUCT(tuple))->indisready &&
+		((Form_pg_index) GETSTRUCT(tuple))->indislive;
+	ReleaseSysCache(tuple);
+	return usable;
+}
+
+/*
+ * Lock codes.codes and codes.redemption_log (mode: RowExclusiveLock for
+ * an operation that writes, AccessShareLock for one that reads) and
+ * return what the operations need to know of them (see CodesTables).
+ * Locking first takes in any change committed before, and keeps CREATE
+ * TRIGGER, RULE or INDEX from changing them until the transaction ends.
+ */
+const CodesTables *
+codes_tables(LOCKMODE mode)
+{
+	for (;;)
+	{
+		uint64		changes = tables_changes;
+		Relation	codes;
+		Relation	log;
+
+		if (tables_read != changes)
+		{
+			Oid			nsp = get_namespace_oid("codes", false);
+
+			tables.codes = get_relname_relid("codes", nsp);
+			tables.key_index = get_relname_relid("codes_key_fold", nsp);
+			tables.log = get_relname_relid("redemption_log", nsp);
+			if (!OidIsValid(tables.codes) || !OidIsValid(tables.key_index) ||
+				!OidIsValid(tables.log))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("a table or index of extension codes is missing"),
+						 errdetail("Schema codes must hold the tables codes and redemption_log and the index codes_key_fold."),
+						 errhint("Reinstall the extension: DROP EXTENSION codes; CREATE EXTENSION codes.")));
+		}
+
+		/* takes in invalidations: if the tables changed meanwhile, again */
+		LockRelationOid(tables.codes, mode);
+		LockRelationOid(tables.log, mode);
+		if (tables_changes != changes)
+			continue;
+		if (tables_read == changes)
+			return &tables;
+
+		codes = table_open(tables.codes, NoLock);
+		log = table_open(tables.log, NoLock);
+		tables.rules = codes->rd_rules != NULL || log->rd_rules != NULL;
+		tables.user_code = runs_user_code(codes, 1, 1) ||
+			runs_user_code(log, 3, 1);
+		tables.direct = !runs_user_code(codes, 1, 1) &&
+			layout_as_made(codes, tables.key_index) &&
+			codes_placement(tables.codes) == CODES_PLAIN_TABLE &&
+			codes_placement(tables.log) == CODES_PLAIN_TABLE;
+		table_close(log, NoLock);
+		table_close(codes, NoLock);
+
+		if (tables_changes == changes)
+		{
+			tables_read = changes;
+			return &tables;
+		}
+	}
+}

@@ -1,0 +1,69 @@
+/*-------------------------------------------------------------------------
+ *
+ * text.h
+ *	  How a code is written (text.c): the alphabet, patterns, shapes, and
+ *	  the keys of text that need no server key.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CODES_TEXT_H
+#define CODES_TEXT_H
+
+#include "utils/uuid.h"
+
+/* Length of a UUID code's text form, with hyphens. */
+#define CODES_TEXT_LEN			36
+
+/* The random symbols of patterned codes: no 0/O, no 1/I/L. */
+#define CODES_ALPHABET			"23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+#define CODES_ALPHABET_SIZE		31
+StaticAssertDecl(sizeof(CODES_ALPHABET) == CODES_ALPHABET_SIZE + 1,
+				 "CODES_ALPHABET_SIZE must be the length of CODES_ALPHABET");
+
+/* Longest pattern, in characters (documented in README.md). */
+#define CODES_MAX_PATTERN		64
+
+/* Most random symbols a check symbol can cover: weights 1..30 mod 31. */
+#define CODES_MAX_CHECKED		29
+
+/* Length of a server key's id, in hex digits (keys.c makes them). */
+#define CODES_KEY_ID_LEN		16
+
+/* A parsed pattern (see codes_parse_pattern). */
+typedef struct CodesPattern
+{
+	char		layout[CODES_MAX_PATTERN + 1];	/* the pattern, upper case */
+	int			layout_len;
+	char		canon[CODES_MAX_PATTERN + 1];	/* without spaces, hyphens */
+	int			canon_len;
+	int			nrandom;		/* number of '#' */
+	bool		has_check;		/* ends its symbols with '^' */
+} CodesPattern;
+
+/* A shape of codes that some batch has (batch.c reads them). */
+typedef struct CodesShape
+{
+	bool		is_uuid;		/* UUID codes; else codes of pat */
+	CodesPattern pat;
+	char		key_id[CODES_KEY_ID_LEN + 1];	/* hashed under; "" if plain */
+} CodesShape;
+
+extern int	codes_canonical_form(text *code, char *buf);
+extern bool codes_canonical_is_uuid(const char *canon, int len);
+extern void codes_uuid_from_canonical(const char *canon, pg_uuid_t *key);
+extern void codes_uuid_canonical(const pg_uuid_t *key, char *buf);
+extern void codes_key_to_cstring(const pg_uuid_t *key, char *buf);
+extern int64 codes_key_fold(const pg_uuid_t *key);
+extern int	codes_check_value(const int *values, int n);
+extern char codes_symbol(int value);
+extern void codes_parse_pattern(const char *pattern, CodesPattern *pat);
+extern void codes_pattern_write(const CodesPattern *pat, const char *symbols,
+								char *display, char *canon);
+extern bool codes_pattern_matches(const CodesPattern *pat, const char *canon,
+								  int len);
+extern void codes_pattern_key(const char *canon, int len, pg_uuid_t *key);
+extern bool codes_shapes_overlap(const CodesShape *a, const CodesShape *b);
+extern char *codes_normal_form(text *code, const CodesShape *shapes,
+							   int nshapes);
+
+#endif							/* CODES_TEXT_H */
