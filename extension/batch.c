@@ -160,7 +160,7 @@ check_cache(void)
 		placement = codes_placement(batch_relid);
 		if (placement == CODES_CITUS_ELSEWHERE)
 			cache_trusted = false;
-		on_citus_worker = placement != CODES_PLAIN_TABLE && codes_citus_worker();
+		on_citus_worker = codes_citus_worker();
 		cache_checked = changes;
 	}
 	if (on_citus_worker)
@@ -168,7 +168,9 @@ check_cache(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("codes runs on the Citus coordinator only"),
 				 errdetail("This node is a Citus worker: its sequences and its brake are not the coordinator's."),
-				 errhint("Connect to the coordinator to make, use, query or delete codes.")));
+				 errhint("Connect to the coordinator to make, use, query or delete codes. "
+						 "Citus runs a function called on rows of codes.codes on the workers: "
+						 "read the rows in a MATERIALIZED common table expression first.")));
 }
 
 /*

@@ -35,6 +35,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "citus.h"
 
@@ -50,6 +51,32 @@ static const char *const placement_sql =
 "               WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1)";
 
 /*
+ * Run a read of Citus's catalogs connected to SPI, with the latest
+ * snapshot rather than the caller's: the answer is kept until the next
+ * relcache invalidation, which this backend may have taken in under a
+ * snapshot older than the change it announces (a REPEATABLE READ
+ * transaction, or a lock wait).  The caller reads SPI_tuptable and calls
+ * SPI_finish.
+ */
+static void
+read_citus_catalog(const char *sql, int nargs, Oid *argtypes, Datum *args)
+{
+	SPIPlanPtr	plan;
+	int			ret;
+
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	ret = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, true, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading Citus's catalogs failed: %s",
+			 SPI_result_code_string(ret));
+}
+
+/*
  * Where Citus keeps the rows of the table relid: CODES_PLAIN_TABLE for a
  * table Citus does not manage (or no Citus at all), else
  * CODES_CITUS_WITH_COPY when this node holds a copy of one of its shards
@@ -62,17 +89,11 @@ codes_placement(Oid relid)
 	Datum		arg = ObjectIdGetDatum(relid);
 	CodesPlacement placement = CODES_PLAIN_TABLE;
 	bool		isnull;
-	int			ret;
 
 	if (!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
 		return CODES_PLAIN_TABLE;
 
-	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-	ret = SPI_execute_with_args(placement_sql, 1, &argtype, &arg, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "reading Citus's placements failed: %s",
-			 SPI_result_code_string(ret));
+	read_citus_catalog(placement_sql, 1, &argtype, &arg);
 	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 								   SPI_tuptable->tupdesc, 1, &isnull)))
 		placement = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
@@ -83,23 +104,21 @@ codes_placement(Oid relid)
 }
 
 /*
- * Is this node a Citus worker (not the coordinator)?  Only for a node whose
- * tables Citus manages (codes_placement), where its catalogs exist.
+ * Is this node a Citus worker (in a cluster, and not its coordinator)?
+ * False where Citus is absent.  Told by the node's group, not by the
+ * extension's tables, so that a worker is recognized whether or not it
+ * holds Citus's metadata of them.
  */
 bool
 codes_citus_worker(void)
 {
 	bool		worker;
 	bool		isnull;
-	int			ret;
 
-	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-	ret = SPI_execute("SELECT g.groupid OPERATOR(pg_catalog.<>) 0 "
-					  "FROM pg_catalog.pg_dist_local_group AS g", true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "reading Citus's local group failed: %s",
-			 SPI_result_code_string(ret));
+	if (!OidIsValid(get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE)))
+		return false;
+	read_citus_catalog("SELECT g.groupid OPERATOR(pg_catalog.<>) 0 "
+					   "FROM pg_catalog.pg_dist_local_group AS g", 0, NULL, NULL);
 	worker = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 										SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();

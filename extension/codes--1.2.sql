@@ -940,6 +940,7 @@ AS $$
 DECLARE
 	triggers_was	text;
 	constraints_was	text;
+	misplaced	pg_catalog.regclass;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
 		RAISE EXCEPTION 'extension "citus" is not installed'
@@ -950,6 +951,30 @@ BEGIN
 		RAISE EXCEPTION 'codes.distribute() must run on the coordinator'
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Connect to the coordinator, and add it with citus_set_coordinator_host() if it is not yet in the metadata.';
+	END IF;
+	/*
+	 * A table Citus manages already is left as it is, so it must be placed
+	 * as codes needs: otherwise a code would not hash to one shard, and
+	 * the unique fold index would not keep codes unique.
+	 */
+	SELECT p.logicalrelid INTO misplaced
+	FROM pg_catalog.pg_dist_partition AS p
+	WHERE p.logicalrelid IN ('codes.batch'::pg_catalog.regclass, 'codes.codes'::pg_catalog.regclass,
+							 'codes.redemption_log'::pg_catalog.regclass)
+	  AND NOT CASE WHEN p.logicalrelid = 'codes.batch'::pg_catalog.regclass
+			THEN p.partmethod = 'n' AND p.repmodel = 't'
+			ELSE p.partmethod = 'h'
+				AND pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) = 'code'
+				AND p.colocationid IS NOT DISTINCT FROM
+					(SELECT c.colocationid FROM pg_catalog.pg_dist_partition AS c
+					 WHERE c.logicalrelid = 'codes.codes'::pg_catalog.regclass)
+			END
+	LIMIT 1;
+	IF misplaced IS NOT NULL THEN
+		RAISE EXCEPTION 'table % is distributed otherwise than codes needs', misplaced
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'codes needs codes.batch as a reference table, and codes.codes and codes.redemption_log distributed by code and colocated.',
+				  HINT = 'Let codes.distribute() place the tables: call it after CREATE EXTENSION codes, before distributing any of them by hand.';
 	END IF;
 	triggers_was := pg_catalog.current_setting('citus.enable_unsafe_triggers');
 	constraints_was := pg_catalog.current_setting('citus.allow_unsafe_constraints');

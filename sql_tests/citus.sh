@@ -2,6 +2,8 @@
 # codes on Citus: a coordinator and two workers on localhost
 # (scripts/citus_cluster.sh, with Citus built by scripts/build_citus.sh),
 # codes staged from this tree.  Checks, in order:
+#   - codes.distribute() refuses a table distributed by hand otherwise than
+#     codes needs, and changes nothing;
 #   - codes.distribute() places each table (codes.batch a reference table,
 #     codes.codes and codes.redemption_log distributed by code, colocated),
 #     a second call changes nothing, and the rows live on the workers;
@@ -9,7 +11,7 @@
 #     hashed codes, multi-use and per-redeemer codes, undo, batch admin)
 #     answers on the coordinator exactly as in a database of one plain
 #     node (a second database on the coordinator, without Citus);
-#   - a worker refuses every function (55000);
+#   - a worker refuses the calls on codes and batches (55000);
 #   - 16 clients race for 40 codes through the coordinator
 #     (sql_tests/citus/race.py): uses recorded == SUCCEED answers, none
 #     over its limit, and an open session sees a batch revoked at once; the
@@ -17,7 +19,10 @@
 #   - a third worker added and the shards rebalanced onto it
 #     (citus_rebalance_start): the same rows, and codes still work;
 #   - a pg_dump of the coordinator holds every row: restored into another
-#     database it holds the same.
+#     database it holds the same;
+#   - a session open while the coordinator leaves Citus's nodes, and with
+#     it the copy of codes.batch, stops trusting its batch cache
+#     (sql_tests/citus/stale.py).
 # Run as root (it builds and installs Citus); the servers run as postgres.
 # Prints a pg_regress-style result line; CODES_VERBOSE=1 prints the log.
 set -u
@@ -55,8 +60,28 @@ run() {
 	set -- $CITUS_WORKER_PORTS
 	w1=$1 w2=$2
 
+	# a table distributed by hand otherwise than codes needs: refused
+	sql -c 'CREATE EXTENSION codes' || fail "CREATE EXTENSION codes"
+	out=$(sql -v ON_ERROR_STOP=0 2>&1 <<-'EOF'
+		BEGIN;
+		SET LOCAL citus.enable_unsafe_triggers = on;
+		SET LOCAL citus.allow_unsafe_constraints = on;
+		SELECT pg_catalog.create_distributed_table('codes.codes', 'batch');
+		SAVEPOINT s;
+		SELECT codes.distribute();
+		ROLLBACK TO s;
+		SELECT count(*) FROM pg_catalog.pg_dist_partition
+		WHERE logicalrelid::text IN ('codes.batch', 'codes.redemption_log');
+		ROLLBACK;
+	EOF
+	)
+	echo "$out" >>"$log"
+	echo "$out" | grep -q 'ERROR:  table codes.codes is distributed otherwise than codes needs' &&
+		[ "$(echo "$out" | tail -1)" = 0 ] ||
+		fail "codes.distribute() over codes.codes distributed by batch: $out"
+
 	# distribute, twice
-	sql -c 'CREATE EXTENSION codes' -c 'SELECT codes.distribute()' \
+	sql -c 'SELECT codes.distribute()' \
 		-c 'SELECT codes.distribute()' >/dev/null || fail "codes.distribute()"
 	placed=$(sql -c "SELECT string_agg(logicalrelid::text || ':' || partmethod::text || ':' ||
 			coalesce(column_to_column_name(logicalrelid, partkey), '-'), ' ' ORDER BY 1)
@@ -135,6 +160,12 @@ run() {
 	after=$(sql -d restored -c "$fingerprint")
 	echo "dump: $before"
 	[ "$before" = "$after" ] || fail "restored: $after"
+
+	# last, as it takes the coordinator out of the nodes: an open session
+	# learns that its copy of codes.batch is gone (stale.py)
+	as_tester /usr/bin/python3 sql_tests/citus/stale.py \
+		"host=$PGHOST port=$PGPORT user=postgres dbname=postgres" "$PGPORT" ||
+		fail "a session open while the coordinator left the nodes"
 }
 
 if (run) >"$log" 2>&1; then
