@@ -72,22 +72,6 @@ check_keyspace(const CodesPattern *pat, int32 num)
 }
 
 /*
- * A copy of a server key, in the current memory context, for the length of
- * a call: keys.c frees its keys when the key settings change, which a
- * user's trigger could do while a batch is being made.
- */
-static const CodesKey *
-copy_key(const CodesKey *key)
-{
-	CodesKey   *copy = palloc(sizeof(CodesKey));
-
-	*copy = *key;
-	copy->data = palloc(key->len);
-	memcpy(copy->data, key->data, key->len);
-	return copy;
-}
-
-/*
  * code_gen(num, valid_from, valid_until, pattern, max_uses, batch,
  *			 max_uses_per_redeemer, store, metadata)
  *
@@ -172,7 +156,7 @@ code_gen(PG_FUNCTION_ARGS)
 					 errmsg("store must not be null")));
 		store = text_to_cstring(PG_GETARG_TEXT_PP(7));
 		if (strcmp(store, "hmac") == 0)
-			spec.hmac_key = copy_key(codes_current_key());
+			spec.hmac_key = codes_copy_key(codes_current_key());
 		else if (strcmp(store, "plain") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -209,8 +193,6 @@ code_gen(PG_FUNCTION_ARGS)
 	codes_pin_by_guc(&pin);
 	codes_generate(&spec, rsinfo->setResult, rsinfo->setDesc);
 	codes_unpin_search_path(&pin);
-	if (spec.hmac_key)
-		explicit_bzero(spec.hmac_key->data, spec.hmac_key->len);
 
 	return (Datum) 0;
 }

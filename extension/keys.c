@@ -28,8 +28,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "common/cryptohash.h"
-#include "common/hmac.h"
 #include "common/sha2.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
@@ -42,6 +43,22 @@
 /* Key files must hold at least this many bytes (256 bits), at most MAX. */
 #define KEY_MIN_BYTES	32
 #define KEY_MAX_BYTES	1024
+
+/* The block size of SHA-256, the length of HMAC's padded key. */
+#define HMAC_BLOCK		64
+
+/*
+ * The HMAC of a key, half done (RFC 2104): SHA-256 states that have taken
+ * in the key XORed with the inner and the outer pad.  Made once per key
+ * (make_pads), so that a code's HMAC costs the hashing of the code and of
+ * the inner digest only.  The states live in OpenSSL's memory: they are
+ * freed, and wiped, by free_pads.
+ */
+struct CodesHmacPads
+{
+	EVP_MD_CTX *inner;
+	EVP_MD_CTX *outer;
+};
 
 /* The settings. */
 static char *key_file = NULL;
@@ -143,6 +160,74 @@ key_file_in_data_dir(const char *path, int *err)
 	if (realpath(DataDir, datadir) == NULL)
 		strlcpy(datadir, DataDir, sizeof(datadir));
 	return path_is_prefix_of_path(datadir, full);
+}
+
+/*
+ * The error for a failed OpenSSL digest call.
+ */
+static void
+digest_error(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
+			 errmsg("could not compute HMAC")));
+}
+
+/*
+ * Free a key's pads, which OpenSSL wipes as it frees them.
+ */
+static void
+free_pads(CodesHmacPads *pads)
+{
+	EVP_MD_CTX_free(pads->inner);
+	EVP_MD_CTX_free(pads->outer);
+	pads->inner = pads->outer = NULL;
+}
+
+/*
+ * Make the pads of key, allocated in cxt: the states of SHA-256 after the
+ * padded key (a key longer than a block is first hashed, as RFC 2104
+ * says).
+ */
+static void
+make_pads(CodesKey *key, MemoryContext cxt)
+{
+	CodesHmacPads *pads = MemoryContextAllocZero(cxt, sizeof(CodesHmacPads));
+	uint8		block[HMAC_BLOCK];
+	uint8		ipad[HMAC_BLOCK];
+	unsigned int klen = key->len;
+	bool		ok;
+	int			i;
+
+	memset(block, 0, sizeof(block));
+	if (klen > HMAC_BLOCK)
+		ok = EVP_Digest(key->data, klen, block, &klen, EVP_sha256(), NULL);
+	else
+	{
+		memcpy(block, key->data, klen);
+		ok = true;
+	}
+	for (i = 0; i < HMAC_BLOCK; i++)
+	{
+		ipad[i] = block[i] ^ 0x36;
+		block[i] ^= 0x5c;
+	}
+
+	pads->inner = EVP_MD_CTX_new();
+	pads->outer = EVP_MD_CTX_new();
+	ok = ok && pads->inner && pads->outer &&
+		EVP_DigestInit_ex(pads->inner, EVP_sha256(), NULL) &&
+		EVP_DigestUpdate(pads->inner, ipad, HMAC_BLOCK) &&
+		EVP_DigestInit_ex(pads->outer, EVP_sha256(), NULL) &&
+		EVP_DigestUpdate(pads->outer, block, HMAC_BLOCK);
+	explicit_bzero(block, sizeof(block));
+	explicit_bzero(ipad, sizeof(ipad));
+	if (!ok)
+	{
+		free_pads(pads);
+		digest_error();
+	}
+	key->pads = pads;
 }
 
 /*
@@ -261,6 +346,7 @@ read_key(const char *path, CodesKey *key, int elevel)
 	memcpy(key->data, buf, len);
 	key->len = (int) len;
 	explicit_bzero(buf, sizeof(buf));
+	make_pads(key, TopMemoryContext);
 	return true;
 }
 
@@ -291,6 +377,11 @@ load_keys(int current_elevel)
 		{
 			explicit_bzero(keys[i].data, keys[i].len);
 			pfree(keys[i].data);
+		}
+		if (keys[i].pads)
+		{
+			free_pads(keys[i].pads);
+			pfree(keys[i].pads);
 		}
 	}
 	if (keys)
@@ -364,31 +455,65 @@ codes_find_key(const char *id)
 }
 
 /*
+ * Memory context reset callback of a key's copy: wipe it and free its pads.
+ */
+static void
+forget_copy(void *arg)
+{
+	CodesKey   *copy = (CodesKey *) arg;
+
+	explicit_bzero(copy->data, copy->len);
+	if (copy->pads)
+		free_pads(copy->pads);
+}
+
+/*
+ * A copy of a server key, in the current memory context, for the length of
+ * a call that must not see the key go (keys.c forgets its keys when the
+ * key settings change, which a user's trigger could do while a batch is
+ * being made).  The copy is wiped when that context is reset or deleted,
+ * on error too.
+ */
+const CodesKey *
+codes_copy_key(const CodesKey *key)
+{
+	CodesKey   *copy = palloc(sizeof(CodesKey));
+	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+
+	*copy = *key;
+	copy->data = palloc(key->len);
+	memcpy(copy->data, key->data, key->len);
+	copy->pads = NULL;
+	cb->func = forget_copy;
+	cb->arg = copy;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	make_pads(copy, CurrentMemoryContext);
+	return copy;
+}
+
+/*
  * The key of a hashed code: the first 16 bytes of HMAC-SHA-256 under the
- * server key of its canonical form.
+ * server key of its canonical form, from the key's pads.
  */
 void
 codes_hmac_key(const CodesKey *key, const char *canon, int len,
 			   pg_uuid_t *out)
 {
-	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
-	uint8		mac[PG_SHA256_DIGEST_LENGTH];
+	static EVP_MD_CTX *ctx = NULL;
+	uint8		mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen;
 
-	if (ctx == NULL)
+	if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory")));
-	if (pg_hmac_init(ctx, key->data, key->len) < 0 ||
-		pg_hmac_update(ctx, (const uint8 *) canon, len) < 0 ||
-		pg_hmac_final(ctx, mac, sizeof(mac)) < 0)
-	{
-		const char *reason = pg_hmac_error(ctx);
-
-		pg_hmac_free(ctx);
-		ereport(ERROR,
-				(errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
-				 errmsg("could not compute HMAC: %s", reason)));
-	}
-	pg_hmac_free(ctx);
+	if (!EVP_MD_CTX_copy_ex(ctx, key->pads->inner) ||
+		!EVP_DigestUpdate(ctx, canon, len) ||
+		!EVP_DigestFinal_ex(ctx, mac, &maclen) ||
+		!EVP_MD_CTX_copy_ex(ctx, key->pads->outer) ||
+		!EVP_DigestUpdate(ctx, mac, maclen) ||
+		!EVP_DigestFinal_ex(ctx, mac, &maclen))
+		digest_error();
 	memcpy(out->data, mac, UUID_LEN);
+	explicit_bzero(mac, sizeof(mac));
 }

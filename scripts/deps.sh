@@ -1,18 +1,19 @@
 #!/bin/sh
 # Install what building and testing codes needs (Debian 12, as root), if it
 # is not there yet: the PostgreSQL 15 server (with pgbench and amcheck) and
-# its headers (PGXS), libuuid's headers, IPC::Run for PostgreSQL's TAP test
-# modules, Debian's python3 (sql_tests/hmac_at_rest.sh searches files with
-# it) and its psycopg 3 (the example shop, sql_tests/example.sh), what
-# building the Debian package needs (sql_tests/package.sh: debhelper,
-# pg_buildext from postgresql-server-dev-all, the postgresql package its
-# build-time check depends on, build-essential, lintian), pg_auto_failover
-# for the failover test (sql_tests/ha.sh), and any package
-# named as an argument (scripts/valgrind.sh asks for valgrind).
+# its headers (PGXS), libuuid's and libcrypto's headers (OpenSSL's, for
+# HMAC), IPC::Run for PostgreSQL's TAP test modules, Debian's python3
+# (sql_tests/hmac_at_rest.sh searches files with it) and its psycopg 3
+# (the example shop, sql_tests/example.sh), what building the Debian
+# package needs (sql_tests/package.sh: debhelper, pg_buildext from
+# postgresql-server-dev-all, the postgresql package its build-time check
+# depends on, build-essential, lintian), pg_auto_failover for the failover
+# test (sql_tests/ha.sh), and any package named as an argument
+# (scripts/valgrind.sh asks for valgrind).
 set -eu
 
 need=""
-for pkg in postgresql-15 postgresql-server-dev-15 uuid-dev \
+for pkg in postgresql-15 postgresql-server-dev-15 uuid-dev libssl-dev \
 	libipc-run-perl make gcc python3 python3-psycopg \
 	debhelper postgresql-server-dev-all postgresql build-essential lintian \
 	postgresql-15-auto-failover "$@"; do

@@ -107,6 +107,24 @@ SHOW codes.key_file;
 RESET ROLE;
 DROP ROLE regress_codes_keyless;
 
+-- each key is the HMAC-SHA-256 (RFC 2104) of the code's canonical text, as
+-- pgcrypto computes it; also under a key longer than a SHA-256 block
+CREATE EXTENSION pgcrypto;
+SET codes.key_file = '/tmp/codes_regress_key_long';
+SET codes.old_key_files = '/tmp/codes_regress_key_a, /tmp/codes_regress_key_b';
+CREATE TEMP TABLE hl AS
+SELECT code FROM codes.code_gen(5, NULL, NULL, store => 'hmac', batch => 'long key') AS code;
+SELECT f.file, count(*) AS codes, count(c.code) AS as_pgcrypto
+FROM (SELECT '/tmp/codes_regress_key_a' AS file, code FROM h
+	  UNION ALL SELECT '/tmp/codes_regress_key_a', code FROM hp
+	  UNION ALL SELECT '/tmp/codes_regress_key_long', code FROM hl) AS f
+LEFT JOIN codes.codes AS c
+	ON c.code = encode(substr(hmac(convert_to(upper(translate(f.code, '- ', '')), 'UTF8'),
+								  pg_read_binary_file(f.file), 'sha256'), 1, 16), 'hex')::uuid
+GROUP BY f.file ORDER BY f.file;
+SELECT codes.code_use(code) FROM hl LIMIT 1;
+DROP EXTENSION pgcrypto;
+
 RESET codes.key_file;
 RESET codes.old_key_files;
 DROP EXTENSION codes;
