@@ -7,9 +7,9 @@
  *
  * An operation on a code begins with codes_store_open, which pins
  * search_path, finds the key the code is stored under and connects to
- * SPI, and ends with codes_store_close.  A use goes the direct way
- * (store_direct.c) when it can, and through SQL, side by side in
- * codes_store_use, when it cannot.
+ * SPI, and ends with codes_store_close.  A use, and the read of a query or
+ * check, go the direct way (store_direct.c) when they can, and through
+ * SQL, side by side in codes_store_use and look_up_code, when they cannot.
  *
  * No message raised here contains a code: server logs are read by more
  * people than the codes table.
@@ -296,13 +296,17 @@ lock_code(CodesStmtArgs *args, CodesOutcome *out)
 }
 
 /*
- * Read the code's row without locking it (query_sql), as lock_code does.
+ * Read the code's row without locking it, as lock_code does: directly
+ * (codes_read_directly) where it can, else with query_sql.
  */
 static bool
 look_up_code(CodesStmtArgs *args, CodesOutcome *out)
 {
 	static SPIPlanPtr plan = NULL;
+	bool		found;
 
+	if (codes_read_directly(args, out, &found))
+		return found;
 	return read_code(&plan, query_sql, true, args, out);
 }
 

@@ -3,7 +3,8 @@
  * store_direct.c
  *	  The common use of a code without SPI or the executor: find its row
  *	  through the key index, check it, lock it and write the use, as the
- *	  conditional UPDATE of a use would, at a third of the cost.
+ *	  conditional UPDATE of a use would, at a third of the cost; and the
+ *	  read of a code's row, as the SELECT of a query would, at half.
  *
  * Only for tables that run no user's code and hold their rows themselves
  * (CodesTables.direct); store.c decides everything else with SQL.  The
@@ -239,4 +240,50 @@ codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
 	PopActiveSnapshot();
 	UnregisterSnapshot(snapshot);
 	return decided;
+}
+
+/*
+ * Read the code's row as store.c's SELECT of it (query_sql) does, without
+ * SPI or the executor: one probe of the key index, with the snapshot of
+ * the statement that called (a read-only SPI statement runs with that
+ * one too), taking the predicate locks a SELECT takes under SERIALIZABLE.
+ * *found tells whether the code and its batch were found; then out holds
+ * the batch and the uses.
+ *
+ * Returns false, undecided, where the direct use path steps aside
+ * (CodesTables.direct: row security, say, or Citus) and where no snapshot
+ * is active; store.c reads the row with SQL then.
+ */
+bool
+codes_read_directly(CodesStmtArgs *args, CodesOutcome *out, bool *found)
+{
+	const CodesTables *known;
+	Relation	rel;
+	TupleTableSlot *slot;
+	bool		isnull;
+
+	if (!ActiveSnapshotSet())
+		return false;
+	known = codes_tables(AccessShareLock);
+	if (!known->direct)
+		return false;
+	rel = table_open(known->codes, NoLock);
+	slot = table_slot_create(rel, NULL);
+
+	*found = false;
+	if (find_code(rel, known->key_index, GetActiveSnapshot(),
+				  DatumGetUUIDP(args->values[0]), slot))
+	{
+		out->guess = false;
+		if (codes_batch_info(DatumGetInt32(slot_getattr(slot, COL_BATCH, &isnull)),
+							 &out->batch))
+		{
+			out->uses = DatumGetInt32(slot_getattr(slot, COL_USES, &isnull));
+			*found = true;
+		}
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return true;
 }

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * store_direct.h
- *	  The common use without SPI or the executor (store_direct.c); for
- *	  store.c only.
+ *	  The common use, and the read of a code, without SPI or the executor
+ *	  (store_direct.c); for store.c only.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,5 +12,7 @@
 #include "store.h"				/* CodesStmtArgs, CodesOutcome */
 
 extern bool codes_use_directly(CodesStmtArgs *args, CodesOutcome *out);
+extern bool codes_read_directly(CodesStmtArgs *args, CodesOutcome *out,
+								bool *found);
 
 #endif							/* CODES_STORE_DIRECT_H */
