@@ -38,18 +38,28 @@
 #include "progress.h"
 #include "text.h"
 
-/* Codes inserted per INSERT statement. */
-#define GEN_CHUNK		10000
+/*
+ * Codes inserted per INSERT statement: as many as maintenance_work_mem
+ * holds at GEN_CODE_BYTES each (a code's key, text, canonical text and
+ * their copies in the statement's arrays), from GEN_CHUNK_MIN to
+ * GEN_CHUNK_MAX; 349,525 at the default 64MB.  Each chunk is inserted in
+ * the order of the key index (codes_chunk_sort), so the larger the chunk,
+ * the fewer times each leaf page of a large index is read and written.
+ */
+#define GEN_CODE_BYTES	192
+#define GEN_CHUNK_MIN	10000
+#define GEN_CHUNK_MAX	1000000
 
 /*
- * After a round that added no code, each round draws GEN_CHUNK codes,
- * however few are missing, and keeps those that are free.  When
+ * After a round that added no code, each round draws GEN_STALL_DRAWS
+ * codes, however few are missing, and keeps those that are free.  When
  * GEN_MAX_STALLS such rounds in a row find no free code, the keyspace is
  * taken to be used up: with two free codes of 961 left, a round finds none
  * with a chance of one in a billion.  Free codes that still collide (with
  * codes of a concurrent batch, or on a unique index of the user's) are
  * drawn again, up to GEN_MAX_FRUITLESS rounds in a row.
  */
+#define GEN_STALL_DRAWS		GEN_CHUNK_MIN
 #define GEN_MAX_STALLS		4
 #define GEN_MAX_FRUITLESS	1000
 
@@ -273,14 +283,26 @@ check_capacity(GenState *st)
 }
 
 /*
- * Make the batch's codes and put the text of each into out: GEN_CHUNK at a
- * time, generated and inserted as arrays through a saved plan.  With
+ * The number of codes per chunk (see GEN_CODE_BYTES).
+ */
+static int
+chunk_size(void)
+{
+	double		fit = (double) maintenance_work_mem * 1024.0 / GEN_CODE_BYTES;
+
+	return (int) Max(GEN_CHUNK_MIN, Min(fit, GEN_CHUNK_MAX));
+}
+
+/*
+ * Make the batch's codes and put the text of each into out: a chunk at a
+ * time (chunk_size), in the order of the key index, generated and
+ * inserted as arrays through a saved plan.  With
  * skipping, codes that collide with existing ones are left out and made
  * again in the next round; without, a collision is a unique violation.
  * Codes that would be looked up under the key of a code of another store
  * are left out and made again either way.  After a round that added no
- * code, a round draws GEN_CHUNK codes and keeps those that are free (see
- * GEN_MAX_STALLS for when the keyspace is taken to be used up).
+ * code, a round draws GEN_STALL_DRAWS codes and keeps those that are free
+ * (see GEN_MAX_STALLS for when the keyspace is taken to be used up).
  */
 static void
 fill_batch(const GenState *st, bool skipping, Tuplestorestate *out,
@@ -291,6 +313,7 @@ fill_batch(const GenState *st, bool skipping, Tuplestorestate *out,
 	RandomBytes *rnd = NULL;
 	CodesChunk	chunk;
 	bool		with_display = spec->pattern || spec->hmac_key;
+	int			max_chunk = chunk_size();
 	int32		done = 0;
 	int			stalls = 0;		/* rounds in a row that added no code */
 	int			empty = 0;		/* of these, drawn ones that found none free */
@@ -299,8 +322,8 @@ fill_batch(const GenState *st, bool skipping, Tuplestorestate *out,
 	if (spec->pattern)
 		rnd = codes_random_bytes();
 
-	codes_chunk_alloc(&chunk, Min(spec->num, GEN_CHUNK), with_display,
-				st->other_stores);
+	codes_chunk_alloc(&chunk, Min(spec->num, max_chunk), with_display,
+					  st->other_stores);
 	chunk.store_display = spec->pattern && !spec->hmac_key;
 	chunkcxt = AllocSetContextCreate(CurrentMemoryContext,
 									 "codes_generate chunk",
@@ -314,13 +337,13 @@ fill_batch(const GenState *st, bool skipping, Tuplestorestate *out,
 
 		CHECK_FOR_INTERRUPTS();
 
-		if (stalls > 0 && chunk.size < GEN_CHUNK)
-			codes_chunk_alloc(&chunk, GEN_CHUNK, with_display,
+		if (stalls > 0 && chunk.size < GEN_STALL_DRAWS)
+			codes_chunk_alloc(&chunk, GEN_STALL_DRAWS, with_display,
 							  st->other_stores);
 
 		oldcxt = MemoryContextSwitchTo(chunkcxt);
 
-		chunk.n = stalls > 0 ? GEN_CHUNK : Min(want, GEN_CHUNK);
+		chunk.n = stalls > 0 ? GEN_STALL_DRAWS : Min(want, max_chunk);
 		if (spec->pattern)
 			codes_random_pattern_codes(&chunk, &spec->parsed, spec->hmac_key, rnd);
 		else
@@ -336,8 +359,11 @@ fill_batch(const GenState *st, bool skipping, Tuplestorestate *out,
 		if (chunk.n == 0)
 			inserted = 0;
 		else
+		{
+			codes_chunk_sort(&chunk);
 			inserted = codes_insert_chunk(st->batch_id, &chunk, skipping,
 										  out, outdesc);
+		}
 		done += inserted;
 		codes_progress_update(done);
 

@@ -3,7 +3,8 @@
  * gen_chunk.c
  *	  A chunk of new codes: drawn at random (version 4 UUIDs, or codes of a
  *	  pattern with their check symbol), each with the key it is stored
- *	  under; thinned out (codes taken, codes drawn twice); and put out.
+ *	  under; thinned out (codes taken, codes drawn twice); put in the
+ *	  order of the key index; and put out.
  *
  * Calls keys.c (the HMAC of hashed codes) and text.c; called by gen.c and
  * gen_insert.c.
@@ -172,6 +173,67 @@ codes_chunk_key_cmp(const void *a, const void *b, void *arg)
 				  chunk->keys[*(const int *) b].data, UUID_LEN);
 }
 
+/* A code of a chunk, by the key of the unique index: for codes_chunk_sort. */
+typedef struct FoldIndex
+{
+	int64		fold;
+	int			i;
+} FoldIndex;
+
+/*
+ * qsort comparator of FoldIndex, by fold as the index orders bigints.
+ */
+static int
+fold_index_cmp(const void *a, const void *b)
+{
+	int64		fa = ((const FoldIndex *) a)->fold;
+	int64		fb = ((const FoldIndex *) b)->fold;
+
+	return (fa > fb) - (fa < fb);
+}
+
+/*
+ * Put the chunk's codes in the order of the unique index on codes.codes
+ * (their folds), so that inserting them sweeps the index's leaf pages from
+ * the first to the last, each read once per chunk, instead of landing each
+ * new key on a random page: what makes generation slow once the index no
+ * longer fits in memory.
+ */
+void
+codes_chunk_sort(CodesChunk *chunk)
+{
+	FoldIndex  *order = palloc(sizeof(FoldIndex) * chunk->n);
+	pg_uuid_t  *keys = palloc(sizeof(pg_uuid_t) * chunk->n);
+	char	  **strings = palloc(sizeof(char *) * chunk->n);
+	int			i;
+
+	for (i = 0; i < chunk->n; i++)
+	{
+		order[i].fold = codes_key_fold(&chunk->keys[i]);
+		order[i].i = i;
+	}
+	qsort(order, chunk->n, sizeof(FoldIndex), fold_index_cmp);
+
+	for (i = 0; i < chunk->n; i++)
+		keys[i] = chunk->keys[order[i].i];
+	memcpy(chunk->keys, keys, sizeof(pg_uuid_t) * chunk->n);
+	if (chunk->display)
+	{
+		for (i = 0; i < chunk->n; i++)
+			strings[i] = chunk->display[order[i].i];
+		memcpy(chunk->display, strings, sizeof(char *) * chunk->n);
+	}
+	if (chunk->canon)
+	{
+		for (i = 0; i < chunk->n; i++)
+			strings[i] = chunk->canon[order[i].i];
+		memcpy(chunk->canon, strings, sizeof(char *) * chunk->n);
+	}
+	pfree(order);
+	pfree(keys);
+	pfree(strings);
+}
+
 /*
  * Keep the chunk's codes that are not dropped, in order.
  */
@@ -242,4 +304,5 @@ codes_chunk_put_code(Tuplestorestate *out, TupleDesc outdesc, const CodesChunk *
 	}
 	value = CStringGetTextDatum(display);
 	tuplestore_putvalues(out, outdesc, &value, &isnull);
+	pfree(DatumGetPointer(value));	/* the tuplestore keeps a copy */
 }

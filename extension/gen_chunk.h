@@ -44,6 +44,7 @@ extern void codes_random_pattern_codes(CodesChunk *chunk,
 extern int	codes_chunk_key_cmp(const void *a, const void *b, void *arg);
 extern void codes_chunk_keep(CodesChunk *chunk, const bool *drop);
 extern void codes_chunk_keep_distinct(CodesChunk *chunk, int want);
+extern void codes_chunk_sort(CodesChunk *chunk);
 extern void codes_chunk_put_code(Tuplestorestate *out, TupleDesc outdesc,
 								 const CodesChunk *chunk, int i);
 

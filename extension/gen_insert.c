@@ -6,6 +6,10 @@
  *	  what codes.codes holds already (keys taken, codes of a pattern, an
  *	  upper bound of its rows).
  *
+ * Each SPI call here leaves SPI's memory context current; the functions
+ * return to their caller's, so that what they allocate afterwards goes
+ * with the chunk (else a batch would keep each code's text to its end).
+ *
  * Calls gen_chunk.c, citus.c (where the rows of codes.codes are) and
  * plans.c; called by gen.c.
  *
@@ -23,6 +27,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -149,6 +154,7 @@ codes_mark_taken(const pg_uuid_t *keys, const int *owners, int n, bool *taken)
 {
 	static SPIPlanPtr plans[2] = {NULL, NULL};
 	Oid			argtypes[2] = {UUIDARRAYOID, INT4ARRAYOID};
+	MemoryContext cxt = CurrentMemoryContext;
 	Relation	rel;
 	bool		distributed;
 	Datum	   *elems;
@@ -178,6 +184,7 @@ codes_mark_taken(const pg_uuid_t *keys, const int *owners, int n, bool *taken)
 
 	ret = SPI_execute_snapshot(plans[distributed], values, NULL, GetLatestSnapshot(),
 							   InvalidSnapshot, true, false, 0);
+	MemoryContextSwitchTo(cxt);	/* SPI returns to its own */
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(ret));
 	for (r = 0; r < SPI_processed; r++)
@@ -203,6 +210,7 @@ insert_chunk_skipping(SPIPlanPtr plan, Datum *values, const char *nulls,
 					  const CodesChunk *chunk, Tuplestorestate *out,
 					  TupleDesc outdesc)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	int		   *order = palloc(sizeof(int) * chunk->n);
 	bool	   *inserted_here = palloc0(sizeof(bool) * chunk->n);
 	uint64		i;
@@ -215,6 +223,7 @@ insert_chunk_skipping(SPIPlanPtr plan, Datum *values, const char *nulls,
 	qsort_arg(order, chunk->n, sizeof(int), codes_chunk_key_cmp, (void *) chunk);
 
 	ret = SPI_execute_plan(plan, values, nulls, false, 0);
+	MemoryContextSwitchTo(cxt);	/* SPI returns to its own */
 	if (ret != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "SPI_execute_plan failed inserting codes: %s",
 			 SPI_result_code_string(ret));
@@ -297,6 +306,7 @@ int
 codes_insert_chunk(int32 batch_id, CodesChunk *chunk, bool skipping,
 				   Tuplestorestate *out, TupleDesc outdesc)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	Datum	   *elems = chunk->elems;
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', 'n'};
@@ -324,6 +334,7 @@ codes_insert_chunk(int32 batch_id, CodesChunk *chunk, bool skipping,
 									 chunk, out, outdesc);
 
 	ret = SPI_execute_plan(insert_plan, values, nulls, false, 0);
+	MemoryContextSwitchTo(cxt);	/* SPI returns to its own */
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_plan failed inserting codes: %s",
 			 SPI_result_code_string(ret));

@@ -53,8 +53,11 @@ SELECT count(*) FROM (VALUES ('a1'), ('a2')) v(name),
 SELECT b.name, count(*) FROM codes.batch b JOIN codes.codes c ON c.batch = b.id
 WHERE b.name IN ('a1', 'a2') GROUP BY 1 ORDER BY 1;
 
--- more than one chunk (10,000 codes) is still one whole batch
+-- more than one chunk (10,000 codes with this setting) is still one whole
+-- batch
+SET maintenance_work_mem = '1MB';
 SELECT count(*), count(DISTINCT code) FROM codes.code_gen(25001, NULL, NULL, batch => 'big') code;
+RESET maintenance_work_mem;
 SELECT count(*) FROM codes.codes WHERE batch = (SELECT id FROM codes.batch WHERE name = 'big');
 
 DROP EXTENSION codes;
