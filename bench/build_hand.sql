@@ -1,5 +1,5 @@
 -- bench/build_hand.sql: a fresh hand_codes holding s codes made by its own
--- INSERT ... SELECT, and grp_hand, the codes in random groups of k (as in
+-- INSERT ... SELECT, and grp_hand, codes in random groups of k (as in
 -- build_ext.sql).
 DROP TABLE IF EXISTS grp_hand;
 DROP TABLE IF EXISTS hand_codes;
@@ -12,7 +12,8 @@ SELECT g, :cols
 FROM (SELECT n / :k AS g, array_agg(code) AS a
 	  FROM (SELECT row_number() OVER (ORDER BY random()) - 1 AS n,
 				   code::text AS code
-			FROM hand_codes) AS p
+			FROM hand_codes
+			WHERE random() < :frac) AS p
 	  GROUP BY 1) AS s
 WHERE cardinality(a) = :k;
 ALTER TABLE grp_hand ADD PRIMARY KEY (g);

@@ -19,6 +19,10 @@
 #   pgbench use, query and delete (bench/ops/), prepared mode, several
 #           clients, on tables of N codes: calls per second and latency.
 #   scaling use and query latency at 10k and N codes (and 10M with --big).
+#   scale   with --scale: also tables of 20M codes (--scale-n), 8 clients,
+#           shared_buffers 512MB: one call of 10M codes (time, peak memory
+#           of the backend), gen of N into the 20M tables against gen into
+#           empty ones, bytes per code there, use, query and delete at 20M.
 #
 # It prints a Markdown table of figures and ext/hand ratios and writes it to
 # bench/results.md (--quick: bench/out/results-quick.md, so that a CI run
@@ -40,6 +44,10 @@ usage: bash bench/run.sh [options]
   -r R, --rounds R     rounds per measurement and side (default 3)
   --quick              N = 10000, 2 s runs, 1 pgbench round: for CI
   --big                add 10,000,000 codes to the scaling runs (minutes)
+  --scale              the large case (about 20 minutes): 8 clients,
+                       shared_buffers 512MB, 2 rounds, tables of 20,000,000
+                       codes too (see the top of this file)
+  --scale-n M          codes of the large tables (default 20000000)
   --set GUC=VALUE      override a server setting (repeatable)
   --hmac               store the extension's codes hashed (store => 'hmac'),
                        under a key file made for the run
@@ -65,7 +73,7 @@ if [ "${1:-}" != --inner ]; then
 		[ "$a" = --citus ] && exec bash "$here/citus.sh" "$@"
 	done
 	N=1000000 DURATION=10 CLIENTS=4 JOBS=2 ROUNDS=3 PGROUNDS=3
-	QUICK=0 BIG=0 CHART=0 INSTALL=0 OUTFILE= SETS=() GENARGS= PG=15
+	QUICK=0 BIG=0 SCALE=0 SCALE_N=20000000 CHART=0 INSTALL=0 OUTFILE= SETS=() GENARGS= PG=15
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		-n | --codes) N=$2; shift ;;
@@ -75,6 +83,8 @@ if [ "${1:-}" != --inner ]; then
 		-r | --rounds) ROUNDS=$2; PGROUNDS=$2; shift ;;
 		--quick) QUICK=1; N=10000; DURATION=2; PGROUNDS=1 ;;
 		--big) BIG=1 ;;
+		--scale) SCALE=1; CLIENTS=8; ROUNDS=2; PGROUNDS=2 ;;
+		--scale-n) SCALE_N=$2; shift ;;
 		--set) SETS+=("$2"); shift ;;
 		--hmac)
 			keydir=$(mktemp -d)
@@ -93,11 +103,13 @@ if [ "${1:-}" != --inner ]; then
 		esac
 		shift
 	done
-	for v in "$N" "$DURATION" "$CLIENTS" "$JOBS" "$ROUNDS" "$PGROUNDS"; do
+	for v in "$N" "$DURATION" "$CLIENTS" "$JOBS" "$ROUNDS" "$PGROUNDS" "$SCALE_N"; do
 		case "$v" in '' | *[!0-9]* | 0) echo "not a positive integer: '$v'" >&2; exit 2 ;; esac
 	done
 	if [ -z "$OUTFILE" ]; then
-		if [ "$QUICK" = 1 ]; then OUTFILE=$here/out/results-quick.md; else OUTFILE=$here/results.md; fi
+		if [ "$QUICK" = 1 ]; then OUTFILE=$here/out/results-quick.md
+		elif [ "$SCALE" = 1 ]; then OUTFILE=$here/results-scale.md
+		else OUTFILE=$here/results.md; fi
 	fi
 
 	# What the benchmark needs: the server (with pgbench and pageinspect)
@@ -148,12 +160,13 @@ if [ "${1:-}" != --inner ]; then
 	# time to the hand-written INSERT.  --set overrides any of them.
 	sb=1GB
 	[ "$BIG" = 1 ] && sb=4GB
+	[ "$SCALE" = 1 ] && sb=512MB
 	opts=(-o "shared_buffers=$sb" -o synchronous_commit=off -o fsync=on -o max_wal_size=8GB
 		-o checkpoint_timeout=1h -o autovacuum=off -o jit=off)
 	for s in ${SETS[@]+"${SETS[@]}"}; do opts+=(-o "$s"); done
 
 	mkdir -p "$here/out"
-	export N DURATION CLIENTS JOBS ROUNDS PGROUNDS QUICK BIG CHART OUTFILE GENARGS
+	export N DURATION CLIENTS JOBS ROUNDS PGROUNDS QUICK BIG SCALE SCALE_N CHART OUTFILE GENARGS
 	# -t: the cluster goes to a temporary directory even as root, so it
 	# cannot collide with another pg_virtualenv cluster on the machine.
 	if [ "$PG" = 15 ]; then
@@ -241,10 +254,12 @@ gen_round() {
 	calc "$ms / 1000" .4f
 }
 
-# Bytes per code of some tables: "total heap idx other".
+# Bytes per code of some tables ($1) holding $2 codes (default N):
+# "total heap idx other".
 bytes_per_code() {
-	q -F ' ' -c "SELECT round(total / $N::numeric, 1), round(heap / $N::numeric, 1),
-		round(idx / $N::numeric, 1), round((total - heap - idx) / $N::numeric, 1)
+	local n=${2:-$N}
+	q -F ' ' -c "SELECT round(total / $n::numeric, 1), round(heap / $n::numeric, 1),
+		round(idx / $n::numeric, 1), round((total - heap - idx) / $n::numeric, 1)
 		FROM bench.size($1)"
 }
 
@@ -332,12 +347,71 @@ check_used() {
 		WHERE g < $PGROUNDS * $range AND g % $range < $walked"
 }
 
-# Make both sides' tables of $1 codes for pgbench.
+# Make both sides' tables of $1 codes for pgbench, and set NGROUPS, the
+# groups of codes both sides have.  Of a table larger than SAMPLE codes,
+# about SAMPLE of them, drawn at random, go into groups: more than the
+# calls of a run make.
+SAMPLE=2000000
 build() {
-	local size=$1 cols="" i
+	local size=$1 cols="" i frac
 	for i in $(seq $K); do cols="$cols${cols:+, }a[$i] AS c$i"; done
-	F[depth_ext_$size]=$(q -v s="$size" -v k=$K -v cols="$cols" -v genargs="$GENARGS" -f build_ext.sql)
-	F[depth_hand_$size]=$(q -v s="$size" -v k=$K -v cols="$cols" -f build_hand.sql)
+	frac=$(calc "$SAMPLE >= $size ? 1 : $SAMPLE / $size" .6f)
+	F[depth_ext_$size]=$(q -v s="$size" -v k=$K -v frac="$frac" -v cols="$cols" \
+		-v genargs="$GENARGS" -f build_ext.sql)
+	F[depth_hand_$size]=$(q -v s="$size" -v k=$K -v frac="$frac" -v cols="$cols" -f build_hand.sql)
+	NGROUPS=$(q -c "SELECT least((SELECT count(*) FROM grp_ext), (SELECT count(*) FROM grp_hand))")
+}
+
+# With --scale, after building the large tables: rounds of N codes
+# generated into each side's tables as they are (each round's codes stay),
+# against the gen into empty tables above; then bytes per code there.
+gen_into_large() {
+	local r t
+	log "== gen $N codes into the tables of $SCALE_N codes, $ROUNDS rounds (seconds)"
+	for r in $(seq "$ROUNDS"); do
+		t=$(gen_round gen_into_ext.sql); F[gen_large_ext]+=" $t"
+		t=$(gen_round gen_into_hand.sql); F[gen_large_hand]+=" $t"
+		log "round $r: ext${F[gen_large_ext]##* } hand${F[gen_large_hand]##* }"
+	done
+	LARGE_TOTAL=$((SCALE_N + ROUNDS * N))
+	SIZE_LARGE_EXT=$(bytes_per_code 'bench.ext_tables()' "$LARGE_TOTAL")
+	SIZE_LARGE_HAND=$(bytes_per_code "'{hand_codes}'" "$LARGE_TOTAL")
+	log "bytes per code at $LARGE_TOTAL codes (total heap indexes other): ext $SIZE_LARGE_EXT, hand $SIZE_LARGE_HAND"
+}
+
+# With --scale: one call of ONE_CALL codes (10,000,000, code_gen's most)
+# into a fresh extension: its time, and the backend's memory, read from
+# /proc while it runs (every 0.1 s): the peak of RssAnon, its private
+# memory, and VmHWM, its peak resident size, which counts the pages of
+# shared buffers it touched too.
+one_call() {
+	local pid="" psql_pid i rss peak=0 hwm=0 ms
+	log "== one call of $ONE_CALL codes"
+	q -c "DROP EXTENSION IF EXISTS codes" -c "CREATE EXTENSION codes" -c CHECKPOINT
+	PGAPPNAME=bench_one_call q -c '\timing on' \
+		-c "SELECT count(*) FROM codes.code_gen($ONE_CALL, now(), now() + interval '1 year' $GENARGS)" \
+		>"$OUT/one_call.out" &
+	psql_pid=$!
+	for i in $(seq 100); do
+		pid=$(q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'bench_one_call'")
+		[ -n "$pid" ] && break
+		sleep 0.05
+	done
+	[ -n "$pid" ] || die "cannot find the backend of the call"
+	while kill -0 "$psql_pid" 2>/dev/null; do
+		read -r rss i <<<"$(awk '/^RssAnon:/ { r = $2 } /^VmHWM:/ { h = $2 } END { print r + 0, h + 0 }' \
+			"/proc/$pid/status" 2>/dev/null || echo 0 0)"
+		[ "$rss" -gt "$peak" ] && peak=$rss
+		[ "$i" -gt "$hwm" ] && hwm=$i
+		sleep 0.1
+	done
+	wait "$psql_pid" || die "the call of $ONE_CALL codes failed"
+	ms=$(awk '/^Time:/ { print $2 }' "$OUT/one_call.out")
+	[ "$(grep -v '^Time:' "$OUT/one_call.out" | tail -1)" = "$ONE_CALL" ] || die "the call made too few codes"
+	ONE_CALL_S=$(calc "$ms / 1000" .1f)
+	ONE_CALL_RSS=$(calc "$peak / 1024" .0f)
+	ONE_CALL_HWM=$(calc "$hwm / 1024" .0f)
+	log "  $ONE_CALL_S s; peak RssAnon $ONE_CALL_RSS MB, VmHWM $ONE_CALL_HWM MB"
 }
 
 # Everything at one table size: build both sides, query, use (and delete
@@ -347,15 +421,15 @@ build() {
 # round instead, so that each round can walk all of them.
 bench_size() {
 	local size=$1 ops=$2 r ranges range t lo qps rebuild=0
-	NGROUPS=$((size / K))
+	log "== pgbench at $size codes"
+	build "$size"
+	[ "$SCALE" = 1 ] && [ "$size" = "$SCALE_N" ] && gen_into_large
 	ranges=$PGROUNDS
 	[ "$ops" = all ] && ranges=$((2 * PGROUNDS))
 	[ "$size" -lt "$N" ] && rebuild=1 ranges=1
 	range=$((NGROUPS / ranges))
 	[ $((range / CLIENTS)) -ge 1 ] ||
 		die "$size codes are too few for $CLIENTS clients and $PGROUNDS rounds (need $((K * CLIENTS * ranges)))"
-	log "== pgbench at $size codes"
-	build "$size"
 
 	for r in $(seq "$PGROUNDS"); do
 		for side in ext hand; do pgbench_run query $side "$size" 0 -T "$DURATION"; done
@@ -386,12 +460,20 @@ bench_size() {
 }
 
 # Table sizes: N for everything; 10k (1k with --quick) and 10M (--big) for
-# the scaling of use and query.
+# the scaling of use and query; with --scale SCALE_N for everything too.
 small=10000
 [ "$QUICK" = 1 ] && small=1000
-SIZES=$(printf '%s\n' "$small" "$N" $([ "$BIG" = 1 ] && echo 10000000) | sort -nu)
+SIZES=$(printf '%s\n' "$small" "$N" $([ "$BIG" = 1 ] && echo 10000000) \
+	$([ "$SCALE" = 1 ] && echo "$SCALE_N") | sort -nu)
+ONE_CALL=10000000
+[ "$QUICK" = 1 ] && ONE_CALL=$((10 * N))
+[ "$SCALE" = 1 ] && one_call
 for size in $SIZES; do
-	if [ "$size" = "$N" ]; then bench_size "$size" all; else bench_size "$size" use_query; fi
+	if [ "$size" = "$N" ] || { [ "$SCALE" = 1 ] && [ "$size" = "$SCALE_N" ]; }; then
+		bench_size "$size" all
+	else
+		bench_size "$size" use_query
+	fi
 done
 
 # --- Results -------------------------------------------------------------
@@ -439,9 +521,36 @@ results() {
 		echo "| $(thousands "$size") | ${F[depth_ext_$size]}/${F[depth_hand_$size]} | $ue | $uh | $(ratio "$ue" "$uh") | $qe | $qh | $(ratio "$qe" "$qh") |"
 	done
 	echo
+	[ "$SCALE" = 1 ] && scale_results
 	echo "Use and delete calls each hit a code no earlier call had touched (used afterwards, first code of each walked group: ${F[used_$N]})."
 	echo "Bytes per code include the extension's batches table; gen times include commit;"
 	echo "code_gen returns the new codes (counted), the hand-written INSERT returns nothing."
+}
+
+# With --scale: the large case, after the scaling table.
+scale_results() {
+	local ge gh gle glh le lh Sfmt op label
+	ge=$(m gen_ext) gh=$(m gen_hand) gle=$(m gen_large_ext) glh=$(m gen_large_hand)
+	read -r le _ <<<"$SIZE_LARGE_EXT"
+	read -r lh _ <<<"$SIZE_LARGE_HAND"
+	Sfmt=$(thousands "$SCALE_N")
+	echo
+	echo "At scale: $Nfmt codes generated into tables of $Sfmt codes (each round's codes stay), and the calls on them."
+	echo
+	echo "| $Sfmt codes | extension | hand-written | ext/hand |"
+	echo "|---|--:|--:|--:|"
+	row "gen $Nfmt into the large table, s" "$gle" "$glh" "$(ratio "$gle" "$glh")"
+	row "gen into the large table / into an empty one" "$(ratio "$gle" "$ge")" "$(ratio "$glh" "$gh")" ""
+	row "bytes per code at $(thousands "$LARGE_TOTAL") codes" "$le" "$lh" "$(ratio "$le" "$lh")"
+	for op in use query del; do
+		case $op in use) label=use ;; query) label=query ;; del) label=delete ;; esac
+		e=$(m "${op}_ext_tps_$SCALE_N" .0f) h=$(m "${op}_hand_tps_$SCALE_N" .0f)
+		row "$label: calls/s" "$e" "$h" "$(ratio "$e" "$h")"
+	done
+	echo
+	echo "One call of $(thousands "$ONE_CALL") codes: $ONE_CALL_S s; the backend's memory: peak RssAnon $ONE_CALL_RSS MB (private), VmHWM $ONE_CALL_HWM MB (counts the shared buffers it touched)."
+	echo
+	echo "At $Sfmt codes, $(thousands "$((NGROUPS * K))") codes drawn at random from each side's table make the groups the calls walk."
 }
 
 results | tee "$OUTFILE"
