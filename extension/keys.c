@@ -185,26 +185,26 @@ free_pads(CodesHmacPads *pads)
 }
 
 /*
- * Make the pads of key, allocated in cxt: the states of SHA-256 after the
- * padded key (a key longer than a block is first hashed, as RFC 2104
- * says).
+ * The pads of the key data[0..len), allocated in cxt: the states of
+ * SHA-256 after the padded key (a key longer than a block is first
+ * hashed, as RFC 2104 says).  On failure nothing is left behind.
  */
-static void
-make_pads(CodesKey *key, MemoryContext cxt)
+static CodesHmacPads *
+make_pads(const uint8 *data, unsigned int len, MemoryContext cxt)
 {
 	CodesHmacPads *pads = MemoryContextAllocZero(cxt, sizeof(CodesHmacPads));
 	uint8		block[HMAC_BLOCK];
 	uint8		ipad[HMAC_BLOCK];
-	unsigned int klen = key->len;
+	unsigned int klen = len;
 	bool		ok;
 	int			i;
 
 	memset(block, 0, sizeof(block));
 	if (klen > HMAC_BLOCK)
-		ok = EVP_Digest(key->data, klen, block, &klen, EVP_sha256(), NULL);
+		ok = EVP_Digest(data, klen, block, &klen, EVP_sha256(), NULL);
 	else
 	{
-		memcpy(block, key->data, klen);
+		memcpy(block, data, klen);
 		ok = true;
 	}
 	for (i = 0; i < HMAC_BLOCK; i++)
@@ -225,9 +225,10 @@ make_pads(CodesKey *key, MemoryContext cxt)
 	if (!ok)
 	{
 		free_pads(pads);
+		pfree(pads);
 		digest_error();
 	}
-	key->pads = pads;
+	return pads;
 }
 
 /*
@@ -245,6 +246,7 @@ read_key(const char *path, CodesKey *key, int elevel)
 {
 	struct stat st;
 	uint8		buf[KEY_MAX_BYTES + 1];
+	CodesHmacPads *pads;
 	size_t		len = 0;
 	int			fd;
 	int			err;
@@ -342,11 +344,13 @@ read_key(const char *path, CodesKey *key, int elevel)
 	/* the id: a digest of the key, which tells nothing of the key */
 	key_id(buf, (int) len, key->id);
 
+	/* the pads first: a failure must leave no key without its pads */
+	pads = make_pads(buf, (unsigned int) len, TopMemoryContext);
 	key->data = MemoryContextAlloc(TopMemoryContext, len);
 	memcpy(key->data, buf, len);
-	key->len = (int) len;
 	explicit_bzero(buf, sizeof(buf));
-	make_pads(key, TopMemoryContext);
+	key->pads = pads;
+	key->len = (int) len;
 	return true;
 }
 
@@ -487,7 +491,7 @@ codes_copy_key(const CodesKey *key)
 	cb->func = forget_copy;
 	cb->arg = copy;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
-	make_pads(copy, CurrentMemoryContext);
+	copy->pads = make_pads(copy->data, copy->len, CurrentMemoryContext);
 	return copy;
 }
 
@@ -513,7 +517,10 @@ codes_hmac_key(const CodesKey *key, const char *canon, int len,
 		!EVP_MD_CTX_copy_ex(ctx, key->pads->outer) ||
 		!EVP_DigestUpdate(ctx, mac, maclen) ||
 		!EVP_DigestFinal_ex(ctx, mac, &maclen))
+	{
+		EVP_MD_CTX_reset(ctx);	/* keep no state of the key */
 		digest_error();
+	}
 	memcpy(out->data, mac, UUID_LEN);
 	explicit_bzero(mac, sizeof(mac));
 }
