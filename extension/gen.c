@@ -41,12 +41,15 @@
 /*
  * Codes inserted per INSERT statement: as many as maintenance_work_mem
  * holds at GEN_CODE_BYTES each (a code's key, text, canonical text and
- * their copies in the statement's arrays), from GEN_CHUNK_MIN to
- * GEN_CHUNK_MAX; 349,525 at the default 64MB.  Each chunk is inserted in
- * the order of the key index (codes_chunk_sort), so the larger the chunk,
- * the fewer times each leaf page of a large index is read and written.
+ * their copies in the statement's arrays), and GEN_KEY_BYTES for each key
+ * of another store it is checked under (drop_taken), from GEN_CHUNK_MIN
+ * to GEN_CHUNK_MAX; 349,525 at the default 64MB.  Each chunk is inserted
+ * in the order of the key index (codes_chunk_sort), so the larger the
+ * chunk, the fewer times each leaf page of a large index is read and
+ * written.
  */
 #define GEN_CODE_BYTES	192
+#define GEN_KEY_BYTES	64
 #define GEN_CHUNK_MIN	10000
 #define GEN_CHUNK_MAX	1000000
 
@@ -199,6 +202,7 @@ drop_taken(const GenState *st, CodesChunk *chunk, bool own_keys)
 
 	for (i = 0; i < chunk->n; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (own_keys)
 		{
 			keys[n] = chunk->keys[i];
@@ -286,9 +290,11 @@ check_capacity(GenState *st)
  * The number of codes per chunk (see GEN_CODE_BYTES).
  */
 static int
-chunk_size(void)
+chunk_size(const GenState *st)
 {
-	double		fit = (double) maintenance_work_mem * 1024.0 / GEN_CODE_BYTES;
+	int			other_keys = st->other_stores ? Max(st->nshapes, 1) : 0;
+	double		fit = (double) maintenance_work_mem * 1024.0 /
+		(GEN_CODE_BYTES + other_keys * GEN_KEY_BYTES);
 
 	return (int) Max(GEN_CHUNK_MIN, Min(fit, GEN_CHUNK_MAX));
 }
@@ -313,7 +319,7 @@ fill_batch(const GenState *st, bool skipping, Tuplestorestate *out,
 	RandomBytes *rnd = NULL;
 	CodesChunk	chunk;
 	bool		with_display = spec->pattern || spec->hmac_key;
-	int			max_chunk = chunk_size();
+	int			max_chunk = chunk_size(st);
 	int32		done = 0;
 	int			stalls = 0;		/* rounds in a row that added no code */
 	int			empty = 0;		/* of these, drawn ones that found none free */

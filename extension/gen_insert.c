@@ -168,9 +168,11 @@ codes_mark_taken(const pg_uuid_t *keys, const int *owners, int n, bool *taken)
 	rel = open_codes_table(AccessShareLock);
 	distributed = codes_placement(RelationGetRelid(rel)) != CODES_PLAIN_TABLE;
 	table_close(rel, NoLock);
+	/* Citus plans the distributed join itself: it keeps the default */
 	if (plans[distributed] == NULL)
-		plans[distributed] = codes_prepare(distributed ? taken_distributed_sql : taken_sql,
-										   2, argtypes);
+		plans[distributed] = distributed ?
+			codes_prepare(taken_distributed_sql, 2, argtypes) :
+			codes_prepare_opts(taken_sql, 2, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 	elems = palloc(sizeof(Datum) * n);
 	for (j = 0; j < n; j++)
@@ -290,8 +292,10 @@ codes_prepare_code_inserts(void)
 	{
 		Oid			argtypes[3] = {INT4OID, UUIDARRAYOID, TEXTARRAYOID};
 
-		insert_plan = codes_prepare(insert_sql, 3, argtypes);
-		insert_skipping_plan = codes_prepare(insert_skipping_sql, 3, argtypes);
+		insert_plan = codes_prepare_opts(insert_sql, 3, argtypes,
+										 CURSOR_OPT_GENERIC_PLAN);
+		insert_skipping_plan = codes_prepare_opts(insert_skipping_sql, 3, argtypes,
+												  CURSOR_OPT_GENERIC_PLAN);
 	}
 }
 

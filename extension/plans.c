@@ -21,9 +21,20 @@
 SPIPlanPtr
 codes_prepare(const char *sql, int nargs, Oid *argtypes)
 {
+	return codes_prepare_opts(sql, nargs, argtypes, 0);
+}
+
+/*
+ * The same, with cursor options: CURSOR_OPT_GENERIC_PLAN for a statement
+ * whose parameters are large arrays, which a custom plan would copy into
+ * the plan as constants, and gain nothing by.
+ */
+SPIPlanPtr
+codes_prepare_opts(const char *sql, int nargs, Oid *argtypes, int options)
+{
 	SPIPlanPtr	plan;
 
-	plan = SPI_prepare(sql, nargs, argtypes);
+	plan = SPI_prepare_cursor(sql, nargs, argtypes, options);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));

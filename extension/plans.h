@@ -11,5 +11,7 @@
 #include "executor/spi.h"
 
 extern SPIPlanPtr codes_prepare(const char *sql, int nargs, Oid *argtypes);
+extern SPIPlanPtr codes_prepare_opts(const char *sql, int nargs, Oid *argtypes,
+									 int options);
 
 #endif							/* CODES_PLANS_H */
