@@ -130,6 +130,9 @@ layout_as_made(Relation rel, Oid indexoid)
  * return what the operations need to know of them (see CodesTables).
  * Locking first takes in any change committed before, and keeps CREATE
  * TRIGGER, RULE or INDEX from changing them until the transaction ends.
+ * A read locks codes.codes only, as the SELECT it stands for does (so it
+ * never waits for a VACUUM FULL of the log), unless what is known of the
+ * tables must be looked up again.
  */
 const CodesTables *
 codes_tables(LOCKMODE mode)
@@ -158,7 +161,8 @@ codes_tables(LOCKMODE mode)
 
 		/* takes in invalidations: if the tables changed meanwhile, again */
 		LockRelationOid(tables.codes, mode);
-		LockRelationOid(tables.log, mode);
+		if (mode != AccessShareLock || tables_read != changes)
+			LockRelationOid(tables.log, mode);
 		if (tables_changes != changes)
 			continue;
 		if (tables_read == changes)
