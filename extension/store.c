@@ -7,9 +7,10 @@
  *
  * An operation on a code begins with codes_store_open, which pins
  * search_path, finds the key the code is stored under and connects to
- * SPI, and ends with codes_store_close.  A use, and the read of a query or
- * check, go the direct way (store_direct.c) when they can, and through
- * SQL, side by side in codes_store_use and look_up_code, when they cannot.
+ * SPI, and ends with codes_store_close.  A use, the read of a query or
+ * check, and a delete go the direct way (store_direct.c) when they can,
+ * and through SQL, side by side in codes_store_use, look_up_code and
+ * codes_store_delete, when they cannot.
  *
  * No message raised here contains a code: server logs are read by more
  * people than the codes table.
@@ -104,10 +105,15 @@ static const char *const query_sql =
 static const char *const details_sql =
 "SELECT b.name, b.metadata FROM codes.batch AS b WHERE b.id" EQ "$3";
 
-/* Delete the code and its history. */
+/*
+ * Delete the code, and then its history: a statement of its own, so that
+ * at READ COMMITTED its snapshot, taken after the code's row was locked,
+ * sees the history of a use that the delete waited for.
+ */
 static const char *const del_sql =
-"WITH gone AS (DELETE FROM codes.codes AS c WHERE " MATCH_SQL " RETURNING c.code) "
-"DELETE FROM codes.redemption_log AS l USING gone WHERE l.code" EQ "gone.code";
+"DELETE FROM codes.codes AS c WHERE " MATCH_SQL;
+static const char *const del_history_sql =
+"DELETE FROM codes.redemption_log AS l WHERE l.code" EQ "$1";
 
 /*
  * Run a saved statement, preparing it on first use, and check that SPI
@@ -490,12 +496,19 @@ codes_store_query(CodesOp *op, CodesOutcome *out)
 }
 
 /*
- * Delete the code and its history: code_del's operation.
+ * Delete the code and its history: code_del's operation.  Directly
+ * (codes_delete_directly) where it can, else with del_sql and
+ * del_history_sql.
  */
 void
 codes_store_delete(CodesOp *op)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr history_plan = NULL;
 
+	if (codes_delete_directly(&op->args))
+		return;
 	run_stmt(&plan, del_sql, &op->args, false, SPI_OK_DELETE);
+	if (SPI_processed > 0)
+		run_stmt(&history_plan, del_history_sql, &op->args, false, SPI_OK_DELETE);
 }

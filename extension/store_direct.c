@@ -3,8 +3,9 @@
  * store_direct.c
  *	  The common use of a code without SPI or the executor: find its row
  *	  through the key index, check it, lock it and write the use, as the
- *	  conditional UPDATE of a use would, at a third of the cost; and the
- *	  read of a code's row, as the SELECT of a query would, at half.
+ *	  conditional UPDATE of a use would, at a third of the cost; the read
+ *	  of a code's row, as the SELECT of a query would, at half; and the
+ *	  delete of a code and its history, as code_del's DELETE would.
  *
  * Only for tables that run no user's code and hold their rows themselves
  * (CodesTables.direct); store.c decides everything else with SQL.  The
@@ -285,5 +286,128 @@ codes_read_directly(CodesStmtArgs *args, CodesOutcome *out, bool *found)
 
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
+	return true;
+}
+
+/*
+ * Delete the history of the code with this key, whose row we hold locked:
+ * the rows of codes.redemption_log that snapshot sees, found through its
+ * index on code.  Rows that a concurrent transaction deleted first are
+ * gone either way; one it changed is a serialization failure.
+ */
+static void
+delete_history(const CodesTables *known, const pg_uuid_t *key,
+			   Snapshot snapshot)
+{
+	Relation	log = table_open(known->log, NoLock);
+	Relation	index = index_open(known->log_index, RowExclusiveLock);
+	TupleTableSlot *slot = table_slot_create(log, NULL);
+	IndexScanDesc scan;
+	ScanKeyData skey;
+
+	CheckCmdReplicaIdentity(log, CMD_DELETE);
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ,
+				UUIDPGetDatum(key));
+	scan = compat_index_beginscan(log, index, snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		TM_FailureData tmfd;
+		TM_Result	res;
+
+		res = table_tuple_delete(log, &slot->tts_tid, GetCurrentCommandId(true),
+								 snapshot, InvalidSnapshot, true, &tmfd, false);
+		if (res == TM_Updated)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+		if (res != TM_Ok && res != TM_Deleted)
+			elog(ERROR, "unexpected table_tuple_delete result %d", (int) res);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+	table_close(log, NoLock);
+}
+
+/*
+ * Delete the code's row and its history, as store.c's DELETE of them
+ * (del_sql) does, without SPI or the executor: find the row through the
+ * key index, lock it as a DELETE does (at READ COMMITTED following a
+ * concurrent use to its new version; at REPEATABLE READ or SERIALIZABLE a
+ * concurrent change is a serialization failure), delete it, then its rows
+ * in codes.redemption_log.  A use waits for the lock, and then finds the
+ * code gone.  At READ COMMITTED the history is read with a snapshot taken
+ * after the lock, so that the log rows of a use that committed while the
+ * delete waited go too.
+ *
+ * Returns false, undecided, where the direct paths step aside
+ * (CodesTables.direct_delete: triggers, rules, row security or foreign
+ * keys on either table, or Citus); store.c deletes with SQL then.
+ */
+bool
+codes_delete_directly(CodesStmtArgs *args)
+{
+	const CodesTables *known = codes_tables(RowExclusiveLock);
+	const pg_uuid_t *key = DatumGetUUIDP(args->values[0]);
+	Relation	rel;
+	Snapshot	snapshot;
+	TupleTableSlot *slot;
+	TM_FailureData tmfd;
+	TM_Result	res;
+
+	if (!known->direct_delete)
+		return false;
+	rel = table_open(known->codes, NoLock);
+	CheckCmdReplicaIdentity(rel, CMD_DELETE);
+
+	/* as a statement of its own: see this transaction's earlier work */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	PushActiveSnapshot(snapshot);
+	slot = table_slot_create(rel, NULL);
+
+	if (find_code(rel, known->key_index, snapshot, key, slot))
+	{
+		res = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot,
+							   GetCurrentCommandId(false),
+							   LockTupleExclusive, LockWaitBlock,
+							   IsolationUsesXactSnapshot() ? 0 :
+							   TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							   &tmfd);
+		switch (res)
+		{
+			case TM_Ok:
+				simple_table_tuple_delete(rel, &slot->tts_tid, snapshot);
+				if (IsolationUsesXactSnapshot())
+					delete_history(known, key, snapshot);
+				else
+				{
+					Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
+
+					delete_history(known, key, latest);
+					UnregisterSnapshot(latest);
+				}
+				break;
+			case TM_Updated:
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update")));
+				/* deleted meanwhile: nothing left to delete */
+				break;
+			case TM_SelfModified:
+				/* changed since this statement began: a DELETE skips it */
+				break;
+			default:
+				elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
+		}
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	PopActiveSnapshot();
+	UnregisterSnapshot(snapshot);
 	return true;
 }

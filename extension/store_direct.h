@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * store_direct.h
- *	  The common use, and the read of a code, without SPI or the executor
- *	  (store_direct.c); for store.c only.
+ *	  The common use, the read and the delete of a code, without SPI or
+ *	  the executor (store_direct.c); for store.c only.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,5 +14,6 @@
 extern bool codes_use_directly(CodesStmtArgs *args, CodesOutcome *out);
 extern bool codes_read_directly(CodesStmtArgs *args, CodesOutcome *out,
 								bool *found);
+extern bool codes_delete_directly(CodesStmtArgs *args);
 
 #endif							/* CODES_STORE_DIRECT_H */

@@ -3,8 +3,8 @@
  * tables.c
  *	  What the operations on codes know of the tables they write,
  *	  codes.codes and codes.redemption_log: their OIDs, whether a write to
- *	  them may run a user's code, and whether the direct use path may
- *	  write codes.codes (store_direct.c).
+ *	  them may run a user's code, and whether the direct paths
+ *	  (store_direct.c) may write them.
  *
  * Looked up with the tables locked (codes_tables) and forgotten when the
  * relcache entry of either table or of the key index is invalidated.
@@ -48,7 +48,8 @@ static void
 codes_rel_invalidate(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == tables.codes ||
-		relid == tables.key_index || relid == tables.log)
+		relid == tables.key_index || relid == tables.log ||
+		relid == tables.log_index)
 		tables_changes++;
 }
 
@@ -150,6 +151,7 @@ codes_tables(LOCKMODE mode)
 			tables.codes = get_relname_relid("codes", nsp);
 			tables.key_index = get_relname_relid("codes_key_fold", nsp);
 			tables.log = get_relname_relid("redemption_log", nsp);
+			tables.log_index = get_relname_relid("redemption_log_code", nsp);
 			if (!OidIsValid(tables.codes) || !OidIsValid(tables.key_index) ||
 				!OidIsValid(tables.log))
 				ereport(ERROR,
@@ -177,6 +179,8 @@ codes_tables(LOCKMODE mode)
 			layout_as_made(codes, tables.key_index) &&
 			codes_placement(tables.codes) == CODES_PLAIN_TABLE &&
 			codes_placement(tables.log) == CODES_PLAIN_TABLE;
+		tables.direct_delete = tables.direct && !tables.user_code &&
+			OidIsValid(tables.log_index);
 		table_close(log, NoLock);
 		table_close(codes, NoLock);
 

@@ -22,9 +22,11 @@ typedef struct CodesTables
 	Oid			codes;			/* codes.codes */
 	Oid			key_index;		/* codes.codes_key_fold */
 	Oid			log;			/* codes.redemption_log */
+	Oid			log_index;		/* its index on code, or InvalidOid */
 	bool		rules;			/* either table has rules */
 	bool		user_code;		/* a write to either may run a user's code */
 	bool		direct;			/* codes_use_directly may write codes.codes */
+	bool		direct_delete;	/* codes_delete_directly may delete from both */
 } CodesTables;
 
 extern void codes_init_tables(void);
