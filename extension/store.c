@@ -118,7 +118,9 @@ static const char *const del_history_sql =
 /*
  * Run a saved statement, preparing it on first use, and check that SPI
  * reports the expected kind of statement.  Results are left in
- * SPI_processed and SPI_tuptable.
+ * SPI_processed and SPI_tuptable.  Connects to SPI on the operation's
+ * first statement (codes_store_close finishes): the direct paths need no
+ * SPI, and the common use, query and delete run no statement.
  */
 static void
 run_stmt(SPIPlanPtr *planp, const char *sql, CodesStmtArgs *args,
@@ -126,6 +128,12 @@ run_stmt(SPIPlanPtr *planp, const char *sql, CodesStmtArgs *args,
 {
 	int			ret;
 
+	if (!args->connected)
+	{
+		if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+		args->connected = true;
+	}
 	if (*planp == NULL)
 	{
 		Oid			argtypes[CODES_STMT_NARGS] = {UUIDOID, TEXTOID, INT4OID};
@@ -163,7 +171,7 @@ prepare_writes(CodesPin *pin)
  * writes tells whether the operation writes to the tables), take in changes
  * to codes.batch, and read the code into the parameters of a statement,
  * its key as $1 and the redeemer (unless redeemer_null) as $2.  Returns
- * true, connected to SPI, when a code may be stored under that key; false
+ * true when a code may be stored under that key; false
  * means there is no such code, which callers answer as "not found".  Text
  * of no batch's shape is found so without touching a table.  A code that
  * may be stored under more than one key (plain and hashed batches of one
@@ -185,9 +193,8 @@ codes_store_open(CodesOp *op, text *code, Datum redeemer, bool redeemer_null,
 	char		missing_key[CODES_KEY_ID_LEN + 1];
 	int			nkeys;
 	int			i;
-	int			ret;
 
-	op->connected = false;
+	args->connected = false;
 	codes_pin_search_path(pin);
 	codes_refresh_batch_cache();
 	nkeys = codes_lookup_keys(code, &keys, missing_key);
@@ -202,25 +209,19 @@ codes_store_open(CodesOp *op, text *code, Datum redeemer, bool redeemer_null,
 		args->nulls[1] = ' ';
 	}
 
-	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 	for (i = 0; i < nkeys; i++)
 	{
 		*key = keys[i];
 		args->values[0] = UUIDPGetDatum(key);
 		if (nkeys == 1 && missing_key[0] == '\0')
-		{
-			op->connected = true;
 			return true;
-		}
 		run_stmt(&exists_plan, exists_sql, args, true, SPI_OK_SELECT);
 		if (SPI_processed == 1)
-		{
-			op->connected = true;
 			return true;
-		}
 	}
-	SPI_finish();
+	if (args->connected)
+		SPI_finish();
+	args->connected = false;
 
 	if (missing_key[0] != '\0')
 		ereport(ERROR,
@@ -237,8 +238,9 @@ codes_store_open(CodesOp *op, text *code, Datum redeemer, bool redeemer_null,
 void
 codes_store_close(CodesOp *op)
 {
-	if (op->connected)
+	if (op->args.connected)
 		SPI_finish();
+	op->args.connected = false;
 	codes_unpin_search_path(&op->pin);
 }
 

@@ -34,7 +34,8 @@ typedef struct CodesOutcome
 /*
  * Every statement of store.c takes the same three parameters, whether it
  * uses them or not: $1 the code's key, $2 the redeemer (may be NULL), $3 a
- * batch id.  Here as SPI_execute_plan takes them.
+ * batch id.  Here as SPI_execute_plan takes them, with whether the
+ * operation has connected to SPI to run them.
  */
 #define CODES_STMT_NARGS	3
 
@@ -42,6 +43,7 @@ typedef struct CodesStmtArgs
 {
 	Datum		values[CODES_STMT_NARGS];
 	char		nulls[CODES_STMT_NARGS];
+	bool		connected;		/* connected to SPI to run them (store.c) */
 } CodesStmtArgs;
 
 /*
@@ -54,7 +56,6 @@ typedef struct CodesOp
 	CodesPin	pin;			/* search_path, as pinned for the operation */
 	pg_uuid_t	key;			/* the code's key: args.values[0] */
 	CodesStmtArgs args;			/* the parameters of the statements */
-	bool		connected;		/* connected to SPI: the code may exist */
 } CodesOp;
 
 extern bool codes_store_open(CodesOp *op, text *code, Datum redeemer,
