@@ -793,6 +793,27 @@ COMMENT ON FUNCTION codes.batch_purge(timestamptz, boolean) IS
 'Delete every batch whose validity ended (or that was revoked) before a past time, with all its codes and history; returns the number of codes deleted (with dry_run: that would be).';
 
 /*
+ * drop_batches deletes the codes first and then their history, in the
+ * order code_use, code_undo and code_del take them: in the other order a
+ * batch_del and a code_del of one of its codes could deadlock.
+ */
+CREATE OR REPLACE FUNCTION codes.drop_batches(batch_ids integer[])
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	deleted	bigint;
+BEGIN
+	DELETE FROM codes.codes AS c WHERE c.batch = ANY (batch_ids);
+	GET DIAGNOSTICS deleted = ROW_COUNT;
+	DELETE FROM codes.redemption_log AS l WHERE l.batch = ANY (batch_ids);
+	DELETE FROM codes.batch AS b WHERE b.id = ANY (batch_ids);
+	RETURN deleted;
+END
+$$;
+
+/*
  * batch_codes computes each status in a MATERIALIZED CTE's rows, not in
  * the scan of codes.codes: on Citus a function in the scan's target list
  * runs on the workers, where code_status cannot read codes.batch (a

@@ -290,10 +290,70 @@ codes_read_directly(CodesStmtArgs *args, CodesOutcome *out, bool *found)
 }
 
 /*
- * Delete the history of the code with this key, whose row we hold locked:
- * the rows of codes.redemption_log that snapshot sees, found through its
- * index on code.  Rows that a concurrent transaction deleted first are
- * gone either way; one it changed is a serialization failure.
+ * Delete the row in slot, found with snapshot, as a DELETE statement
+ * deletes it.  At READ COMMITTED a row that a concurrent transaction
+ * updated (and committed) is followed to its newest version, which is
+ * deleted if it still holds the key in column keycol (the executor's
+ * EvalPlanQual); one it deleted is gone either way.  At REPEATABLE READ or
+ * SERIALIZABLE either is a serialization failure.  The row is deleted
+ * first and only locked if that finds it changed, so that the common
+ * case writes one WAL record.  Returns whether this deleted a row.
+ */
+static bool
+delete_row(Relation rel, TupleTableSlot *slot, Snapshot snapshot,
+		   AttrNumber keycol, const pg_uuid_t *key)
+{
+	for (;;)
+	{
+		TM_FailureData tmfd;
+		TM_Result	res;
+		bool		isnull;
+		Datum		code;
+
+		res = table_tuple_delete(rel, &slot->tts_tid, GetCurrentCommandId(true),
+								 snapshot, InvalidSnapshot, true, &tmfd, false);
+		switch (res)
+		{
+			case TM_Ok:
+				return true;
+			case TM_SelfModified:
+				/* changed since this statement began: a DELETE skips it */
+				return false;
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent delete")));
+				return false;
+			case TM_Updated:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update")));
+				break;
+			default:
+				elog(ERROR, "unexpected table_tuple_delete result %d", (int) res);
+		}
+
+		/* updated: lock its newest version, check it, and delete that */
+		res = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot,
+							   GetCurrentCommandId(false),
+							   LockTupleExclusive, LockWaitBlock,
+							   TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+		if (res == TM_Deleted || res == TM_SelfModified)
+			return false;
+		if (res != TM_Ok)
+			elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
+		code = slot_getattr(slot, keycol, &isnull);
+		if (isnull || memcmp(DatumGetUUIDP(code)->data, key->data, UUID_LEN) != 0)
+			return false;
+	}
+}
+
+/*
+ * Delete the history of the code with this key, whose row this
+ * transaction has just deleted: the rows of codes.redemption_log that
+ * snapshot sees, found through its index on code (delete_row for each).
  */
 static void
 delete_history(const CodesTables *known, const pg_uuid_t *key,
@@ -311,19 +371,7 @@ delete_history(const CodesTables *known, const pg_uuid_t *key,
 	scan = compat_index_beginscan(log, index, snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		TM_FailureData tmfd;
-		TM_Result	res;
-
-		res = table_tuple_delete(log, &slot->tts_tid, GetCurrentCommandId(true),
-								 snapshot, InvalidSnapshot, true, &tmfd, false);
-		if (res == TM_Updated)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access due to concurrent update")));
-		if (res != TM_Ok && res != TM_Deleted)
-			elog(ERROR, "unexpected table_tuple_delete result %d", (int) res);
-	}
+		delete_row(log, slot, snapshot, CODES_LOG_COL_CODE, key);
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, NoLock);
@@ -331,19 +379,20 @@ delete_history(const CodesTables *known, const pg_uuid_t *key,
 }
 
 /*
- * Delete the code's row and its history, as store.c's DELETE of them
- * (del_sql) does, without SPI or the executor: find the row through the
- * key index, lock it as a DELETE does (at READ COMMITTED following a
- * concurrent use to its new version; at REPEATABLE READ or SERIALIZABLE a
- * concurrent change is a serialization failure), delete it, then its rows
- * in codes.redemption_log.  A use waits for the lock, and then finds the
- * code gone.  At READ COMMITTED the history is read with a snapshot taken
- * after the lock, so that the log rows of a use that committed while the
- * delete waited go too.
+ * Delete the code's row and its history, as store.c's DELETE statements
+ * (del_sql, del_history_sql) do, without SPI or the executor: find the
+ * row through the key index and delete it (delete_row: at READ COMMITTED
+ * a concurrent use is waited for and its new version deleted; at
+ * REPEATABLE READ or SERIALIZABLE it is a serialization failure), then
+ * its rows in codes.redemption_log.  A use that waits for the delete
+ * finds the code gone.  At READ COMMITTED the history is read with a
+ * snapshot taken after the code's row is deleted, as the second statement
+ * would be, so that the history of a use the delete waited for goes too.
  *
  * Returns false, undecided, where the direct paths step aside
  * (CodesTables.direct_delete: triggers, rules, row security or foreign
- * keys on either table, or Citus); store.c deletes with SQL then.
+ * keys on either table, an index on code not as made, or Citus); store.c
+ * deletes with SQL then.
  */
 bool
 codes_delete_directly(CodesStmtArgs *args)
@@ -353,8 +402,6 @@ codes_delete_directly(CodesStmtArgs *args)
 	Relation	rel;
 	Snapshot	snapshot;
 	TupleTableSlot *slot;
-	TM_FailureData tmfd;
-	TM_Result	res;
 
 	if (!known->direct_delete)
 		return false;
@@ -367,41 +414,17 @@ codes_delete_directly(CodesStmtArgs *args)
 	PushActiveSnapshot(snapshot);
 	slot = table_slot_create(rel, NULL);
 
-	if (find_code(rel, known->key_index, snapshot, key, slot))
+	if (find_code(rel, known->key_index, snapshot, key, slot) &&
+		delete_row(rel, slot, snapshot, COL_CODE, key))
 	{
-		res = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot,
-							   GetCurrentCommandId(false),
-							   LockTupleExclusive, LockWaitBlock,
-							   IsolationUsesXactSnapshot() ? 0 :
-							   TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-							   &tmfd);
-		switch (res)
+		if (IsolationUsesXactSnapshot())
+			delete_history(known, key, snapshot);
+		else
 		{
-			case TM_Ok:
-				simple_table_tuple_delete(rel, &slot->tts_tid, snapshot);
-				if (IsolationUsesXactSnapshot())
-					delete_history(known, key, snapshot);
-				else
-				{
-					Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
+			Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
 
-					delete_history(known, key, latest);
-					UnregisterSnapshot(latest);
-				}
-				break;
-			case TM_Updated:
-			case TM_Deleted:
-				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent update")));
-				/* deleted meanwhile: nothing left to delete */
-				break;
-			case TM_SelfModified:
-				/* changed since this statement began: a DELETE skips it */
-				break;
-			default:
-				elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
+			delete_history(known, key, latest);
+			UnregisterSnapshot(latest);
 		}
 	}
 

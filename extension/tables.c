@@ -7,7 +7,8 @@
  *	  (store_direct.c) may write them.
  *
  * Looked up with the tables locked (codes_tables) and forgotten when the
- * relcache entry of either table or of the key index is invalidated.
+ * relcache entry of either table or of their indexes on the code is
+ * invalidated.
  * Current while tables_read equals tables_changes.
  *
  * Calls citus.c (where the tables' rows are); called by the table
@@ -21,8 +22,10 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "storage/lmgr.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -126,6 +129,52 @@ layout_as_made(Relation rel, Oid indexoid)
 }
 
 /*
+ * Is the index of codes.redemption_log on code as the install script made
+ * it, so that the direct delete may scan it for a code's history: usable
+ * (valid, ready, live), a btree on that column alone, with the default
+ * operator class of uuid, without expressions or a predicate?  A partial
+ * one would hide history, and one left by a cancelled CREATE INDEX
+ * CONCURRENTLY cannot be scanned.
+ */
+static bool
+log_index_as_made(Relation log, Oid indexoid)
+{
+	TupleDesc	desc = RelationGetDescr(log);
+	HeapTuple	tuple;
+	Form_pg_index index;
+	Datum		indclass;
+	bool		isnull;
+	bool		usable;
+
+	if (!OidIsValid(indexoid) || desc->natts < CODES_LOG_COL_CODE)
+		return false;
+	if (TupleDescAttr(desc, CODES_LOG_COL_CODE - 1)->attisdropped ||
+		TupleDescAttr(desc, CODES_LOG_COL_CODE - 1)->atttypid != UUIDOID ||
+		strcmp(NameStr(TupleDescAttr(desc, CODES_LOG_COL_CODE - 1)->attname), "code") != 0)
+		return false;
+
+	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	index = (Form_pg_index) GETSTRUCT(tuple);
+	usable = index->indrelid == RelationGetRelid(log) &&
+		index->indisvalid && index->indisready && index->indislive &&
+		index->indnatts == 1 && index->indkey.values[0] == CODES_LOG_COL_CODE &&
+		heap_attisnull(tuple, Anum_pg_index_indexprs, NULL) &&
+		heap_attisnull(tuple, Anum_pg_index_indpred, NULL);
+	if (usable)
+	{
+		indclass = SysCacheGetAttr(INDEXRELID, tuple, Anum_pg_index_indclass,
+								   &isnull);
+		usable = !isnull &&
+			((oidvector *) DatumGetPointer(indclass))->values[0] ==
+			GetDefaultOpClass(UUIDOID, BTREE_AM_OID);
+	}
+	ReleaseSysCache(tuple);
+	return usable;
+}
+
+/*
  * Lock codes.codes and codes.redemption_log (mode: RowExclusiveLock for
  * an operation that writes, AccessShareLock for one that reads) and
  * return what the operations need to know of them (see CodesTables).
@@ -180,7 +229,7 @@ codes_tables(LOCKMODE mode)
 			codes_placement(tables.codes) == CODES_PLAIN_TABLE &&
 			codes_placement(tables.log) == CODES_PLAIN_TABLE;
 		tables.direct_delete = tables.direct && !tables.user_code &&
-			OidIsValid(tables.log_index);
+			log_index_as_made(log, tables.log_index);
 		table_close(log, NoLock);
 		table_close(codes, NoLock);
 

@@ -17,6 +17,9 @@
  * them new OIDs, and CREATE TRIGGER, a new constraint or index invalidates
  * its table, as Citus does when it distributes it.
  */
+/* The column of codes.redemption_log that holds the code, as made. */
+#define CODES_LOG_COL_CODE	2
+
 typedef struct CodesTables
 {
 	Oid			codes;			/* codes.codes */
