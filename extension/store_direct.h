@@ -9,7 +9,7 @@
 #ifndef CODES_STORE_DIRECT_H
 #define CODES_STORE_DIRECT_H
 
-#include "store.h"				/* CodesStmtArgs, CodesOutcome */
+#include "operation.h"			/* CodesStmtArgs, CodesOutcome */
 
 extern bool codes_use_directly(CodesStmtArgs *args, CodesOutcome *out);
 extern bool codes_read_directly(CodesStmtArgs *args, CodesOutcome *out,

@@ -1,0 +1,48 @@
+/*-------------------------------------------------------------------------
+ *
+ * operation.h
+ *	  What an operation on one code takes and gives: the parameters of its
+ *	  statements and its outcome.  Types only, shared by the table's two
+ *	  ways of working (store.c with SQL, store_direct.c without) and read
+ *	  by the entry points.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CODES_OPERATION_H
+#define CODES_OPERATION_H
+
+#include "batch.h"				/* CodesBatchInfo, CodesReason */
+
+/*
+ * What an operation found: CODES_OK when the code was used (or could be),
+ * else why not; for any code that was found, its batch and its uses (after
+ * a use).
+ */
+typedef struct CodesOutcome
+{
+	CodesReason reason;
+	bool		guess;			/* not found, and no row was: a guess */
+	CodesBatchInfo batch;		/* unless reason is CODES_NOT_FOUND */
+	int32		uses;
+	bool		have_details;	/* batch_name and metadata are set */
+	Datum		batch_name;		/* with details (add_details): text */
+	Datum		metadata;		/* jsonb */
+	bool		metadata_null;
+} CodesOutcome;
+
+/*
+ * Every statement of store.c (and each direct path) takes the same three parameters, whether it
+ * uses them or not: $1 the code's key, $2 the redeemer (may be NULL), $3 a
+ * batch id.  Here as SPI_execute_plan takes them, with whether the
+ * operation has connected to SPI to run them.
+ */
+#define CODES_STMT_NARGS	3
+
+typedef struct CodesStmtArgs
+{
+	Datum		values[CODES_STMT_NARGS];
+	char		nulls[CODES_STMT_NARGS];
+	bool		connected;		/* connected to SPI to run them (store.c) */
+} CodesStmtArgs;
+
+#endif							/* CODES_OPERATION_H */
