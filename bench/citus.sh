@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 	-n | --codes) N=$2; shift ;;
 	-d | --duration) DURATION=$2; shift ;;
 	-c | --clients) CLIENTS=$2; shift ;;
-	--out) OUTFILE=$2; shift ;;
+	--out) OUTFILE=$2; case $OUTFILE in /*) ;; *) OUTFILE=$PWD/$OUTFILE ;; esac; shift ;;
 	*) echo "usage: bash bench/run.sh --citus [--quick] [-n N] [-d S] [-c C] [--out FILE]" >&2; exit 2 ;;
 	esac
 	shift

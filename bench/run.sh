@@ -96,7 +96,7 @@ if [ "${1:-}" != --inner ]; then
 		--brake) SETS+=("shared_preload_libraries=codes") ;;
 		--chart) CHART=1 ;;
 		--install) INSTALL=1 ;;
-		--out) OUTFILE=$2; shift ;;
+		--out) OUTFILE=$2; case $OUTFILE in /*) ;; *) OUTFILE=$PWD/$OUTFILE ;; esac; shift ;;
 		--pg) PG=$2; shift ;;
 		-h | --help) usage; exit 0 ;;
 		*) usage >&2; exit 2 ;;
