@@ -6,11 +6,12 @@
  *	  through plans prepared once per backend and saved.
  *
  * An operation on a code begins with codes_store_open, which pins
- * search_path, finds the key the code is stored under and connects to
- * SPI, and ends with codes_store_close.  A use, the read of a query or
- * check, and a delete go the direct way (store_direct.c) when they can,
- * and through SQL, side by side in codes_store_use, look_up_code and
- * codes_store_delete, when they cannot.
+ * search_path and finds the key the code is stored under, and ends with
+ * codes_store_close; it connects to SPI only if it runs a statement
+ * (run_stmt).  A use, the read of a query or check, and a delete go the
+ * direct way (store_direct.c) when they can, and through SQL, side by
+ * side in codes_store_use, look_up_code and codes_store_delete, when they
+ * cannot.
  *
  * No message raised here contains a code: server logs are read by more
  * people than the codes table.
@@ -171,8 +172,8 @@ prepare_writes(CodesPin *pin)
  * writes tells whether the operation writes to the tables), take in changes
  * to codes.batch, and read the code into the parameters of a statement,
  * its key as $1 and the redeemer (unless redeemer_null) as $2.  Returns
- * true when a code may be stored under that key; false
- * means there is no such code, which callers answer as "not found".  Text
+ * true when a code may be stored under that key; false means there is no
+ * such code, which callers answer as "not found".  Text
  * of no batch's shape is found so without touching a table.  A code that
  * may be stored under more than one key (plain and hashed batches of one
  * shape) is looked up under each in turn.  A code not found that may
