@@ -96,9 +96,17 @@ static const char *const pattern_count_sql =
 "WHERE pg_catalog.upper(pg_catalog.translate(b.pattern, ' -', '') COLLATE pg_catalog.\"C\") "
 "OPERATOR(pg_catalog.=) $1))";
 
-/* The saved plans of insert_sql and insert_skipping_sql. */
-static SPIPlanPtr insert_plan = NULL;
-static SPIPlanPtr insert_skipping_plan = NULL;
+/*
+ * The saved plans of insert_sql and insert_skipping_sql: [0] where
+ * codes.codes is a plain table, generic plans (a custom plan would copy
+ * the arrays into the plan as constants, and gain nothing by it); [1]
+ * where Citus keeps it in shards, which cannot plan the INSERT
+ * generically ("could not create distributed plan").  inserts_distributed
+ * says which the generation under way uses (codes_prepare_code_inserts).
+ */
+static SPIPlanPtr insert_plans[2] = {NULL, NULL};
+static SPIPlanPtr insert_skipping_plans[2] = {NULL, NULL};
+static bool inserts_distributed = false;
 
 /*
  * codes.codes, opened and locked in mode until the end of the transaction;
@@ -282,20 +290,27 @@ insert_chunk_skipping(SPIPlanPtr plan, Datum *values, const char *nulls,
 }
 
 /*
- * Prepare the statements that insert chunks of codes, if this backend has
- * not yet.
+ * Ready the statements that insert chunks of codes for where codes.codes
+ * keeps its rows now, preparing them if this backend has not yet.
  */
 void
 codes_prepare_code_inserts(void)
 {
-	if (insert_plan == NULL)
+	Relation	rel = open_codes_table(AccessShareLock);
+	bool		distributed;
+
+	distributed = codes_placement(RelationGetRelid(rel)) != CODES_PLAIN_TABLE;
+	table_close(rel, NoLock);
+	inserts_distributed = distributed;
+	if (insert_plans[distributed] == NULL)
 	{
 		Oid			argtypes[3] = {INT4OID, UUIDARRAYOID, TEXTARRAYOID};
+		int			options = distributed ? 0 : CURSOR_OPT_GENERIC_PLAN;
 
-		insert_plan = codes_prepare_opts(insert_sql, 3, argtypes,
-										 CURSOR_OPT_GENERIC_PLAN);
-		insert_skipping_plan = codes_prepare_opts(insert_skipping_sql, 3, argtypes,
-												  CURSOR_OPT_GENERIC_PLAN);
+		insert_plans[distributed] =
+			codes_prepare_opts(insert_sql, 3, argtypes, options);
+		insert_skipping_plans[distributed] =
+			codes_prepare_opts(insert_skipping_sql, 3, argtypes, options);
 	}
 }
 
@@ -334,10 +349,11 @@ codes_insert_chunk(int32 batch_id, CodesChunk *chunk, bool skipping,
 	}
 
 	if (skipping)
-		return insert_chunk_skipping(insert_skipping_plan, values, nulls,
-									 chunk, out, outdesc);
+		return insert_chunk_skipping(insert_skipping_plans[inserts_distributed],
+									 values, nulls, chunk, out, outdesc);
 
-	ret = SPI_execute_plan(insert_plan, values, nulls, false, 0);
+	ret = SPI_execute_plan(insert_plans[inserts_distributed], values, nulls,
+						   false, 0);
 	MemoryContextSwitchTo(cxt);	/* SPI returns to its own */
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_plan failed inserting codes: %s",
