@@ -193,6 +193,19 @@ fold_index_cmp(const void *a, const void *b)
 }
 
 /*
+ * Put the n strings in the order order gives, through scratch.
+ */
+static void
+permute_strings(char **strings, const FoldIndex *order, int n, char **scratch)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		scratch[i] = strings[order[i].i];
+	memcpy(strings, scratch, sizeof(char *) * n);
+}
+
+/*
  * Put the chunk's codes in the order of the unique index on codes.codes
  * (their folds), so that inserting them sweeps the index's leaf pages from
  * the first to the last, each read once per chunk, instead of landing each
@@ -218,17 +231,9 @@ codes_chunk_sort(CodesChunk *chunk)
 		keys[i] = chunk->keys[order[i].i];
 	memcpy(chunk->keys, keys, sizeof(pg_uuid_t) * chunk->n);
 	if (chunk->display)
-	{
-		for (i = 0; i < chunk->n; i++)
-			strings[i] = chunk->display[order[i].i];
-		memcpy(chunk->display, strings, sizeof(char *) * chunk->n);
-	}
+		permute_strings(chunk->display, order, chunk->n, strings);
 	if (chunk->canon)
-	{
-		for (i = 0; i < chunk->n; i++)
-			strings[i] = chunk->canon[order[i].i];
-		memcpy(chunk->canon, strings, sizeof(char *) * chunk->n);
-	}
+		permute_strings(chunk->canon, order, chunk->n, strings);
 	pfree(order);
 	pfree(keys);
 	pfree(strings);

@@ -124,6 +124,20 @@ open_codes_table(LOCKMODE mode)
 }
 
 /*
+ * Does Citus keep the rows of codes.codes in shards?
+ */
+static bool
+codes_table_distributed(void)
+{
+	Relation	rel = open_codes_table(AccessShareLock);
+	bool		distributed;
+
+	distributed = codes_placement(RelationGetRelid(rel)) != CODES_PLAIN_TABLE;
+	table_close(rel, NoLock);
+	return distributed;
+}
+
+/*
  * Does codes.codes have a BEFORE INSERT row trigger, which may skip rows?
  * (The extension puts none there.)
  */
@@ -163,7 +177,6 @@ codes_mark_taken(const pg_uuid_t *keys, const int *owners, int n, bool *taken)
 	static SPIPlanPtr plans[2] = {NULL, NULL};
 	Oid			argtypes[2] = {UUIDARRAYOID, INT4ARRAYOID};
 	MemoryContext cxt = CurrentMemoryContext;
-	Relation	rel;
 	bool		distributed;
 	Datum	   *elems;
 	Datum		values[2];
@@ -173,9 +186,7 @@ codes_mark_taken(const pg_uuid_t *keys, const int *owners, int n, bool *taken)
 
 	if (n == 0)
 		return;
-	rel = open_codes_table(AccessShareLock);
-	distributed = codes_placement(RelationGetRelid(rel)) != CODES_PLAIN_TABLE;
-	table_close(rel, NoLock);
+	distributed = codes_table_distributed();
 	/* Citus plans the distributed join itself: it keeps the default */
 	if (plans[distributed] == NULL)
 		plans[distributed] = distributed ?
@@ -296,11 +307,8 @@ insert_chunk_skipping(SPIPlanPtr plan, Datum *values, const char *nulls,
 void
 codes_prepare_code_inserts(void)
 {
-	Relation	rel = open_codes_table(AccessShareLock);
-	bool		distributed;
+	bool		distributed = codes_table_distributed();
 
-	distributed = codes_placement(RelationGetRelid(rel)) != CODES_PLAIN_TABLE;
-	table_close(rel, NoLock);
 	inserts_distributed = distributed;
 	if (insert_plans[distributed] == NULL)
 	{

@@ -43,6 +43,18 @@
 #define COL_USED_BY		5
 
 /*
+ * Does the row in slot hold this key in column col?
+ */
+static bool
+holds_key(TupleTableSlot *slot, AttrNumber col, const pg_uuid_t *key)
+{
+	bool		isnull;
+	Datum		code = slot_getattr(slot, col, &isnull);
+
+	return !isnull && memcmp(DatumGetUUIDP(code)->data, key->data, UUID_LEN) == 0;
+}
+
+/*
  * The row of the code with this key, visible to snapshot, into slot;
  * false if there is none.  One probe of the unique index on key_fold,
  * whose lock is kept to the end of the transaction, as a statement keeps
@@ -63,13 +75,7 @@ find_code(Relation rel, Oid indexoid, Snapshot snapshot, const pg_uuid_t *key,
 	scan = compat_index_beginscan(rel, index, snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	while (!found && index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull;
-		Datum		code = slot_getattr(slot, COL_CODE, &isnull);
-
-		found = !isnull &&
-			memcmp(DatumGetUUIDP(code)->data, key->data, UUID_LEN) == 0;
-	}
+		found = holds_key(slot, COL_CODE, key);
 	index_endscan(scan);
 	index_close(index, NoLock);
 	return found;
@@ -307,8 +313,6 @@ delete_row(Relation rel, TupleTableSlot *slot, Snapshot snapshot,
 	{
 		TM_FailureData tmfd;
 		TM_Result	res;
-		bool		isnull;
-		Datum		code;
 
 		res = table_tuple_delete(rel, &slot->tts_tid, GetCurrentCommandId(true),
 								 snapshot, InvalidSnapshot, true, &tmfd, false);
@@ -344,8 +348,7 @@ delete_row(Relation rel, TupleTableSlot *slot, Snapshot snapshot,
 			return false;
 		if (res != TM_Ok)
 			elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
-		code = slot_getattr(slot, keycol, &isnull);
-		if (isnull || memcmp(DatumGetUUIDP(code)->data, key->data, UUID_LEN) != 0)
+		if (!holds_key(slot, keycol, key))
 			return false;
 	}
 }

@@ -97,6 +97,16 @@ runs_user_code(Relation rel, int own_indexes, int own_defaults)
 }
 
 /*
+ * May a scan use this index: is it valid, ready and live (not one that a
+ * failed CREATE INDEX CONCURRENTLY left behind, say)?
+ */
+static bool
+index_usable(Form_pg_index index)
+{
+	return index->indisvalid && index->indisready && index->indislive;
+}
+
+/*
  * Are the columns of codes.codes the ones write_use writes, where it
  * writes them, and its key index one a scan may use?
  */
@@ -121,9 +131,7 @@ layout_as_made(Relation rel, Oid indexoid)
 	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
 	if (!HeapTupleIsValid(tuple))
 		return false;
-	usable = ((Form_pg_index) GETSTRUCT(tuple))->indisvalid &&
-		((Form_pg_index) GETSTRUCT(tuple))->indisready &&
-		((Form_pg_index) GETSTRUCT(tuple))->indislive;
+	usable = index_usable((Form_pg_index) GETSTRUCT(tuple));
 	ReleaseSysCache(tuple);
 	return usable;
 }
@@ -157,8 +165,7 @@ log_index_as_made(Relation log, Oid indexoid)
 	if (!HeapTupleIsValid(tuple))
 		return false;
 	index = (Form_pg_index) GETSTRUCT(tuple);
-	usable = index->indrelid == RelationGetRelid(log) &&
-		index->indisvalid && index->indisready && index->indislive &&
+	usable = index->indrelid == RelationGetRelid(log) && index_usable(index) &&
 		index->indnatts == 1 && index->indkey.values[0] == CODES_LOG_COL_CODE &&
 		heap_attisnull(tuple, Anum_pg_index_indexprs, NULL) &&
 		heap_attisnull(tuple, Anum_pg_index_indpred, NULL);
