@@ -73,7 +73,7 @@ check_keyspace(const CodesPattern *pat, int32 num)
 
 /*
  * code_gen(num, valid_from, valid_until, pattern, max_uses, batch,
- *			 max_uses_per_redeemer, store, metadata)
+ *			 max_uses_per_redeemer, store, metadata, max_batch_uses_per_redeemer)
  *
  * Check the arguments, then create the batch and return its codes.  Every
  * check comes before anything is written, so a refused call changes nothing.
@@ -121,21 +121,27 @@ code_gen(PG_FUNCTION_ARGS)
 		check_keyspace(&spec.parsed, spec.num);
 	}
 
-	if (PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_uses must not be null")));
-	spec.max_uses = PG_GETARG_INT32(4);
-	if (spec.max_uses < 1)
+	/* NULL: no total cap on a code's uses */
+	spec.max_uses_null = PG_ARGISNULL(4);
+	spec.max_uses = spec.max_uses_null ? 0 : PG_GETARG_INT32(4);
+	if (!spec.max_uses_null && spec.max_uses < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_uses must be at least 1"),
-				 errdetail("max_uses was %d.", spec.max_uses)));
+				 errdetail("max_uses was %d.", spec.max_uses),
+				 errhint("Leave max_uses NULL for no limit on a code's uses.")));
 
 	/* 1.0 declares code_gen without max_uses_per_redeemer */
 	spec.per_redeemer_null = PG_NARGS() < 7 || PG_ARGISNULL(6);
 	spec.max_uses_per_redeemer = spec.per_redeemer_null ? 0 : PG_GETARG_INT32(6);
-	if (!spec.per_redeemer_null &&
+	if (!spec.per_redeemer_null && spec.max_uses_null &&
+		spec.max_uses_per_redeemer < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_uses_per_redeemer must be at least 1"),
+				 errdetail("max_uses_per_redeemer was %d.",
+						   spec.max_uses_per_redeemer)));
+	if (!spec.per_redeemer_null && !spec.max_uses_null &&
 		(spec.max_uses_per_redeemer < 1 ||
 		 spec.max_uses_per_redeemer > spec.max_uses))
 		ereport(ERROR,
@@ -143,6 +149,16 @@ code_gen(PG_FUNCTION_ARGS)
 				 errmsg("max_uses_per_redeemer must be between 1 and max_uses"),
 				 errdetail("max_uses_per_redeemer was %d, max_uses %d.",
 						   spec.max_uses_per_redeemer, spec.max_uses)));
+
+	/* 1.2 declares code_gen without max_batch_uses_per_redeemer */
+	spec.batch_limit_null = PG_NARGS() < 10 || PG_ARGISNULL(9);
+	spec.max_batch_uses_per_redeemer = spec.batch_limit_null ? 0 : PG_GETARG_INT32(9);
+	if (!spec.batch_limit_null && spec.max_batch_uses_per_redeemer < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_batch_uses_per_redeemer must be at least 1"),
+				 errdetail("max_batch_uses_per_redeemer was %d.",
+						   spec.max_batch_uses_per_redeemer)));
 
 	/* 1.0 declares code_gen without store */
 	spec.hmac_key = NULL;

@@ -286,14 +286,21 @@ SELECT s.codes = (SELECT string_agg(c::text, E'\n' ORDER BY c.code) FROM codes.c
 FROM snapshot s;
 
 --
--- Redeemers are stored as they are given.
+-- Redeemers are stored as they are given, up to 1000 bytes; a longer one
+-- is an error (the history indexes redeemers) and changes nothing.
 --
 CREATE TEMP TABLE redeemers AS
 SELECT r.code, CASE WHEN r.n % 4 = 0 THEN pg_temp.rnd_string(pg_temp.rnd_int(1, 60))
 					WHEN r.n % 4 = 1 THEN 'who' || chr((r.n % 31)::int + 1) || E'\\''"%s'
-					WHEN r.n % 4 = 2 THEN repeat(U&'\0301', 1000)
-					ELSE repeat('r', 1048576) END AS redeemer
+					WHEN r.n % 4 = 2 THEN repeat(U&'\0301', 500)
+					ELSE repeat('r', 1000) END AS redeemer
 FROM real_codes r WHERE r.batch = 'current';
+SELECT codes.code_use(code, repeat('r', 1001)) FROM redeemers LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_use(code, repeat('r', 1048576)) FROM redeemers LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS used FROM redeemers r JOIN codes.codes c ON c.code = r.code::uuid
+WHERE c.uses > 0;
 SELECT codes.code_use(code, redeemer) AS use, count(*) FROM redeemers GROUP BY 1;
 SELECT count(*) AS redeemers_stored
 FROM redeemers r JOIN codes.codes c ON c.code = r.code::uuid
