@@ -3,19 +3,20 @@
  * text.c
  *	  How a code is written: its shapes (UUID or pattern), the symbols of
  *	  patterns (random symbols of the alphabet, random digits, the check),
- *	  the keyspace of a pattern, reading what a person typed into canonical
- *	  form, and writing a key out in the form that is handed out.
+ *	  the keyspace of a pattern, and writing a key out in the form that is
+ *	  handed out.
  *
  * Every code has one 16-byte key.  A UUID code's key is the UUID itself; a
  * patterned code's key is the first 16 bytes of the SHA-256 digest of its
  * canonical form: upper case, without spaces and hyphens.  Input is read
- * the same way, so "gift 7kqm x4tp 9" finds "GIFT-7KQM-X4TP-9".
+ * into that form (input.c), so "gift 7kqm x4tp 9" finds "GIFT-7KQM-X4TP-9".
  * Text that cannot be a code is reported as such, never as an error, and
  * no message here ever contains a code: codes must not reach the log.
  * (The keys of hashed codes, which need a server key, are lookup.c's.)
  *
  * Pure: no catalog, no SPI, no shared memory, no state.  Calls check.c
- * (check symbols and digits); every other file may call it.
+ * (check symbols and digits) and input.c (reading input); every other file
+ * may call it.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +31,7 @@
 
 #include "check.h"
 #include "compat.h"
+#include "input.h"
 #include "text.h"
 
 /* Number of hex digits in a UUID key. */
@@ -343,32 +345,6 @@ codes_pattern_matches(const CodesPattern *pat, const char *canon, int len)
 	if (pat->check_digit)
 		return codes_check_digit_ok(values, n);
 	return codes_check_sum_ok(values, n);
-}
-
-/*
- * Read text as a person may have typed a code into its canonical form:
- * upper case, without spaces and hyphens.  Returns the length, or -1 when
- * the text cannot be a code (too long, or not ASCII).  Stops at the first
- * byte that rules the text out, so a long or strange input costs no more
- * than a miss.  buf holds CODES_MAX_PATTERN + 1 bytes.
- */
-int
-codes_canonical_form(text *code, char *buf)
-{
-	const unsigned char *p = (const unsigned char *) VARDATA_ANY(code);
-	const unsigned char *end = p + VARSIZE_ANY_EXHDR(code);
-	int			len = 0;
-
-	for (; p < end; p++)
-	{
-		if (*p == ' ' || *p == '-')
-			continue;
-		if (*p <= ' ' || *p > '~' || len == CODES_MAX_PATTERN)
-			return -1;
-		buf[len++] = pg_ascii_toupper(*p);
-	}
-	buf[len] = '\0';
-	return len;
 }
 
 /*

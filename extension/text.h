@@ -2,7 +2,8 @@
  *
  * text.h
  *	  How a code is written (text.c): the alphabet, patterns, shapes, and
- *	  the keys of text that need no server key.
+ *	  the keys of text that need no server key; and, from input.h, how
+ *	  what a person typed or pasted is read (input.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -11,6 +12,7 @@
 
 #include "utils/uuid.h"
 
+#include "input.h"				/* how text typed or pasted is read */
 
 /* Length of a UUID code's text form, with hyphens. */
 #define CODES_TEXT_LEN			36
@@ -59,7 +61,6 @@ typedef struct CodesShape
 	char		key_id[CODES_KEY_ID_LEN + 1];	/* hashed under; "" if plain */
 } CodesShape;
 
-extern int	codes_canonical_form(text *code, char *buf);
 extern bool codes_canonical_is_uuid(const char *canon, int len);
 extern void codes_uuid_from_canonical(const char *canon, pg_uuid_t *key);
 extern void codes_uuid_canonical(const pg_uuid_t *key, char *buf);
