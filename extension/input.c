@@ -29,6 +29,7 @@
 #include "catalog/pg_namespace.h"
 #include "mb/pg_wchar.h"
 
+#include "compat.h"
 #include "input.h"
 #include "text.h"
 
