@@ -14,7 +14,8 @@
  * no message here ever contains a code: codes must not reach the log.
  * (The keys of hashed codes, which need a server key, are lookup.c's.)
  *
- * Pure: no catalog, no SPI, no shared memory, no state.  Calls check.c
+ * Pure: no catalog, no SPI, no shared memory, no state (but that input.c,
+ * in a database not in UTF8, looks up one conversion).  Calls check.c
  * (check symbols and digits) and input.c (reading input); every other file
  * may call it.
  *
@@ -33,6 +34,9 @@
 #include "compat.h"
 #include "input.h"
 #include "text.h"
+
+StaticAssertDecl(CODES_CHECK_MODULUS == CODES_ALPHABET_SIZE,
+				 "the check symbol works modulo the size of the alphabet");
 
 /* Number of hex digits in a UUID key. */
 #define KEY_DIGITS		(2 * UUID_LEN)
