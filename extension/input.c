@@ -216,7 +216,7 @@ codes_canonical_form(text *code, char *buf)
 	int			len = 0;
 	bool		ok = true;
 
-	/* the ASCII part, and in UTF8 all of it */
+	/* up to the first byte beyond ASCII */
 	while (p < end && *p < 0x80)
 	{
 		if (!add_char(ascii_char(*p++), buf, &len))
