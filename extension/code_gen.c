@@ -12,8 +12,6 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -52,23 +50,35 @@ codes_init_code_gen(void)
 
 /*
  * Refuse a patterned batch whose codes would be too easy to guess: one
- * random guess (which an attacker can give a correct check symbol) must
- * match one of its num codes with a chance of at most max_guess_chance.
+ * random guess (which an attacker can give a correct check) must match one
+ * of its num codes with a chance of at most max_guess_chance.  The
+ * keyspace is 31 codes for each '#' times 10 for each '*'
+ * (codes_pattern_keyspace).
  */
 static void
 check_keyspace(const CodesPattern *pat, int32 num)
 {
-	double		keyspace = pow(CODES_ALPHABET_SIZE, pat->nrandom);
+	double		keyspace = codes_pattern_keyspace(pat);
 	double		chance = num / keyspace;
 
-	if (chance > max_guess_chance)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pattern keyspace of %.4g codes is too small for a batch of %d",
-						keyspace, num),
-				 errdetail("With %d random symbols, one guess would match one of %d codes with a chance of %.2g, above the limit codes.max_guess_chance = %.2g.",
-						   pat->nrandom, num, chance, max_guess_chance),
-				 errhint("Add random symbols (#) to the pattern, or make fewer codes.")));
+	if (chance <= max_guess_chance)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("pattern keyspace of %.4g codes is too small for a batch of %d",
+					keyspace, num),
+			 pat->ndigits == 0 ?
+			 errdetail("With %d random symbols, one guess would match one of %d codes with a chance of %.2g, above the limit codes.max_guess_chance = %.2g.",
+					   pat->nrandom, num, chance, max_guess_chance) :
+			 pat->ndigits == pat->nrandom ?
+			 errdetail("With %d random digits, one guess would match one of %d codes with a chance of %.2g, above the limit codes.max_guess_chance = %.2g.",
+					   pat->ndigits, num, chance, max_guess_chance) :
+			 errdetail("With %d random symbols and %d random digits, one guess would match one of %d codes with a chance of %.2g, above the limit codes.max_guess_chance = %.2g.",
+					   pat->nrandom - pat->ndigits, pat->ndigits, num, chance,
+					   max_guess_chance),
+			 pat->ndigits == 0 ?
+			 errhint("Add random symbols (#) to the pattern, or make fewer codes.") :
+			 errhint("Add random symbols (# or *) to the pattern, or make fewer codes.")));
 }
 
 /*

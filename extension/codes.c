@@ -30,6 +30,7 @@
 #include "batch.h"
 #include "brake.h"
 #include "code_gen.h"
+#include "input.h"
 #include "keys.h"
 #include "progress.h"
 #include "searchpath.h"

@@ -16,8 +16,6 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -475,8 +473,7 @@ gen_state_init(GenState *st, const CodesBatchSpec *spec)
 		st->own.pat = spec->parsed;
 	if (spec->hmac_key)
 		strlcpy(st->own.key_id, spec->hmac_key->id, sizeof(st->own.key_id));
-	st->capacity = spec->pattern ?
-		pow(CODES_ALPHABET_SIZE, spec->parsed.nrandom) : 0;
+	st->capacity = spec->pattern ? codes_pattern_keyspace(&spec->parsed) : 0;
 
 	/* a copy: what batch.c remembers may be read again meanwhile */
 	known = codes_known_shapes(&st->nshapes);
