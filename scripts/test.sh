@@ -100,6 +100,7 @@ in_cluster='
 	sh sql_tests/readme_js.sh
 	sh sql_tests/hmac_at_rest.sh
 	sh sql_tests/load.sh
+	sh sql_tests/hot_race.sh
 	sh sql_tests/example.sh
 '
 
