@@ -1148,7 +1148,7 @@ $$;
  * row of the code, so each use cost more than the one before.  These
  * indexes find them directly (and answer "what did this customer redeem"
  * in codes.redemptions); they replace the indexes on code and on batch
- * alone, whose lookups they still serve.
+ * alone, whose lookups they still serve, and the key on id.
  *
  * A redeemer is indexed now, so it is limited to what an index entry can
  * hold; the functions refuse longer ones (1000 bytes).  An older history
@@ -1176,9 +1176,18 @@ $$;
 
 DROP INDEX codes.redemption_log_code;
 DROP INDEX codes.redemption_log_batch;
-CREATE INDEX redemption_log_code ON codes.redemption_log (code, id);
 CREATE INDEX redemption_log_batch ON codes.redemption_log (batch, redeemer);
 CREATE INDEX redemption_log_redeemer ON codes.redemption_log (redeemer, code);
+
+/*
+ * The history's key: (code, id) rather than id alone, which no look-up
+ * needs, so that a use adds one index entry less; it finds a code's
+ * latest use, and identifies a row to logical replication.  (On Citus it
+ * holds the distribution column, as a unique index there must.)
+ */
+ALTER TABLE codes.redemption_log DROP CONSTRAINT redemption_log_pkey;
+CREATE UNIQUE INDEX redemption_log_code ON codes.redemption_log (code, id);
+ALTER TABLE codes.redemption_log REPLICA IDENTITY USING INDEX redemption_log_code;
 
 /*
  * A single-use code's use stays on its own row.  Only rows that name a

@@ -75,14 +75,14 @@ static const char *const insert_sql =
  */
 static const char *const undo_redeemer_sql =
 "UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() "
-"WHERE l.id" EQ "(SELECT h.id FROM (SELECT h.id, h.undone_at "
+"WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT h.id FROM (SELECT h.id, h.undone_at "
 "  FROM codes.redemption_log AS h "
 "  WHERE h.redeemer" EQ "$2 AND h.code" EQ "$1 OFFSET 0) AS h "
 " WHERE h.undone_at IS NULL ORDER BY h.id DESC LIMIT 1) "
 "AND l.undone_at IS NULL";
 static const char *const undo_code_sql =
 "UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() "
-"WHERE l.id" EQ "(SELECT h.id FROM codes.redemption_log AS h "
+"WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT h.id FROM codes.redemption_log AS h "
 " WHERE h.code" EQ "$1 AND h.undone_at IS NULL ORDER BY h.id DESC LIMIT 1) "
 "AND l.undone_at IS NULL";
 

@@ -106,6 +106,34 @@ codes_writer_update(CodesWriter *w, TupleTableSlot *locked)
 }
 
 /*
+ * Try to replace the row in old, found with the writer's snapshot, by the
+ * writer's new row, as an UPDATE does: in one WAL record, without a lock
+ * of its own first.  wait: wait for a transaction that holds the row
+ * (else return TM_BeingModified at once).  TM_Ok: replaced, with its index
+ * entries (none for a HOT update); else what table_tuple_update found,
+ * tmfd filled: TM_Updated or TM_Deleted (by a transaction that committed
+ * after the snapshot), TM_BeingModified, TM_SelfModified.
+ */
+TM_Result
+codes_writer_try_update(CodesWriter *w, TupleTableSlot *old, bool wait,
+						TM_FailureData *tmfd)
+{
+	LockTupleMode lockmode;
+	CompatUpdateIndexes update_indexes;
+	TM_Result	res;
+
+	CheckCmdReplicaIdentity(w->rel, CMD_UPDATE);
+	ExecStoreVirtualTuple(w->newslot);
+	res = table_tuple_update(w->rel, &old->tts_tid, w->newslot,
+							 GetCurrentCommandId(true), w->estate->es_snapshot,
+							 InvalidSnapshot, wait, tmfd, &lockmode,
+							 &update_indexes);
+	if (res == TM_Ok)
+		compat_update_index_tuples(w->rri, w->newslot, w->estate, update_indexes);
+	return res;
+}
+
+/*
  * Release what codes_writer_open set up.
  */
 void

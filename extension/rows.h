@@ -34,6 +34,8 @@ extern TupleTableSlot *codes_writer_new_row(CodesWriter *w,
 											TupleTableSlot *copy_of);
 extern void codes_writer_insert(CodesWriter *w);
 extern void codes_writer_update(CodesWriter *w, TupleTableSlot *locked);
+extern TM_Result codes_writer_try_update(CodesWriter *w, TupleTableSlot *old,
+										 bool wait, TM_FailureData *tmfd);
 extern void codes_writer_close(CodesWriter *w);
 extern Bitmapset *codes_columns(int n, const AttrNumber *cols);
 

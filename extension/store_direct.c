@@ -65,22 +65,26 @@ find_code(Relation rel, Oid indexoid, Snapshot snapshot, const pg_uuid_t *key,
 }
 
 /*
- * Write the use into the locked row in slot: one more use, the
- * transaction's time, the redeemer (rows.c adds the index entries as an
- * UPDATE does: none for a HOT update).  Only for a table that runs no
- * user's code (CodesTables.direct).
+ * Write the use into the row in slot: one more use, the transaction's
+ * time, the redeemer.  If locked, this transaction holds the row locked;
+ * else it was found with snapshot, and it is updated as an UPDATE would
+ * (in one WAL record, waiting for a transaction that holds it), or not:
+ * the result says why (codes_writer_try_update).  Index entries are added
+ * as an UPDATE adds them (none for a HOT update).  Only for a table that
+ * runs no user's code (CodesTables.direct).
  */
-static void
-write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
-		  CodesStmtArgs *args)
+static TM_Result
+write_use(Relation rel, Snapshot snapshot, TupleTableSlot *slot, bool locked,
+		  CodesStmtArgs *args, TM_FailureData *tmfd)
 {
 	static const AttrNumber changed[] = {CODES_COL_USES, CODES_COL_USED_AT,
 	CODES_COL_USED_BY};
 	CodesWriter w;
 	TupleTableSlot *row;
+	TM_Result	res = TM_Ok;
 
 	codes_writer_open(&w, rel, snapshot, codes_columns(lengthof(changed), changed));
-	row = codes_writer_new_row(&w, locked);
+	row = codes_writer_new_row(&w, slot);
 	row->tts_values[CODES_COL_USES - 1] =
 		Int32GetDatum(DatumGetInt32(row->tts_values[CODES_COL_USES - 1]) + 1);
 	row->tts_values[CODES_COL_USED_AT - 1] =
@@ -88,17 +92,34 @@ write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
 	row->tts_isnull[CODES_COL_USED_AT - 1] = false;
 	row->tts_values[CODES_COL_USED_BY - 1] = args->values[1];
 	row->tts_isnull[CODES_COL_USED_BY - 1] = (args->nulls[1] == 'n');
-	codes_writer_update(&w, locked);
+	if (locked)
+		codes_writer_update(&w, slot);
+	else
+		res = codes_writer_try_update(&w, slot, true, tmfd);
 	codes_writer_close(&w);
+	return res;
 }
 
 /*
- * Lock the row in slot, found with snapshot and checked usable, and write
- * the use into it, unless a concurrent change that the lock waited for
- * makes the code unusable; out says which.  At READ COMMITTED the lock
- * follows the row to its newest version (a concurrent use's) and checks
- * that again; at REPEATABLE READ or SERIALIZABLE a concurrent change is a
- * serialization failure, as it is for an UPDATE.
+ * A serialization failure: the row changed since the transaction's
+ * snapshot, as an UPDATE of it would find.
+ */
+static void
+serialization_failure(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to concurrent update")));
+}
+
+/*
+ * Write the use into the row in slot, found with snapshot and checked
+ * usable, unless a concurrent change waited for makes the code unusable;
+ * out says which.  As an UPDATE: the row is updated in one WAL record if
+ * no transaction changed it since the snapshot (waiting for one that holds
+ * it).  At READ COMMITTED a row a concurrent use changed (and committed)
+ * is followed to its newest version, locked, checked again and written;
+ * at REPEATABLE READ or SERIALIZABLE that is a serialization failure.
  */
 static void
 lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
@@ -108,27 +129,32 @@ lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
 	TM_Result	res;
 	bool		isnull;
 
-	res = codes_lock_row(rel, slot, snapshot, LockWaitBlock, &tmfd);
+	res = write_use(rel, snapshot, slot, false, args, &tmfd);
+	if (res == TM_Ok)
+	{
+		out->uses++;
+		out->reason = CODES_OK;
+		return;
+	}
+	if (res == TM_Updated && !IsolationUsesXactSnapshot())
+		res = codes_lock_row(rel, slot, snapshot, LockWaitBlock, &tmfd);
 	switch (res)
 	{
 		case TM_Ok:
+			/* the newest version, after waiting: check it again */
 			out->uses = DatumGetInt32(slot_getattr(slot, CODES_COL_USES, &isnull));
 			out->base = out->uses;
-			/* a newer version, after waiting: check it again */
-			out->reason = tmfd.traversed ?
-				codes_refusal(&out->batch, out->uses) : CODES_OK;
+			out->reason = codes_refusal(&out->batch, out->uses);
 			if (out->reason == CODES_OK)
 			{
-				write_use(rel, snapshot, slot, args);
+				write_use(rel, snapshot, slot, true, args, &tmfd);
 				out->uses++;
 			}
 			break;
 		case TM_Updated:
 		case TM_Deleted:
 			if (IsolationUsesXactSnapshot())
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to concurrent update")));
+				serialization_failure();
 			out->reason = (res == TM_Deleted) ? CODES_NOT_FOUND : CODES_USED_UP;
 			break;
 		case TM_SelfModified:
@@ -136,7 +162,7 @@ lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
 			out->reason = CODES_USED_UP;
 			break;
 		default:
-			elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
+			elog(ERROR, "unexpected table_tuple_update result %d", (int) res);
 	}
 }
 

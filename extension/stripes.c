@@ -56,9 +56,9 @@ typedef enum StripeTry
 	STRIPE_DONE,				/* changed: a use taken or given back */
 	STRIPE_FULL,				/* at its share (or gone) */
 	STRIPE_BUSY,				/* another transaction holds it */
-	STRIPE_MAKING,				/* another transaction is making it, or made
-								 * it after the round's snapshot (at READ
-								 * COMMITTED): look again */
+	STRIPE_AGAIN,				/* another transaction is making it, or made
+								 * or changed it after the round's snapshot
+								 * (at READ COMMITTED): look again */
 	STRIPE_STALE				/* changed since the transaction's snapshot */
 } StripeTry;
 
@@ -240,7 +240,7 @@ slot_uses(StripePass *pass)
  * code's stripes makes two transactions making one take turns, and the
  * look under it with a dirty snapshot sees a stripe another transaction
  * is making (then pass->maker says which).  STRIPE_DONE if made; else
- * STRIPE_MAKING (made meanwhile, or being made: look again), or at
+ * STRIPE_AGAIN (made meanwhile, or being made: look again), or at
  * REPEATABLE READ or SERIALIZABLE STRIPE_STALE for one made after the
  * transaction's snapshot.
  */
@@ -259,10 +259,10 @@ make_stripe(StripePass *pass, int stripe, int32 uses)
 		if (TransactionIdIsValid(dirty.xmin))
 		{
 			pass->maker = dirty.xmin;
-			result = STRIPE_MAKING;
+			result = STRIPE_AGAIN;
 		}
 		else
-			result = IsolationUsesXactSnapshot() ? STRIPE_STALE : STRIPE_MAKING;
+			result = IsolationUsesXactSnapshot() ? STRIPE_STALE : STRIPE_AGAIN;
 	}
 	else
 	{
@@ -281,21 +281,24 @@ make_stripe(StripePass *pass, int stripe, int32 uses)
 }
 
 /*
- * Set the uses of the stripe in the pass's slot, which this transaction
- * holds locked.
+ * Set the uses of the stripe in the pass's slot, found with the round's
+ * snapshot, as an UPDATE of it would (one WAL record): TM_Ok, or why not
+ * (codes_writer_try_update).  wait: wait for a transaction that holds it.
  */
-static void
-write_uses(StripePass *pass, int32 uses)
+static TM_Result
+write_uses(StripePass *pass, int32 uses, bool wait, TM_FailureData *tmfd)
 {
 	static const AttrNumber changed[] = {CODES_STRIPE_COL_USES};
 	CodesWriter w;
 	TupleTableSlot *row;
+	TM_Result	res;
 
 	codes_writer_open(&w, pass->rel, pass->snapshot, codes_columns(1, changed));
 	row = codes_writer_new_row(&w, pass->slot);
 	row->tts_values[CODES_STRIPE_COL_USES - 1] = Int32GetDatum(uses);
-	codes_writer_update(&w, pass->slot);
+	res = codes_writer_try_update(&w, pass->slot, wait, tmfd);
 	codes_writer_close(&w);
+	return res;
 }
 
 /*
@@ -328,7 +331,6 @@ try_stripe(StripePass *pass, int stripe, int32 share, int32 delta,
 		   LockWaitPolicy wait)
 {
 	TM_FailureData tmfd;
-	int32		uses;
 
 	if (!fetch_stripe(pass, pass->snapshot, stripe))
 	{
@@ -353,23 +355,20 @@ try_stripe(StripePass *pass, int stripe, int32 share, int32 delta,
 		return STRIPE_BUSY;
 	}
 
-	switch (codes_lock_row(pass->rel, pass->slot, pass->snapshot, wait, &tmfd))
+	switch (write_uses(pass, slot_uses(pass) + delta, wait == LockWaitBlock, &tmfd))
 	{
 		case TM_Ok:
-			/* the newest version, at READ COMMITTED after a wait */
-			uses = slot_uses(pass);
-			if (delta > 0 && uses >= share)
-				return STRIPE_FULL;
-			write_uses(pass, uses + delta);
 			return STRIPE_DONE;
-		case TM_WouldBlock:
+		case TM_BeingModified:
 			return STRIPE_BUSY;
 		case TM_Updated:
+			/* changed by a transaction that committed after the snapshot */
+			return IsolationUsesXactSnapshot() ? STRIPE_STALE : STRIPE_AGAIN;
 		case TM_Deleted:
-			/* newer than the snapshot (a deleted stripe: its code went) */
+			/* its code went meanwhile */
 			return IsolationUsesXactSnapshot() ? STRIPE_STALE : STRIPE_FULL;
 		default:
-			elog(ERROR, "unexpected table_tuple_lock result on a stripe");
+			elog(ERROR, "unexpected table_tuple_update result on a stripe");
 	}
 	return STRIPE_FULL;			/* keep compiler quiet */
 }
@@ -419,7 +418,7 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 	int			start = norder > 1 ?
 		(int) pg_prng_uint64_range(&pg_global_prng_state, 0, norder - 1) : 0;
 	int			held = -1;
-	bool		making = false;
+	bool		again = false;
 	int			k;
 
 	for (k = 0; k < norder; k++)
@@ -434,8 +433,8 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 				if (held < 0)
 					held = stripe;
 				break;
-			case STRIPE_MAKING:
-				making = true;
+			case STRIPE_AGAIN:
+				again = true;
 				break;
 			case STRIPE_STALE:
 				*stale = true;
@@ -459,7 +458,7 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 				break;
 		}
 	}
-	else if (making)
+	else if (again)
 	{
 		/* wait for the maker of a stripe, if any, then look again */
 		*busy = true;
@@ -676,7 +675,7 @@ change_by_sql(CodesStmtArgs *args, int64 cap, int32 delta)
 					case STRIPE_DONE:
 						return stripe;
 					case STRIPE_BUSY:
-					case STRIPE_MAKING:
+					case STRIPE_AGAIN:
 						if (held < 0)
 							held = stripe;
 						break;

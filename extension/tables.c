@@ -234,7 +234,7 @@ judge_tables(void)
 	tables.rules = codes->rd_rules != NULL || log->rd_rules != NULL ||
 		stripes->rd_rules != NULL;
 	codes_plain = !runs_user_code(codes, 2, 1);
-	log_plain = !runs_user_code(log, 4, 1);
+	log_plain = !runs_user_code(log, 3, 1);
 	stripes_plain = !runs_user_code(stripes, 1, 0);
 	tables.user_code = !codes_plain || !log_plain || !stripes_plain;
 
@@ -253,7 +253,7 @@ judge_tables(void)
 		OidIsValid(tables.log_seq) &&
 		columns_as_made(log, log_columns, lengthof(log_columns)) &&
 		columns_as_made(stripes, stripes_columns, lengthof(stripes_columns)) &&
-		index_as_made(log, tables.log_index, 2, code_id, false) &&
+		index_as_made(log, tables.log_index, 2, code_id, true) &&
 		index_as_made(log, tables.log_redeemer_index, 2, redeemer_code, false) &&
 		index_as_made(log, tables.log_batch_index, 2, batch_redeemer, false) &&
 		index_as_made(stripes, tables.stripes_index, 2, key_cols, true);
