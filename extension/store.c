@@ -150,8 +150,10 @@ prepare_writes(CodesPin *pin)
  * such code, which callers answer as "not found".  Text
  * of no batch's shape is found so without touching a table.  A code that
  * may be stored under more than one key (plain and hashed batches of one
- * shape) is looked up under each in turn.  A code not found that may
- * belong to a hashed batch whose key is not configured is an error.
+ * shape) is looked up under each in turn.  A code of a hashed batch whose
+ * key is not configured cannot be looked up: not found too (the server
+ * log says so, once per key and backend), so plain codes of the same
+ * shape work on, and a guess is counted as any guess.
  * Either way the caller ends with codes_store_close.  writes: the operation
  * writes to the tables; then, if the text may be a code, they are locked
  * first (prepare_writes).
@@ -199,11 +201,7 @@ codes_store_open(CodesOp *op, text *code, Datum redeemer, bool redeemer_null,
 	args->connected = false;
 
 	if (missing_key[0] != '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("key %s of hashed codes is not configured", missing_key),
-				 errdetail("The code may belong to a batch stored with that key, which cannot be looked up without it."),
-				 errhint("Name the key's file in codes.key_file or codes.old_key_files; the server log tells of key files that could not be used.")));
+		codes_note_missing_key(missing_key);
 	return false;
 }
 
