@@ -316,6 +316,29 @@ codes_refusal(const CodesBatchInfo *batch, int64 uses)
 }
 
 /*
+ * A batch with a limit per redeemer (of a code's uses, or of the batch's)
+ * needs one: a NULL redeemer is an error for any code of it, whatever the
+ * code's state (a bug of the caller's, better found on the first call than
+ * on the first use that succeeds).
+ */
+void
+codes_require_redeemer(const CodesBatchInfo *batch, bool redeemer_null)
+{
+	if (!redeemer_null || (batch->per_redeemer_null && batch->batch_limit_null))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("redeemer must not be null for this code"),
+			 batch->per_redeemer_null ?
+			 errdetail_plural("Its batch allows each redeemer at most %d use of its codes.",
+							  "Its batch allows each redeemer at most %d uses of its codes.",
+							  batch->batch_limit, batch->batch_limit) :
+			 errdetail_plural("Its batch allows each redeemer at most %d of its uses.",
+							  "Its batch allows each redeemer at most %d of its uses.",
+							  batch->per_redeemer, batch->per_redeemer)));
+}
+
+/*
  * The name of a reason, as code_redeem and code_check report it; NULL for
  * CODES_OK.
  */

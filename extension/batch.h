@@ -70,6 +70,7 @@ extern void codes_refresh_batch_cache(void);
 extern bool codes_batch_info(int32 id, CodesBatchInfo *info);
 extern const CodesShape *codes_known_shapes(int *n);
 extern CodesReason codes_refusal(const CodesBatchInfo *batch, int64 uses);
+extern void codes_require_redeemer(const CodesBatchInfo *batch, bool redeemer_null);
 extern const char *codes_reason_name(CodesReason reason);
 extern const char *codes_status(const CodesBatchInfo *batch, int64 uses);
 extern bool codes_usable(const CodesBatchInfo *batch, int64 uses);

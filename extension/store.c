@@ -277,29 +277,6 @@ look_up_code(CodesStmtArgs *args, CodesOutcome *out)
 }
 
 /*
- * A batch with a limit per redeemer needs one: a NULL redeemer is an error
- * for any code of it, whatever the code's state (a bug of the caller's,
- * better found on the first call than on the first use that succeeds).
- */
-static void
-require_redeemer(CodesStmtArgs *args, const CodesBatchInfo *batch)
-{
-	if (args->nulls[1] != 'n' ||
-		(batch->per_redeemer_null && batch->batch_limit_null))
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-			 errmsg("redeemer must not be null for this code"),
-			 batch->per_redeemer_null ?
-			 errdetail_plural("Its batch allows each redeemer at most %d use of its codes.",
-							  "Its batch allows each redeemer at most %d uses of its codes.",
-							  batch->batch_limit, batch->batch_limit) :
-			 errdetail_plural("Its batch allows each redeemer at most %d of its uses.",
-							  "Its batch allows each redeemer at most %d of its uses.",
-							  batch->per_redeemer, batch->per_redeemer)));
-}
-
-/*
  * Count a code's standing uses into out->uses, for a multi-use code with a
  * total cap: its row's and its stripes', as the statement's snapshot sees
  * them, or (fresh) with this operation's own changes.  A code without a
@@ -428,11 +405,17 @@ codes_store_use(CodesOp *op, CodesOutcome *out)
 			}
 			break;
 	}
-	require_redeemer(args, &out->batch);
+	codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
 	if (CODES_MULTI_USE(&out->batch))
 		use_multi(args, out);
 	else
-		use_single(args, out);
+	{
+		/* a refusal by the batch's limit that an unlocked look tells */
+		set_batch(args, out);
+		out->reason = codes_history_precheck(args, &out->batch);
+		if (out->reason == CODES_OK)
+			use_single(args, out);
+	}
 }
 
 /*
@@ -494,7 +477,7 @@ codes_store_check(CodesOp *op, CodesOutcome *out)
 		out->reason = CODES_NOT_FOUND;
 	else
 	{
-		require_redeemer(args, &out->batch);
+		codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
 		count_uses(args, out, false);
 		out->reason = codes_refusal(&out->batch, out->uses);
 		if (out->reason == CODES_OK)

@@ -200,10 +200,13 @@ settled(Relation rel, Oid indexoid, const pg_uuid_t *key, TupleTableSlot *slot)
  * that cannot be used is refused without a lock (and so without a
  * transaction id or a WAL record) when no transaction is changing its row.
  *
- * Decides only single-use codes whose batch sets no limit per redeemer.
- * Returns CODES_DIRECT_DECIDED with out filled; CODES_DIRECT_FOUND when
- * the row was found but store.c decides (a multi-use code, a limit per
- * redeemer, or a row that another transaction is changing), with out's
+ * Decides single-use codes: uses those whose batch sets no limit per
+ * redeemer, refuses any that cannot be used.  A NULL redeemer for a code
+ * of a batch that limits uses per redeemer is an error.  Returns
+ * CODES_DIRECT_DECIDED with out filled; CODES_DIRECT_FOUND when the row
+ * was found but store.c decides (a multi-use code, a usable code whose
+ * batch limits uses per redeemer, or a row that another transaction is
+ * changing), with out's
  * batch and base uses filled; CODES_DIRECT_NONE where the direct path
  * steps aside: the table runs a user's code (CodesTables.direct: then only
  * SQL does what SQL would), Citus keeps the rows in shards, or the code's
@@ -244,15 +247,20 @@ codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
 		out->guess = false;
 		out->base = DatumGetInt32(slot_getattr(slot, CODES_COL_USES, &isnull));
 		out->uses = out->base;
-		if (CODES_MULTI_USE(&out->batch) || !out->batch.per_redeemer_null ||
-			!out->batch.batch_limit_null)
+		codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
+		if (CODES_MULTI_USE(&out->batch))
 			result = CODES_DIRECT_FOUND;
-		else if (codes_usable(&out->batch, out->uses))
-			lock_and_write(rel, snapshot, slot, args, out);
-		else if (settled(rel, indexoid, key, slot))
-			out->reason = codes_refusal(&out->batch, out->uses);
+		else if (!codes_usable(&out->batch, out->uses))
+		{
+			if (settled(rel, indexoid, key, slot))
+				out->reason = codes_refusal(&out->batch, out->uses);
+			else
+				result = CODES_DIRECT_FOUND;
+		}
+		else if (!out->batch.per_redeemer_null || !out->batch.batch_limit_null)
+			result = CODES_DIRECT_FOUND;
 		else
-			result = CODES_DIRECT_FOUND;
+			lock_and_write(rel, snapshot, slot, args, out);
 	}
 
 	ExecDropSingleTupleTableSlot(slot);
