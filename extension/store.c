@@ -59,7 +59,8 @@
  * concurrent use is waited for and its result seen.
  */
 static const char *const lock_sql =
-"SELECT c.batch, c.uses FROM codes.codes AS c WHERE " MATCH_SQL " FOR UPDATE";
+"SELECT c.batch, c.uses, c.deactivated_at IS NOT NULL, c.bound_to, c.metadata "
+"FROM codes.codes AS c WHERE " MATCH_SQL " FOR UPDATE";
 
 /* A use of a single-use code whose row we hold locked and have checked. */
 static const char *const apply_sql =
@@ -94,9 +95,10 @@ static const char *const uncount_use_sql =
 static const char *const exists_sql =
 "SELECT FROM codes.codes AS c WHERE " MATCH_SQL;
 
-/* The code's batch and uses, and whether its row holds its use. */
+/* The code's batch, uses and state, as lock_sql reads them. */
 static const char *const query_sql =
-"SELECT c.batch, c.uses, c.used_at IS NOT NULL FROM codes.codes AS c WHERE " MATCH_SQL;
+"SELECT c.batch, c.uses, c.deactivated_at IS NOT NULL, c.bound_to, c.metadata "
+"FROM codes.codes AS c WHERE " MATCH_SQL;
 
 /* The name and metadata of batch $3. */
 static const char *const details_sql =
@@ -228,16 +230,21 @@ set_batch(CodesStmtArgs *args, const CodesOutcome *out)
 }
 
 /*
- * Read the code's row with a saved statement that returns its batch and
- * uses (lock_sql or query_sql) and fill out with them; false if there is
- * no such code or batch (a batch_del that committed after this statement's
- * snapshot was taken, whose code is then treated as gone too).  A row
- * found is no guess, even if its batch is gone.
+ * Read the code's row with a saved statement that returns its batch, uses
+ * and state (lock_sql or query_sql) and fill out with them; false if there
+ * is no such code or batch (a batch_del that committed after this
+ * statement's snapshot was taken, whose code is then treated as gone
+ * too).  A row found is no guess, even if its batch is gone.
  */
 static bool
 read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
 		  CodesStmtArgs *args, CodesOutcome *out)
 {
+	HeapTuple	row;
+	TupleDesc	desc;
+	Datum		bound;
+	bool		isnull;
+
 	codes_run_stmt(planp, sql, args, read_only, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return false;
@@ -246,7 +253,27 @@ read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
 		return false;
 	out->base = DatumGetInt32(codes_result(2));
 	out->uses = out->base;
+	out->deactivated = DatumGetBool(codes_result(3));
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	bound = SPI_getbinval(row, desc, 4, &isnull);
+	out->bound_elsewhere = !isnull &&
+		(args->nulls[1] == 'n' || !codes_texts_equal(bound, args->values[1]));
+	out->code_metadata = SPI_getbinval(row, desc, 5, &out->code_metadata_null);
+	if (!out->code_metadata_null)
+		out->code_metadata = SPI_datumTransfer(out->code_metadata, false, -1);
 	return true;
+}
+
+/*
+ * Why the code in out cannot be used now, or CODES_OK: its batch, its own
+ * state and its uses (codes_code_refusal).
+ */
+static CodesReason
+refusal(const CodesOutcome *out, int64 uses)
+{
+	return codes_code_refusal(&out->batch, uses, out->deactivated,
+							  out->bound_elsewhere);
 }
 
 /*
@@ -310,7 +337,7 @@ use_single(CodesStmtArgs *args, CodesOutcome *out)
 		out->reason = CODES_NOT_FOUND;
 		return;
 	}
-	out->reason = codes_refusal(&out->batch, out->uses);
+	out->reason = refusal(out, out->uses);
 	if (out->reason != CODES_OK)
 		return;
 
@@ -351,7 +378,7 @@ use_multi(CodesStmtArgs *args, CodesOutcome *out)
 	bool		capped = !out->batch.max_uses_null;
 	int			stripe = -1;
 
-	out->reason = codes_refusal(&out->batch, out->base);
+	out->reason = refusal(out, out->base);
 	if (out->reason != CODES_OK && out->reason != CODES_USED_UP)
 		return;
 	codes_lock_batch(out->batch.id, ShareLock);
@@ -479,7 +506,7 @@ codes_store_check(CodesOp *op, CodesOutcome *out)
 	{
 		codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
 		count_uses(args, out, false);
-		out->reason = codes_refusal(&out->batch, out->uses);
+		out->reason = refusal(out, out->uses);
 		if (out->reason == CODES_OK)
 		{
 			set_batch(args, out);
@@ -501,7 +528,8 @@ codes_store_query(CodesOp *op, CodesOutcome *out)
 	if (look_up_code(&op->args, out))
 	{
 		count_uses(&op->args, out, false);
-		out->reason = codes_refusal(&out->batch, out->uses);
+		out->reason = codes_code_refusal(&out->batch, out->uses,
+										 out->deactivated, false);
 	}
 	else
 		out->reason = CODES_NOT_FOUND;
