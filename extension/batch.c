@@ -378,6 +378,10 @@ codes_reason_name(CodesReason reason)
 			return "deactivated";
 		case CODES_BOUND_ELSEWHERE:
 			return "bound_to_other";
+		case CODES_HELD:
+			return "held";
+		case CODES_HOLD_EXPIRED:
+			return "hold_expired";
 		case CODES_REDEEMER_LIMIT:
 			return "redeemer_limit";
 		case CODES_BATCH_REDEEMER_LIMIT:

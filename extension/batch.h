@@ -62,6 +62,8 @@ typedef enum CodesReason
 	CODES_REVOKED,
 	CODES_DEACTIVATED,			/* code_deactivate stopped the code */
 	CODES_BOUND_ELSEWHERE,		/* bound to another redeemer */
+	CODES_HELD,					/* used up, by holds of others among them */
+	CODES_HOLD_EXPIRED,			/* a hold to confirm whose time has passed */
 	CODES_REDEEMER_LIMIT,		/* this redeemer has used its share */
 	CODES_BATCH_REDEEMER_LIMIT, /* ... of the batch's codes */
 	CODES_BRAKED				/* the redeemer is braked for guessing */

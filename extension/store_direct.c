@@ -50,6 +50,8 @@ read_code_state(TupleTableSlot *slot, CodesStmtArgs *args, CodesOutcome *out)
 
 	(void) slot_getattr(slot, CODES_COL_DEACTIVATED_AT, &isnull);
 	out->deactivated = !isnull;
+	(void) slot_getattr(slot, CODES_COL_USED_AT, &isnull);
+	out->logged = !CODES_MULTI_USE(&out->batch) && out->base > 0 && isnull;
 	value = slot_getattr(slot, CODES_COL_BOUND_TO, &isnull);
 	out->bound_elsewhere = !isnull &&
 		(args->nulls[1] == 'n' || !codes_texts_equal(value, args->values[1]));
@@ -224,7 +226,9 @@ settled(Relation rel, Oid indexoid, const pg_uuid_t *key, TupleTableSlot *slot)
  * transaction id or a WAL record) when no transaction is changing its row.
  *
  * Decides single-use codes: uses those whose batch sets no limit per
- * redeemer, refuses any that cannot be used.  A NULL redeemer for a code
+ * redeemer (if plain: the use records nothing but a redeemer), refuses
+ * any that cannot be used (but for those whose use the history holds,
+ * which may be a hold whose time has passed).  A NULL redeemer for a code
  * of a batch that limits uses per redeemer is an error.  Returns
  * CODES_DIRECT_DECIDED with out filled; CODES_DIRECT_FOUND when the row
  * was found but store.c decides (a multi-use code, a usable code whose
@@ -236,7 +240,7 @@ settled(Relation rel, Oid indexoid, const pg_uuid_t *key, TupleTableSlot *slot)
  * batch was not found.
  */
 CodesDirect
-codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
+codes_use_directly(CodesStmtArgs *args, bool plain, CodesOutcome *out)
 {
 	const CodesTables *known = codes_tables(RowExclusiveLock);
 	Oid			indexoid = known->key_index;
@@ -281,12 +285,18 @@ codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
 			result = CODES_DIRECT_FOUND;
 		else if (reason != CODES_OK)
 		{
-			if (settled(rel, indexoid, key, slot))
+			/*
+			 * A use the history holds may be a hold whose time has passed:
+			 * store.c looks there, the row being settled.
+			 */
+			out->settled = settled(rel, indexoid, key, slot);
+			if (out->settled && !out->logged)
 				out->reason = reason;
 			else
 				result = CODES_DIRECT_FOUND;
 		}
-		else if (!out->batch.per_redeemer_null || !out->batch.batch_limit_null)
+		else if (!plain || !out->batch.per_redeemer_null ||
+				 !out->batch.batch_limit_null)
 			result = CODES_DIRECT_FOUND;
 		else
 			lock_and_write(rel, snapshot, slot, args, out);
