@@ -34,6 +34,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "commands/sequence.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -88,6 +89,20 @@ static const char *const undo_code_sql =
 " WHERE h.code" EQ "$1 AND h.undone_at IS NULL AND h.held_until IS NULL "
 " ORDER BY h.id DESC LIMIT 1) "
 "AND l.undone_at IS NULL";
+
+/*
+ * Whether a standing use of code $1 (of redeemer $2) is left to undo: what
+ * an undo that found none to change asks, with the latest snapshot.
+ */
+static const char *const left_redeemer_sql =
+"SELECT FROM codes.redemption_log AS h "
+"WHERE h.redeemer" EQ "$2 AND h.code" EQ "$1 "
+"AND h.undone_at IS NULL AND h.held_until IS NULL "
+"ORDER BY h.id DESC LIMIT 1";
+static const char *const left_code_sql =
+"SELECT FROM codes.redemption_log AS h "
+"WHERE h.code" EQ "$1 AND h.undone_at IS NULL AND h.held_until IS NULL "
+"ORDER BY h.id DESC LIMIT 1";
 
 /*
  * Whether a use of a code of this batch is recorded under a limit per
@@ -542,28 +557,43 @@ codes_history_limits(CodesStmtArgs *args, const CodesBatchInfo *batch)
 
 /*
  * Undo the latest standing use of the code in args (of its redeemer, if
- * given): mark it undone now.  True if there was one.  At READ COMMITTED
- * an undo that finds the use undone meanwhile by another looks for the
- * next.
+ * given): mark it undone now.  True if there was one.
+ *
+ * At READ COMMITTED an undo that waited for another transaction changing
+ * the use it chose finds it undone when that one commits (the UPDATE
+ * skips it), while older uses may stand: it looks again, with a new
+ * snapshot, until it undoes one or none stands.  Each lost race is a use
+ * that another transaction undid, so this ends.  At REPEATABLE READ or
+ * SERIALIZABLE the UPDATE itself raises the serialization failure.
  */
 bool
 codes_history_undo(CodesStmtArgs *args)
 {
 	static SPIPlanPtr redeemer_plan = NULL;
 	static SPIPlanPtr code_plan = NULL;
-	int			tries;
+	static SPIPlanPtr redeemer_left_plan = NULL;
+	static SPIPlanPtr code_left_plan = NULL;
+	bool		by_redeemer = args->nulls[1] != 'n';
 
-	for (tries = 0; tries < 2; tries++)
+	for (;;)
 	{
-		if (args->nulls[1] == 'n')
-			codes_run_stmt(&code_plan, undo_code_sql, args, false, SPI_OK_UPDATE);
-		else
+		if (by_redeemer)
 			codes_run_stmt(&redeemer_plan, undo_redeemer_sql, args, false,
 						   SPI_OK_UPDATE);
+		else
+			codes_run_stmt(&code_plan, undo_code_sql, args, false, SPI_OK_UPDATE);
 		if (SPI_processed == 1)
 			return true;
 		if (IsolationUsesXactSnapshot())
-			break;
+			return false;
+		CHECK_FOR_INTERRUPTS();
+		if (by_redeemer)
+			codes_run_stmt_snapshot(&redeemer_left_plan, left_redeemer_sql, args,
+									GetLatestSnapshot(), SPI_OK_SELECT);
+		else
+			codes_run_stmt_snapshot(&code_left_plan, left_code_sql, args,
+									GetLatestSnapshot(), SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			return false;
 	}
-	return false;
 }
