@@ -71,38 +71,23 @@ static const char *const insert_sql =
 "VALUES ($1, $3, $2, pg_catalog.now(), $6, $7, $8) RETURNING id";
 
 /*
- * Undo the latest standing use of code $1, of redeemer $2: found among the
- * redeemer's uses of the code (the subquery keeps the planner on the index
- * on (redeemer, code) rather than walking the code's uses), or, without a
- * redeemer, the code's latest.
+ * Undo the latest standing use of code $1 (of redeemer $2, found through
+ * the index on (redeemer, code, id), read backwards from the newest): the
+ * use chosen, and the one undone (NULL when the UPDATE skipped the chosen
+ * one); no row when none stands.
  */
+#define UNDO_LATEST_SQL(which) \
+	"WITH latest AS (SELECT h.id FROM codes.redemption_log AS h " \
+	" WHERE " which " AND h.undone_at IS NULL AND h.held_until IS NULL " \
+	" ORDER BY h.id DESC LIMIT 1), " \
+	"undone AS (UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() " \
+	" WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT latest.id FROM latest) " \
+	" AND l.undone_at IS NULL RETURNING l.id) " \
+	"SELECT latest.id, (SELECT undone.id FROM undone) FROM latest"
 static const char *const undo_redeemer_sql =
-"UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() "
-"WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT h.id FROM (SELECT h.id, h.undone_at, h.held_until "
-"  FROM codes.redemption_log AS h "
-"  WHERE h.redeemer" EQ "$2 AND h.code" EQ "$1 OFFSET 0) AS h "
-" WHERE h.undone_at IS NULL AND h.held_until IS NULL ORDER BY h.id DESC LIMIT 1) "
-"AND l.undone_at IS NULL";
+UNDO_LATEST_SQL("h.redeemer" EQ "$2 AND h.code" EQ "$1");
 static const char *const undo_code_sql =
-"UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() "
-"WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT h.id FROM codes.redemption_log AS h "
-" WHERE h.code" EQ "$1 AND h.undone_at IS NULL AND h.held_until IS NULL "
-" ORDER BY h.id DESC LIMIT 1) "
-"AND l.undone_at IS NULL";
-
-/*
- * Whether a standing use of code $1 (of redeemer $2) is left to undo: what
- * an undo that found none to change asks, with the latest snapshot.
- */
-static const char *const left_redeemer_sql =
-"SELECT FROM codes.redemption_log AS h "
-"WHERE h.redeemer" EQ "$2 AND h.code" EQ "$1 "
-"AND h.undone_at IS NULL AND h.held_until IS NULL "
-"ORDER BY h.id DESC LIMIT 1";
-static const char *const left_code_sql =
-"SELECT FROM codes.redemption_log AS h "
-"WHERE h.code" EQ "$1 AND h.undone_at IS NULL AND h.held_until IS NULL "
-"ORDER BY h.id DESC LIMIT 1";
+UNDO_LATEST_SQL("h.code" EQ "$1");
 
 /*
  * Whether a use of a code of this batch is recorded under a limit per
@@ -563,37 +548,36 @@ codes_history_limits(CodesStmtArgs *args, const CodesBatchInfo *batch)
  * the use it chose finds it undone when that one commits (the UPDATE
  * skips it), while older uses may stand: it looks again, with a new
  * snapshot, until it undoes one or none stands.  Each lost race is a use
- * that another transaction undid, so this ends.  At REPEATABLE READ or
- * SERIALIZABLE the UPDATE itself raises the serialization failure.
+ * that another transaction undid, so the next look chooses another; one
+ * chosen twice and skipped twice was not lost but kept (a trigger that
+ * skips the row, a row security policy), and the undo gives up.  At
+ * REPEATABLE READ or SERIALIZABLE the UPDATE raises the serialization
+ * failure itself.
  */
 bool
 codes_history_undo(CodesStmtArgs *args)
 {
 	static SPIPlanPtr redeemer_plan = NULL;
 	static SPIPlanPtr code_plan = NULL;
-	static SPIPlanPtr redeemer_left_plan = NULL;
-	static SPIPlanPtr code_left_plan = NULL;
-	bool		by_redeemer = args->nulls[1] != 'n';
+	int64		before = 0;
 
 	for (;;)
 	{
-		if (by_redeemer)
+		int64		chosen;
+
+		if (args->nulls[1] == 'n')
+			codes_run_stmt(&code_plan, undo_code_sql, args, false, SPI_OK_SELECT);
+		else
 			codes_run_stmt(&redeemer_plan, undo_redeemer_sql, args, false,
-						   SPI_OK_UPDATE);
-		else
-			codes_run_stmt(&code_plan, undo_code_sql, args, false, SPI_OK_UPDATE);
-		if (SPI_processed == 1)
-			return true;
-		if (IsolationUsesXactSnapshot())
-			return false;
-		CHECK_FOR_INTERRUPTS();
-		if (by_redeemer)
-			codes_run_stmt_snapshot(&redeemer_left_plan, left_redeemer_sql, args,
-									GetLatestSnapshot(), SPI_OK_SELECT);
-		else
-			codes_run_stmt_snapshot(&code_left_plan, left_code_sql, args,
-									GetLatestSnapshot(), SPI_OK_SELECT);
+						   SPI_OK_SELECT);
 		if (SPI_processed == 0)
 			return false;
+		if (!codes_result_null(2))
+			return true;
+		chosen = DatumGetInt64(codes_result(1));
+		if (IsolationUsesXactSnapshot() || chosen == before)
+			return false;
+		before = chosen;
+		CHECK_FOR_INTERRUPTS();
 	}
 }
