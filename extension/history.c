@@ -7,17 +7,18 @@
  *	  the latest standing use of a code undone.
  *
  * The limits per redeemer are exact under any concurrency.  A use counts
- * the redeemer's standing uses (through the index on (redeemer, code), or
- * on (batch, redeemer) for a batch-wide limit) and records its own while
- * it holds a short lock on that redeemer of that code or batch (locks.c),
- * reading with a dirty snapshot: a use or undo of the same redeemer in
- * progress in another transaction is seen, and waited for (without the
- * lock) before counting again.  So two uses of one redeemer take turns,
- * and uses of different redeemers never wait for each other.  At
- * REPEATABLE READ or SERIALIZABLE, a refusal that rests on a use committed
- * after the transaction's snapshot is a serialization failure, as INSERT
- * ... ON CONFLICT DO NOTHING's would be.  Every look-up is one index range:
- * the cost of a use does not grow with the code's past uses.
+ * the redeemer's standing uses (through the index on (redeemer, code,
+ * id), or on (batch, redeemer) for a batch-wide limit) and records its
+ * own while it holds a short lock on that redeemer of that code or batch
+ * (locks.c), reading with a dirty snapshot: a use or undo of the same
+ * redeemer in progress in another transaction is seen, and waited for
+ * (without the lock) before counting again.  So two uses of one redeemer
+ * take turns, and uses of different redeemers never wait for each other.
+ * At REPEATABLE READ or SERIALIZABLE, a refusal that rests on a use
+ * committed after the transaction's snapshot is a serialization failure,
+ * as INSERT ... ON CONFLICT DO NOTHING's would be.  Every look-up is one
+ * index range, and an undo reads the latest use first: the cost of a use
+ * or an undo does not grow with the code's past uses.
  *
  * Directly (rows.c) where the tables run no user's code; through SQL
  * otherwise, where the lock is held to the end of the transaction and the
@@ -127,8 +128,9 @@ serialization_failure(void)
  */
 
 /*
- * Keys for a scan of one redeemer's uses: of code key through the index
- * on (redeemer, code), or of batch batch_id through (batch, redeemer).
+ * Keys for a scan of one redeemer's uses: of code key through the first
+ * two columns of the index on (redeemer, code, id), or of batch batch_id
+ * through (batch, redeemer).
  * The redeemer is compared under the index's collation.
  */
 static void
