@@ -21,8 +21,9 @@
  * or an undo does not grow with the code's past uses.
  *
  * Directly (rows.c) where the tables run no user's code; through SQL
- * otherwise, where the lock is held to the end of the transaction and the
- * count read with the latest snapshot.  No message contains a code.
+ * otherwise, where the lock is one of 64 per code or batch (the
+ * redeemer's bucket), held to the end of the transaction, and the count
+ * is read with the latest snapshot.  No message contains a code.
  *
  * Calls rows.c, statements.c, tables.c and locks.c; called by store.c.
  *
@@ -433,12 +434,33 @@ judge_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch,
 }
 
 /*
+ * Lock the redeemer of the use until the transaction ends, for the SQL
+ * path: its bucket (locks.c) of the code, then of the batch, as the
+ * batch's limits need.
+ */
+static void
+lock_redeemer_bucket(CodesStmtArgs *args, const CodesBatchInfo *batch)
+{
+	text	   *redeemer = args_redeemer(args);
+	uint32		fold = (uint32) codes_key_fold(DatumGetUUIDP(args->values[0]));
+
+	if (CODES_MULTI_USE(batch) && !batch->per_redeemer_null)
+		codes_lock_redeemer_bucket(CODES_LOCK_CODE_REDEEMER, fold, redeemer);
+	if (!batch->batch_limit_null)
+		codes_lock_redeemer_bucket(CODES_LOCK_BATCH_REDEEMER, (uint32) batch->id,
+								   redeemer);
+}
+
+/*
  * Record the use with SQL, under the batch's limits per redeemer: the
- * locks on the redeemer are held to the end of the transaction, so a use
- * of the same redeemer in progress has committed or rolled back when the
- * count is read, with the latest snapshot.  At REPEATABLE READ or
- * SERIALIZABLE a refusal counted from uses the transaction's snapshot
- * does not see is a serialization failure.
+ * redeemer's bucket locks are held to the end of the transaction, so a
+ * use of the same redeemer in progress has committed or rolled back when
+ * the count is read, with the latest snapshot, after a command counter
+ * increment (so that it sees the transaction's own uses, those of the
+ * same statement included).  At REPEATABLE READ or SERIALIZABLE a refusal
+ * is a serialization failure when the transaction's snapshot, as a new
+ * statement would see it (its own uses too), counts otherwise: when it
+ * rests on uses or undos of other transactions that committed after it.
  */
 static CodesReason
 record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch, int64 *id)
@@ -450,16 +472,20 @@ record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch, int64 *id)
 
 	if (codes_history_guarded(batch))
 	{
-		lock_redeemer(args, batch, true);
+		lock_redeemer_bucket(args, batch);
+		CommandCounterIncrement();
 		reason = judge_by_sql(args, batch, GetLatestSnapshot(), latest);
 		if (reason != CODES_OK && IsolationUsesXactSnapshot())
 		{
-			(void) judge_by_sql(args, batch, NULL, own);
+			(void) judge_by_sql(args, batch, GetTransactionSnapshot(), own);
 			if (own[0] != latest[0] || own[1] != latest[1])
 				serialization_failure();
 		}
 		else if (IsolationIsSerializable())
-			(void) judge_by_sql(args, batch, NULL, own);	/* predicate locks */
+		{
+			/* the predicate locks of the reads */
+			(void) judge_by_sql(args, batch, GetTransactionSnapshot(), own);
+		}
 	}
 	if (reason == CODES_OK)
 	{
