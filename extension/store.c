@@ -36,9 +36,11 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/snapmgr.h"
 
 #include "batch.h"
 #include "history.h"
@@ -359,6 +361,37 @@ expire_holds(CodesStmtArgs *args, CodesOutcome *out)
 }
 
 /*
+ * Take the locks that every change of a multi-use code's uses shares (a
+ * use, an undo, a confirm or a release of a hold): its batch's, which
+ * batch_del takes alone, then the code's own, which code_del takes alone
+ * (locks.c).  The code was found before they were taken: a delete that
+ * committed meanwhile is seen now, with the latest snapshot.  True if the
+ * code is still there; at READ COMMITTED false (the caller answers as for
+ * a code not found); at REPEATABLE READ or SERIALIZABLE a delete after
+ * the snapshot is a serialization failure, as for an UPDATE of a row
+ * deleted meanwhile.  What its batch allows is read again: a change that
+ * waited for the uses in progress (batch_set_max_uses) is seen too.
+ */
+bool
+codes_store_share_code(CodesStmtArgs *args, CodesOutcome *out)
+{
+	static SPIPlanPtr plan = NULL;
+
+	codes_lock_batch(out->batch.id, ShareLock);
+	codes_lock_code_uses(DatumGetUUIDP(args->values[0]), ShareLock);
+	codes_run_stmt_snapshot(&plan, exists_sql, args, GetLatestSnapshot(),
+							SPI_OK_SELECT);
+	codes_refresh_batch_cache();
+	if (SPI_processed == 1 && codes_batch_info(out->batch.id, &out->batch))
+		return true;
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent delete")));
+	return false;
+}
+
+/*
  * Used up: or held, if holds of others take some of the code's uses.
  */
 static CodesReason
@@ -483,8 +516,13 @@ use_multi(CodesStmtArgs *args, CodesOutcome *out)
 	out->reason = refusal(out, out->base);
 	if (out->reason != CODES_OK && out->reason != CODES_USED_UP)
 		return;
-	codes_lock_batch(out->batch.id, ShareLock);
 	codes_store_set_batch(args, out);
+	if (!codes_store_share_code(args, out))
+	{
+		out->reason = CODES_NOT_FOUND;
+		return;
+	}
+	capped = !out->batch.max_uses_null;
 
 	out->reason = codes_history_precheck(args, &out->batch);
 	if (out->reason == CODES_OK && capped)

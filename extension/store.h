@@ -40,6 +40,7 @@ extern void codes_store_query(CodesOp *op, CodesOutcome *out);
 extern void codes_store_set_batch(CodesStmtArgs *args, const CodesOutcome *out);
 extern bool codes_store_lock(CodesStmtArgs *args, CodesOutcome *out);
 extern bool codes_store_look_up(CodesStmtArgs *args, CodesOutcome *out);
+extern bool codes_store_share_code(CodesStmtArgs *args, CodesOutcome *out);
 extern void codes_store_uncount(CodesStmtArgs *args, int64 n);
 extern void codes_store_count_uses(CodesStmtArgs *args, CodesOutcome *out,
 								   bool fresh, int64 *live);

@@ -454,12 +454,11 @@ delete_history(const CodesTables *known, const pg_uuid_t *key,
  * snapshot taken after the code's row is deleted, as the second statement
  * would be, so that the history of a use the delete waited for goes too.
  *
- * A multi-use code's uses do not lock its row: between its row and its
- * history the delete takes its batch's lock alone (codes_lock_batch),
- * which waits for the uses in progress and keeps new ones out, so that
- * its history is read after they commit.  *batch_id is set to the batch
- * of the code deleted (0 if none was): store.c deletes a multi-use
- * code's stripes.
+ * A multi-use code's uses do not lock its row: the caller has taken the
+ * code's lock alone (codes_lock_code_uses), which waited for the uses in
+ * progress and keeps new ones out, so that its history is read after they
+ * commit.  *batch_id is set to the batch of the code deleted (0 if none
+ * was): store.c deletes a multi-use code's stripes.
  *
  * Returns false, undecided, where the direct paths step aside
  * (CodesTables.direct_delete: triggers, rules, row security or foreign
@@ -490,12 +489,9 @@ codes_delete_directly(CodesStmtArgs *args, int32 *batch_id)
 	if (find_code(rel, known->key_index, snapshot, key, slot) &&
 		delete_row(rel, slot, snapshot, CODES_COL_CODE, key))
 	{
-		CodesBatchInfo batch;
 		bool		isnull;
 
 		*batch_id = DatumGetInt32(slot_getattr(slot, CODES_COL_BATCH, &isnull));
-		if (codes_batch_info(*batch_id, &batch) && CODES_MULTI_USE(&batch))
-			codes_lock_batch(*batch_id, ExclusiveLock);
 		if (IsolationUsesXactSnapshot())
 			delete_history(known, key, snapshot);
 		else

@@ -8,11 +8,12 @@
  *
  * Each takes its locks in the order a use takes them, so that none of
  * them deadlocks with a use: a single-use code's row first, then its
- * history; for a multi-use code the batch's shared lock, then the history
- * entry, then a stripe (which it never waits for while one is free, as it
- * may pass by those others hold: stripes.c).  A use given back goes to
- * the code's row (single-use) or to one of its stripes (multi-use with a
- * total cap).
+ * history; for a multi-use code its batch's and its own shared locks,
+ * then the history entry, then a stripe (which it never waits for while
+ * one is free, as it may pass by those others hold: stripes.c).  A delete
+ * takes the code's lock alone first, then its row, history and stripes.
+ * A use given back goes to the code's row (single-use) or to one of its
+ * stripes (multi-use with a total cap).
  *
  * No message raised here contains a code.
  *
@@ -76,7 +77,7 @@ PLUS "(SELECT pg_catalog.count(*) FROM codes.use_stripes AS s WHERE s.code" EQ "
 /*
  * Delete the code, and then its history: a statement of its own, so that
  * at READ COMMITTED its snapshot, taken after the code's row was deleted
- * (and the batch's lock taken), sees the history of a use that the delete
+ * (and the code's lock taken), sees the history of a use that the delete
  * waited for.
  */
 static const char *const del_sql =
@@ -101,8 +102,9 @@ give_back(CodesStmtArgs *args, const CodesOutcome *found)
 
 /*
  * Find the code of the operation and take the locks a change of its
- * history takes first: a single-use code's row, a multi-use code's
- * batch's shared lock.  False if there is no such code.
+ * history takes first: a single-use code's row, the locks a multi-use
+ * code's uses share (codes_store_share_code).  False if there is no such
+ * code.
  */
 static bool
 open_history(CodesStmtArgs *args, CodesOutcome *found)
@@ -112,10 +114,7 @@ open_history(CodesStmtArgs *args, CodesOutcome *found)
 		return false;
 	codes_store_set_batch(args, found);
 	if (CODES_MULTI_USE(&found->batch))
-	{
-		codes_lock_batch(found->batch.id, ShareLock);
-		return true;
-	}
+		return codes_store_share_code(args, found);
 	return codes_store_lock(args, found);
 }
 
@@ -254,9 +253,10 @@ codes_store_release(CodesOp *op)
 
 /*
  * Delete the code, its history and its stripes: code_del's operation.
- * Directly (codes_delete_directly) where it can, else with del_sql and
- * del_history_sql.  A multi-use code's batch lock is taken alone between
- * its row and its history (see codes_delete_directly).
+ * First the code's lock alone (locks.c), which waits for the uses of a
+ * multi-use code in progress, which do not lock its row, and keeps new
+ * ones out until the delete ends; then directly (codes_delete_directly)
+ * where it can, else with del_sql and del_history_sql.
  */
 void
 codes_store_delete(CodesOp *op)
@@ -268,14 +268,13 @@ codes_store_delete(CodesOp *op)
 	CodesBatchInfo batch;
 	int32		batch_id = 0;
 
+	codes_lock_code_uses(DatumGetUUIDP(args->values[0]), ExclusiveLock);
 	if (!codes_delete_directly(args, &batch_id))
 	{
 		codes_run_stmt(&plan, del_sql, args, false, SPI_OK_DELETE_RETURNING);
 		if (SPI_processed == 0)
 			return;
 		batch_id = DatumGetInt32(codes_result(1));
-		if (codes_batch_info(batch_id, &batch) && CODES_MULTI_USE(&batch))
-			codes_lock_batch(batch_id, ExclusiveLock);
 		codes_run_stmt(&history_plan, del_history_sql, args, false, SPI_OK_DELETE);
 	}
 	if (batch_id == 0 || !codes_batch_info(batch_id, &batch) ||
@@ -286,7 +285,7 @@ codes_store_delete(CodesOp *op)
 
 	/*
 	 * At REPEATABLE READ or SERIALIZABLE, a use that committed while the
-	 * delete waited for the batch's lock left history or stripes its
+	 * delete waited for the code's lock left history or stripes its
 	 * snapshot cannot see, nor so delete: as for a DELETE of a row changed
 	 * meanwhile, a serialization failure.
 	 */
