@@ -68,9 +68,9 @@ ROLLBACK;
 -- It takes one of 64 locks per code (and per batch), which the redeemer's
 -- hash chooses, not one per redeemer: a transaction that serves 500
 -- redeemers holds at most 64 of each (pg_locks shows them as 'userlock',
--- the kind in objsubid: 1 the batch, 3 a redeemer of a code, 4 of a
--- batch).  One per redeemer would run the shared lock table out of memory
--- in a transaction of some thousands.
+-- the kind in objsubid: 3 a redeemer of a code, 4 of a batch).  One per
+-- redeemer would run the shared lock table out of memory in a transaction
+-- of some thousands.
 CREATE TEMP TABLE both_limits AS
 SELECT code FROM codes.code_gen(1, NULL, NULL, max_uses => NULL,
 								max_uses_per_redeemer => 1,
@@ -83,7 +83,7 @@ FROM (SELECT codes.code_use(code, 'r' || g) AS u
 GROUP BY u;
 SELECT l.objsubid AS kind, count(*) <= 64 AS at_most_64
 FROM pg_locks l
-WHERE l.locktype = 'userlock' AND l.pid = pg_backend_pid()
+WHERE l.locktype = 'userlock' AND l.objsubid IN (3, 4) AND l.pid = pg_backend_pid()
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 GROUP BY l.objsubid ORDER BY 1;
 COMMIT;
