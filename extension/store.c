@@ -337,16 +337,25 @@ codes_store_count_uses(CodesStmtArgs *args, CodesOutcome *out, bool fresh,
 
 /*
  * Give back the uses of the code's holds whose time has passed (expiring
- * them); true if there were any.  Before a use finds none left.
+ * them); true if there were any, as a new statement sees them: then the
+ * use looks for a use left again, even if another transaction expired
+ * them first (its expiry, waited for, may have left uses it did not
+ * take).  Before a use finds none left.
  */
 static bool
 expire_holds(CodesStmtArgs *args, CodesOutcome *out)
 {
-	int64		expired = codes_holds_expire(args);
+	int64		live;
+	int64		lapsed;
+	int64		expired;
 	int64		i;
 
-	if (expired == 0)
+	codes_holds_count(args, true, &live, &lapsed);
+	if (lapsed == 0)
 		return false;
+	expired = codes_holds_expire(args);
+	if (expired == 0)
+		return true;
 	if (!CODES_MULTI_USE(&out->batch))
 	{
 		codes_store_uncount(args, expired);
