@@ -44,13 +44,14 @@ PG_FUNCTION_INFO_V1(undo_reference);
 #define CODES_MAX_HOLD_USECS	(USECS_PER_DAY)
 
 /*
- * The end of a hold of hold_for from the transaction's start, after
- * checking hold_for: more than nothing, at most a day.
+ * The end of a hold of hold_for from the start of the statement that makes
+ * it (not the transaction's: a hold made late in a long transaction lasts
+ * as long), after checking hold_for: more than nothing, at most a day.
  */
 static TimestampTz
 hold_end(Interval *hold_for)
 {
-	TimestampTz start = GetCurrentTransactionStartTimestamp();
+	TimestampTz start = GetCurrentStatementStartTimestamp();
 	TimestampTz end;
 
 	end = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -141,9 +142,12 @@ hold_arg(FunctionCallInfo fcinfo)
  *
  * Make a live hold of the code a use, from now on (in the order's
  * transaction), with the reference and details given, or the hold's.  Not
- * ok: hold_expired (its time has passed: its use is given back now, if a
- * use that needed it has not taken it back already), or not_found (no
- * such hold of the code: confirmed, released or undone, or never one).
+ * ok: hold_expired (its time has passed, by the clock, not the
+ * transaction's start: its use is given back now, if a use that needed it
+ * has not taken it back already), not_found (no such hold of the code:
+ * confirmed, released or undone, or never one), or why the code cannot be
+ * used now (revoked, deactivated, expired, not_yet_valid: its hold is
+ * released).
  */
 Datum
 hold_confirm(PG_FUNCTION_ARGS)

@@ -37,6 +37,7 @@
 #include "searchpath.h"
 #include "store.h"
 #include "store_undo.h"
+#include "stripes.h"
 #include "tables.h"
 #include "text.h"
 
@@ -70,6 +71,7 @@ _PG_init(void)
 	codes_init_progress();
 	codes_init_keys();
 	codes_init_entry();
+	codes_init_stripes();
 
 	/* after every codes.* setting is defined, or theirs would be dropped */
 	MarkGUCPrefixReserved("codes");

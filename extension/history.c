@@ -351,13 +351,17 @@ record_directly(const CodesTables *known, CodesStmtArgs *args,
 		lock_redeemer(args, batch, true);
 		InitDirtySnapshot(dirty);
 		reason = judge_directly(known, log, &dirty, args, batch, &wait, &newer);
-		if (reason == CODES_OK && !TransactionIdIsValid(wait))
+		if (!TransactionIdIsValid(wait))
 		{
-			/* under SERIALIZABLE, the predicate locks of the reads */
+			/*
+			 * Under SERIALIZABLE, the predicate locks of the reads, whether
+			 * they accepted the use or refused it.
+			 */
 			if (IsolationIsSerializable())
 				(void) judge_directly(known, log, snapshot, args, batch,
 									  &unused_wait, &unused_newer);
-			*id = insert_directly(known, log, snapshot, args, batch->id);
+			if (reason == CODES_OK)
+				*id = insert_directly(known, log, snapshot, args, batch->id);
 		}
 		lock_redeemer(args, batch, false);
 		if (TransactionIdIsValid(wait))
@@ -537,8 +541,23 @@ codes_history_precheck(CodesStmtArgs *args, const CodesBatchInfo *batch)
 	log = table_open(known->log, NoLock);
 	InitDirtySnapshot(dirty);
 	reason = judge_directly(known, log, &dirty, args, batch, &wait, &newer);
+	if (TransactionIdIsValid(wait) || newer)
+		reason = CODES_OK;
+	else if (reason != CODES_OK && IsolationIsSerializable())
+	{
+		/*
+		 * A refusal under SERIALIZABLE reads the uses it counted again with
+		 * the transaction's snapshot, for the predicate locks a SELECT of
+		 * them would take: a transaction that undoes one of them and
+		 * depends on this one's outcome is then a conflict SSI sees.
+		 */
+		Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+
+		(void) judge_directly(known, log, snapshot, args, batch, &wait, &newer);
+		UnregisterSnapshot(snapshot);
+	}
 	table_close(log, NoLock);
-	return (TransactionIdIsValid(wait) || newer) ? CODES_OK : reason;
+	return reason;
 }
 
 /*

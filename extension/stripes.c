@@ -37,6 +37,7 @@
 
 #include "access/genam.h"
 #include "access/stratnum.h"
+#include "access/subtrans.h"
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
@@ -143,6 +144,113 @@ close_pass(StripePass *pass)
 	ExecDropSingleTupleTableSlot(pass->slot);
 	index_close(pass->index, NoLock);
 	table_close(pass->rel, NoLock);
+}
+
+/*
+ * Subtransaction callback: when a subtransaction rolls back, the stripe
+ * versions it wrote are gone (and a VACUUM may truncate their pages once
+ * its locks are released), so the TIDs this transaction remembered may
+ * point nowhere.  It keeps which stripe of each code it took from, and
+ * the next use finds that stripe through the index.
+ */
+static void
+forget_own_stripes(SubXactEvent event, SubTransactionId mySubid,
+				   SubTransactionId parentSubid, void *arg)
+{
+	int			i;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	for (i = 0; i < OWN_STRIPES; i++)
+		ItemPointerSetInvalid(&own_stripes[i].tid);
+}
+
+/*
+ * Register forget_own_stripes; called from _PG_init.
+ */
+void
+codes_init_stripes(void)
+{
+	RegisterSubXactCallback(forget_own_stripes, NULL);
+}
+
+/*
+ * This transaction's entry for the code with this key in own_stripes, or
+ * NULL.
+ */
+static OwnStripe *
+own_entry(const pg_uuid_t *key)
+{
+	TransactionId xid = GetTopTransactionIdIfAny();
+	int			i;
+
+	if (!TransactionIdIsValid(xid))
+		return NULL;
+	for (i = 0; i < OWN_STRIPES; i++)
+		if (own_stripes[i].xid == xid &&
+			memcmp(own_stripes[i].key.data, key->data, UUID_LEN) == 0)
+			return &own_stripes[i];
+	return NULL;
+}
+
+static OwnStripe *
+own_stripe(StripePass *pass)
+{
+	return own_entry(pass->key);
+}
+
+/*
+ * Remember that this transaction changed stripe i of the code with this
+ * key, whose newest version is at tid (invalid: not known, through SQL):
+ * for a use, as the stripe to take from first; for an undo, only if it is
+ * that stripe (its newest version moved).
+ */
+static void
+own_remember_key(const pg_uuid_t *key, int stripe, int32 delta,
+				 ItemPointer tid)
+{
+	OwnStripe  *own = own_entry(key);
+
+	if (own == NULL)
+	{
+		if (delta < 0)
+			return;
+		own = &own_stripes[own_next];
+		own_next = (own_next + 1) % OWN_STRIPES;
+		own->xid = GetTopTransactionId();
+		own->key = *key;
+	}
+	else if (delta < 0 && own->stripe != stripe)
+		return;
+	own->stripe = stripe;
+	if (tid)
+		own->tid = *tid;
+	else
+		ItemPointerSetInvalid(&own->tid);
+}
+
+static void
+own_remember(StripePass *pass, int stripe, int32 delta)
+{
+	own_remember_key(pass->key, stripe, delta, &pass->written);
+}
+
+/*
+ * May a use wait for xid, which holds (or makes) a stripe of the pass's
+ * code?  A use of a transaction that already holds one of the code's
+ * stripes waits only for an older transaction than itself: two
+ * transactions each holding a stripe and waiting for the other's would
+ * deadlock (near a code's cap, when every other stripe is full), and
+ * waits that only ever go to older transactions cannot close a circle.
+ * When it may not wait, the stripes others hold count as used.
+ */
+static bool
+may_wait(StripePass *pass, TransactionId xid)
+{
+	if (!TransactionIdIsValid(xid) || own_stripe(pass) == NULL)
+		return true;
+	return TransactionIdPrecedes(SubTransGetTopmostTransaction(xid),
+								 GetTopTransactionId());
 }
 
 /*
@@ -389,7 +497,9 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 		}
 	}
 
-	if (held >= 0)
+	if (held >= 0 && delta > 0 && !may_wait(pass, changer_of(pass, held)))
+		held = -1;				/* count it as used */
+	else if (held >= 0)
 	{
 		*busy = true;
 		switch (try_stripe(pass, held, codes_stripe_share(cap, held), delta, LockWaitBlock))
@@ -403,7 +513,7 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 				break;
 		}
 	}
-	else if (again)
+	if (held < 0 && again && (delta < 0 || may_wait(pass, pass->maker)))
 	{
 		/* wait for the maker of a stripe, if any, then look again */
 		*busy = true;
@@ -414,54 +524,13 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 }
 
 /*
- * This transaction's entry for the pass's code in own_stripes, or NULL.
- */
-static OwnStripe *
-own_stripe(StripePass *pass)
-{
-	TransactionId xid = GetTopTransactionIdIfAny();
-	int			i;
-
-	if (!TransactionIdIsValid(xid))
-		return NULL;
-	for (i = 0; i < OWN_STRIPES; i++)
-		if (own_stripes[i].xid == xid &&
-			memcmp(own_stripes[i].key.data, pass->key->data, UUID_LEN) == 0)
-			return &own_stripes[i];
-	return NULL;
-}
-
-/*
- * Remember that this transaction changed stripe i of the pass's code, at
- * pass->written: for a use, as the stripe to take from first; for an undo,
- * only if it is that stripe (its newest version moved).
- */
-static void
-own_remember(StripePass *pass, int stripe, int32 delta)
-{
-	OwnStripe  *own = own_stripe(pass);
-
-	if (own == NULL)
-	{
-		if (delta < 0)
-			return;
-		own = &own_stripes[own_next];
-		own_next = (own_next + 1) % OWN_STRIPES;
-		own->xid = GetTopTransactionId();
-		own->key = *pass->key;
-	}
-	else if (delta < 0 && own->stripe != stripe)
-		return;
-	own->stripe = stripe;
-	own->tid = pass->written;
-}
-
-/*
  * Take a use from the stripe of the pass's code that this transaction
  * took one from last, if it still has room under cap: found by its newest
- * version's TID, or, if that version is not visible (a subtransaction
- * that wrote it rolled back), through the index.  The stripe, or -1 (none
- * with room, or one another transaction holds: then it is forgotten).
+ * version's TID, or, if that is not known or not visible (a
+ * subtransaction that wrote it rolled back), through the index.  The
+ * stripe, or -1: none with room (the entry stays: this transaction still
+ * holds that stripe, which may_wait must know), or one gone or held by
+ * another transaction (then the entry is forgotten).
  */
 static int
 take_own(StripePass *pass, int64 cap)
@@ -475,21 +544,26 @@ take_own(StripePass *pass, int64 cap)
 	if (own == NULL)
 		return -1;
 	begin_round(pass);
-	found = table_tuple_fetch_row_version(pass->rel, &own->tid, pass->snapshot,
-										  pass->slot) &&
+	found = ItemPointerIsValid(&own->tid) &&
+		table_tuple_fetch_row_version(pass->rel, &own->tid, pass->snapshot,
+									  pass->slot) &&
 		codes_holds_key(pass->slot, CODES_STRIPE_COL_CODE, pass->key) &&
 		DatumGetInt16(slot_getattr(pass->slot, CODES_STRIPE_COL_STRIPE,
 								   &isnull)) == own->stripe;
 	if (!found)
 		found = fetch_stripe(pass, pass->snapshot, own->stripe);
-	if (found && slot_uses(pass) < codes_stripe_share(cap, own->stripe) &&
-		write_uses(pass, slot_uses(pass) + 1, false, &tmfd) == TM_Ok)
-	{
-		taken = own->stripe;
-		own->tid = pass->written;
-	}
-	else
+	if (!found)
 		own->xid = InvalidTransactionId;
+	else if (slot_uses(pass) < codes_stripe_share(cap, own->stripe))
+	{
+		if (write_uses(pass, slot_uses(pass) + 1, false, &tmfd) == TM_Ok)
+		{
+			taken = own->stripe;
+			own->tid = pass->written;
+		}
+		else
+			own->xid = InvalidTransactionId;
+	}
 	end_round(pass);
 	return taken;
 }
@@ -581,10 +655,21 @@ codes_stripes_take(CodesStmtArgs *args, const CodesBatchInfo *batch, int32 base)
 	const CodesTables *known = codes_tables(RowExclusiveLock);
 	int64		cap = (int64) batch->max_uses - base;
 
-	if (!known->direct_multi)
-		return codes_stripes_change_by_sql(args, cap, 1);
-	return change_directly(known, DatumGetUUIDP(args->values[0]), batch->id,
-						   cap, 1);
+	const pg_uuid_t *key = DatumGetUUIDP(args->values[0]);
+	int			stripe;
+
+	if (known->direct_multi)
+		return change_directly(known, key, batch->id, cap, 1);
+
+	/*
+	 * Through SQL the holder of a stripe is not known: a transaction that
+	 * holds one of the code's stripes already waits for none (see
+	 * may_wait).
+	 */
+	stripe = codes_stripes_change_by_sql(args, cap, 1, own_entry(key) == NULL);
+	if (stripe >= 0)
+		own_remember_key(key, stripe, 1, NULL);
+	return stripe;
 }
 
 /*
@@ -597,7 +682,7 @@ codes_stripes_give(CodesStmtArgs *args, const CodesBatchInfo *batch)
 	int			changed;
 
 	if (!known->direct_multi)
-		changed = codes_stripes_change_by_sql(args, 0, -1);
+		changed = codes_stripes_change_by_sql(args, 0, -1, true);
 	else
 		changed = change_directly(known, DatumGetUUIDP(args->values[0]),
 								  batch->id, 0, -1);

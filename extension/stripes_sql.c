@@ -160,12 +160,15 @@ list_by_sql(CodesStmtArgs *args, int *out, int32 *uses)
  * it holding the stripe its holder filled (see lock_skip_sql), and a
  * second wait while it holds one could deadlock; after that, stripes held
  * by others count as used.  (An undo locks any stripe, which never fills.)
+ * Without may_wait (the transaction holds a stripe of the code already),
+ * a use does not wait at all.
  */
 int
-codes_stripes_change_by_sql(CodesStmtArgs *args, int64 cap, int32 delta)
+codes_stripes_change_by_sql(CodesStmtArgs *args, int64 cap, int32 delta,
+							bool may_wait)
 {
 	int			n = codes_stripes_with_room(cap);
-	bool		waited = false;
+	bool		waited = !may_wait;
 
 	for (;;)
 	{
