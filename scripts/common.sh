@@ -43,3 +43,31 @@ free_port() {
 		}
 		exit 1'
 }
+
+# Print the cache directory outside the clone where the tests keep what
+# they build once (PostgreSQL 18, Citus, the Debian 13 root of
+# PostgreSQL 17) and the sources they download: $CODES_PG_CACHE, else
+# /var/cache/codes-pg as root, else ${XDG_CACHE_HOME:-$HOME/.cache}/codes-pg.
+codes_cache() {
+	if [ -n "${CODES_PG_CACHE:-}" ]; then
+		echo "$CODES_PG_CACHE"
+	elif [ "$(id -u)" -eq 0 ]; then
+		echo /var/cache/codes-pg
+	else
+		echo "${XDG_CACHE_HOME:-$HOME/.cache}/codes-pg"
+	fi
+}
+
+# Run a command as root inside the Debian root $1 (scripts/pg17_root.sh
+# makes one), the rest of the arguments being the command: in a mount
+# namespace of its own, with /proc and the host's /dev mounted in the
+# root, so that a server can run there and nothing stays mounted when the
+# command ends, however it ends.
+in_root() {
+	unshare --mount --propagation private sh -c '
+		r=$1
+		shift
+		mount -t proc proc "$r/proc" && mount --rbind /dev "$r/dev" || exit 1
+		exec chroot "$r" env PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"
+	' in_root "$@"
+}
