@@ -71,3 +71,38 @@ in_root() {
 		exec chroot "$r" env PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"
 	' in_root "$@"
 }
+
+# Wait at most $2 seconds for the shell command $1 (eval'd) to succeed;
+# say so and fail when it does not.  For the failover tests.
+wait_for() {
+	cond=$1
+	limit=$2
+	i=0
+	while ! eval "$cond"; do
+		i=$((i + 1))
+		[ "$i" -gt $((limit * 5)) ] && { echo "timed out after ${limit}s: $cond"; return 1; }
+		sleep 0.2
+	done
+}
+
+# Kill what a failover test started in its directory $1: the process group
+# of each process listed in $1/pgids (each started with setsid: an HA
+# manager with its services and servers, or etcd), TERM then KILL, and
+# any postmaster left in a data directory $1/*/.
+kill_all() {
+	w=$1
+	[ -f "$w/pgids" ] && for g in $(cat "$w/pgids"); do
+		kill -TERM "-$g" 2>/dev/null
+	done
+	sleep 1
+	[ -f "$w/pgids" ] && for g in $(cat "$w/pgids"); do
+		kill -KILL "-$g" 2>/dev/null
+	done
+	for d in "$w"/*/; do
+		if [ -f "$d/postmaster.pid" ]; then
+			p=$(head -n 1 "$d/postmaster.pid")
+			[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+		fi
+	done
+	return 0
+}

@@ -299,6 +299,7 @@ case " $versions " in
 	sh sql_tests/meta.sh 2>&1 | tag_version 15 | tee -a "$log"
 	sh sql_tests/sources.sh 2>&1 | tag_version 15 | tee -a "$log"
 	sh sql_tests/ha.sh 2>&1 | tag_version 15 | tee -a "$log"
+	sh sql_tests/patroni.sh 2>&1 | tag_version 15 | tee -a "$log"
 	sh sql_tests/citus.sh 2>&1 | tag_version 15 | tee -a "$log"
 	sh sql_tests/package.sh 2>&1 | tag_version 15 | tee -a "$log"
 	if bash bench/run.sh --quick --install >"$log.bench" 2>&1; then

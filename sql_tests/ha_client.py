@@ -74,6 +74,7 @@ killed_mono = None
 first_new = None  # monotonic time of the first SUCCEED on the new primary
 new_answers = 0
 stop = threading.Event()
+event_out = []  # what the event command printed
 
 
 def worker():
@@ -152,9 +153,12 @@ def kill_victim():
         # the switchover: from its start, answers come from either node
         ev = subprocess.run(["sh", "-c", args.event_cmd], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, universal_newlines=True)
-        if ev.returncode != 0:
-            with lock:
-                errors.append("the event command failed: %s" % ev.stdout.strip().replace("\n", " | "))
+        with lock:
+            # its messages, without patronictl's tables
+            event_out.extend(l.strip() for l in ev.stdout.splitlines()
+                             if l.strip() and l.strip()[0] not in "+|")
+            if ev.returncode != 0:
+                errors.append("the event command failed (exit %d)" % ev.returncode)
         return
     os.killpg(int(victim_pgid), signal.SIGKILL)
     try:
@@ -189,6 +193,8 @@ def fail(msg):
     out.append("round %s: FAILED: %s" % (rnd, msg))
 
 
+for e in event_out:
+    out.append("round %s: %s" % (rnd, e))
 for e in errors:
     fail(e)
 if first_new is None:
@@ -199,8 +205,10 @@ else:
                   "switchover's start" if args.event_cmd else "kill"))
 seen = [c for c, a in answers.items() if a[0] == "SUCCEED" and not a[3]]
 retried = [c for c in inflight if c in answers]
-out.append("round %s: %d answers (%d before the kill), %d SUCCEED seen at first try, %d in flight at the kill and retried"
-           % (rnd, len(answers), sum(1 for a in answers.values() if a[2] < killed_at), len(seen), len(retried)))
+event = "switchover" if args.event_cmd else "kill"
+out.append("round %s: %d answers (%d before the %s), %d SUCCEED seen at first try, %d in flight at the %s and retried"
+           % (rnd, len(answers), sum(1 for a in answers.values() if a[2] < killed_at), event, len(seen),
+              len(retried), event))
 
 kind_of = dict((c, k) for k, c in codes)
 kind_of.update(ghost_kind)
