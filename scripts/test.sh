@@ -6,30 +6,42 @@
 # load and example shop tests in one cluster (with codes preloaded, for the
 # brake on guessing, and a key file for hashed codes), then the TAP tests
 # (crash, standby, restart, upgrade, logical replication, server log,
-# pg_upgrade), which make their own, the release metadata, a failover with
-# pg_auto_failover, a Citus cluster of three nodes (Citus built from
-# ../shared/vendor into a cache outside the clone) and the Debian package
-# (sql_tests/meta.sh, sql_tests/ha.sh, sql_tests/citus.sh,
-# sql_tests/package.sh), and last the benchmark at a
-# small size, so that it cannot rot.  Ends with the line "N passed, N
-# failed"; exits non-zero if anything failed.  CODES_HEAVY=1 runs the
-# heavy variants (see README.md).
+# pg_upgrade from 15 on 17 and 18), which make their own; then, on 15, the
+# release metadata and debian/control (sql_tests/meta.sh), the search for
+# sources the repository does not hold (sql_tests/sources.sh), failovers
+# with pg_auto_failover and with Patroni (sql_tests/ha.sh,
+# sql_tests/patroni.sh), a Citus cluster of three nodes (Citus built into a
+# cache outside the clone; sql_tests/citus.sh) and the Debian package, built
+# with the README's dpkg-buildpackage -us -uc -b (sql_tests/package.sh),
+# and last the benchmark at a small size, so that it cannot rot.  Ends
+# with the line "N passed, N failed", or "N passed, N failed, K skipped"
+# when K tests could not run here; exits non-zero if anything failed.
+# CODES_HEAVY=1 runs the heavy variants (see README.md).
+#
+# A test skips, saying why, only when what it needs cannot be had on this
+# machine: the sources of PostgreSQL 18 and of Citus, which
+# scripts/source.sh looks for in the cache, in ../shared/vendor and at
+# their official URLs (checked against scripts/sources.txt), and Debian's
+# mirror for 17's root when that is not cached.  .ci/run, which has
+# ../shared, fails on any skip.
 #
 # The suite runs on each PostgreSQL major version in turn: first 15, the
-# system's (Debian 12's packages), then 18, built from source into a cache
-# outside the clone by scripts/build_pg.sh (several minutes the first time,
-# reused after).  Each result line names its version, as in
+# system's (Debian 12's packages), then 17, Debian 13's packages in a
+# Debian 13 root that scripts/pg17_root.sh makes with debootstrap in a cache
+# outside the clone (about 3 minutes the first time), then 18, built from
+# source into that cache by scripts/build_pg.sh (about 6 minutes the first
+# time); both are reused after.  Each result line names its version, as in
 # "test install (pg18) ... ok".  CODES_PG_VERSIONS chooses the versions
-# (default "15 18"); --quick (the same as CODES_PG_VERSIONS=15) skips 18
-# for a quick local run.  The benchmark runs on 15.
+# (default "15 17 18"); --quick (the same as CODES_PG_VERSIONS=15) skips 17
+# and 18 for a quick local run.  The benchmark runs on 15.
 #
 # On 15 the build is not installed into the system for the tests: it is
 # staged in a temporary copy of the tree, and the test clusters load it
-# from there (see stage_copy in scripts/common.sh).  On 18 it is installed
-# into the private prefix of the source build (extension_destdir is a
-# Debian setting).  So the tests test this tree.  The benchmark installs
-# into the system (make install), as the demo does.  As root, the tests
-# run as postgres.
+# from there (see stage_copy in scripts/common.sh); on 17 likewise, in a
+# copy inside the Debian 13 root.  On 18 it is installed into the private
+# prefix of the source build (extension_destdir is a Debian setting).  So
+# the tests test this tree.  The benchmark installs into the system (make
+# install), as the demo does.  As root, the tests run as postgres.
 set -u
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -288,9 +300,10 @@ for v in $versions; do
 	{ test_$v || echo "test setup ... FAILED"; } 2>&1 | tag_version "$v"
 done | tee "$log"
 
-# On 15: the release metadata, the failover test (pg_auto_failover, about
-# a minute), Citus (13.2 supports 15 to 17, not 18; about 90 s once Citus
-# is built, which takes about two minutes), then the Debian package, built, installed,
+# On 15: the release metadata, the sources, the failover tests
+# (pg_auto_failover and Patroni, about a minute each), Citus (13.2
+# supports 15 to 17, not 18; about 90 s once Citus is built, which takes
+# about two minutes), then the Debian package, built, installed,
 # tested and purged (before the benchmark, which installs the build
 # again); and the benchmarks (one node, and Citus against one node) at a
 # small size, whose figures are printed, never judged.
