@@ -199,7 +199,8 @@ for e in event_out:
 for e in errors:
     fail(e)
 if first_new is None:
-    fail("no SUCCEED from the new primary")
+    fail("no SUCCEED from the new primary%s"
+         % (" (the clients used all %d codes first)" % len(codes) if nxt >= len(codes) else ""))
 else:
     out.append("round %s: %s: %.1f s from the %s to the first SUCCEED on the new primary"
                % (rnd, "switchover" if args.event_cmd else "failover", first_new - killed_mono,

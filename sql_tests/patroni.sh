@@ -183,14 +183,19 @@ echo "patroni: node1 primary, node2 its synchronous standby: synchronous_standby
 [ -n "$(q "$p1" 'SHOW synchronous_standby_names')" ]
 [ "$(q "$p1" 'SHOW codes.key_file')" = "$work/key" ]
 
-# Codes for each round: 500 of each kind, single use, made on the primary.
+# Codes for each round, single use, made on the primary: of each kind 500
+# for the kill, 2,500 for the switchover, as the clients go on using codes
+# on the old primary while Patroni demotes it (seconds: it waits for its
+# next loop, a checkpoint and the standby), and must not run out before.
 q "$p1" "CREATE EXTENSION codes" >/dev/null
-for round in kill switchover; do
+for round in kill:500 switchover:2500; do
+	n=${round#*:}
+	round=${round%:*}
 	q "$p1" "
-	SELECT 'plain-uuid' || chr(9) || codes.code_gen(500, NULL, NULL, batch => '$round-plain-uuid')
-	UNION ALL SELECT 'plain-pattern' || chr(9) || codes.code_gen(500, NULL, NULL, pattern => 'PL-####-####-###^', batch => '$round-plain-pattern')
-	UNION ALL SELECT 'hmac-uuid' || chr(9) || codes.code_gen(500, NULL, NULL, store => 'hmac', batch => '$round-hmac-uuid')
-	UNION ALL SELECT 'hmac-pattern' || chr(9) || codes.code_gen(500, NULL, NULL, pattern => 'GIFT-####-####-###^', store => 'hmac', batch => '$round-hmac-pattern')
+	SELECT 'plain-uuid' || chr(9) || codes.code_gen($n, NULL, NULL, batch => '$round-plain-uuid')
+	UNION ALL SELECT 'plain-pattern' || chr(9) || codes.code_gen($n, NULL, NULL, pattern => 'PL-####-####-###^', batch => '$round-plain-pattern')
+	UNION ALL SELECT 'hmac-uuid' || chr(9) || codes.code_gen($n, NULL, NULL, store => 'hmac', batch => '$round-hmac-uuid')
+	UNION ALL SELECT 'hmac-pattern' || chr(9) || codes.code_gen($n, NULL, NULL, pattern => 'GIFT-####-####-###^', store => 'hmac', batch => '$round-hmac-pattern')
 	" >"$work/codes-$round"
 done
 
