@@ -16,8 +16,6 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -85,8 +83,9 @@
  */
 static const char *const batch_insert_sql =
 "INSERT INTO codes.batch "
-"(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer, pattern, key_id, metadata) "
-"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5, $6, $7, $8 "
+"(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer, pattern, key_id, metadata, "
+"max_batch_uses_per_redeemer) "
+"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5, $6, $7, $8, $9 "
 "FROM pg_catalog.nextval('codes.batch_id_seq'::pg_catalog.regclass) AS n "
 "ON CONFLICT (name) DO NOTHING "
 "RETURNING id";
@@ -115,15 +114,15 @@ static int32
 insert_batch(const CodesBatchSpec *spec)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		values[8];
-	char		nulls[8];
+	Datum		values[9];
+	char		nulls[9];
 
 	if (plan == NULL)
 	{
-		Oid			argtypes[8] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-		INT4OID, INT4OID, TEXTOID, TEXTOID, JSONBOID};
+		Oid			argtypes[9] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		INT4OID, INT4OID, TEXTOID, TEXTOID, JSONBOID, INT4OID};
 
-		plan = codes_prepare(batch_insert_sql, 8, argtypes);
+		plan = codes_prepare(batch_insert_sql, 9, argtypes);
 	}
 
 	values[0] = spec->name ? CStringGetTextDatum(spec->name) : (Datum) 0;
@@ -133,7 +132,7 @@ insert_batch(const CodesBatchSpec *spec)
 	values[2] = TimestampTzGetDatum(spec->valid_until);
 	nulls[2] = spec->until_null ? 'n' : ' ';
 	values[3] = Int32GetDatum(spec->max_uses);
-	nulls[3] = ' ';
+	nulls[3] = spec->max_uses_null ? 'n' : ' ';
 	values[4] = Int32GetDatum(spec->max_uses_per_redeemer);
 	nulls[4] = spec->per_redeemer_null ? 'n' : ' ';
 	values[5] = spec->pattern ? CStringGetTextDatum(spec->pattern) : (Datum) 0;
@@ -142,6 +141,8 @@ insert_batch(const CodesBatchSpec *spec)
 	nulls[6] = spec->hmac_key ? ' ' : 'n';
 	values[7] = spec->metadata;
 	nulls[7] = spec->metadata_null ? 'n' : ' ';
+	values[8] = Int32GetDatum(spec->max_batch_uses_per_redeemer);
+	nulls[8] = spec->batch_limit_null ? 'n' : ' ';
 
 	for (;;)
 	{
@@ -167,17 +168,19 @@ insert_batch(const CodesBatchSpec *spec)
 }
 
 /*
- * The error for a hashed batch whose key is not configured and whose codes
- * new codes could be mistaken for: their uniqueness cannot be checked.
+ * A hashed batch whose key is not configured has codes that new codes
+ * could be mistaken for: they cannot be checked against them.  Its codes
+ * cannot be looked up either (a look-up answers them as not found), so
+ * generation goes on, and says so.
  */
 static void
-codes_missing_key_error(const char *key_id)
+warn_missing_key(const char *key_id)
 {
-	ereport(ERROR,
+	ereport(WARNING,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("key %s of hashed codes is not configured", key_id),
-			 errdetail("New codes could have the text of codes of a batch stored with that key, which cannot be checked without it."),
-			 errhint("Name the key's file in codes.key_file or codes.old_key_files; the server log tells of key files that could not be used.")));
+			 errdetail("New codes are not checked against the codes of batches hashed under that key, which cannot be looked up without it."),
+			 errhint("Name the key's file in codes.key_file or codes.old_key_files, or retire or delete those batches.")));
 }
 
 /*
@@ -214,12 +217,11 @@ drop_taken(const GenState *st, CodesChunk *chunk, bool own_keys)
 			int			nfound;
 			int			k;
 
+			/* a key not configured was warned of: gen_state_init */
 			nfound = codes_canonical_keys(chunk->canon[i],
 										  strlen(chunk->canon[i]),
 										  st->shapes, st->nshapes,
 										  found, missing_key);
-			if (missing_key[0] != '\0')
-				codes_missing_key_error(missing_key);
 			for (k = 0; k < nfound; k++)
 			{
 				if (memcmp(found[k].data, chunk->keys[i].data, UUID_LEN) == 0)
@@ -457,7 +459,7 @@ lock_shape_class(const CodesBatchSpec *spec)
 /*
  * Learn the batch's shape and the shapes of all batches, and whether any of
  * them is stored another way with text in common; such a batch whose key is
- * not configured is an error.
+ * not configured is warned of.
  */
 static void
 gen_state_init(GenState *st, const CodesBatchSpec *spec)
@@ -472,8 +474,7 @@ gen_state_init(GenState *st, const CodesBatchSpec *spec)
 		st->own.pat = spec->parsed;
 	if (spec->hmac_key)
 		strlcpy(st->own.key_id, spec->hmac_key->id, sizeof(st->own.key_id));
-	st->capacity = spec->pattern ?
-		pow(CODES_ALPHABET_SIZE, spec->parsed.nrandom) : 0;
+	st->capacity = spec->pattern ? codes_pattern_keyspace(&spec->parsed) : 0;
 
 	/* a copy: what batch.c remembers may be read again meanwhile */
 	known = codes_known_shapes(&st->nshapes);
@@ -483,7 +484,7 @@ gen_state_init(GenState *st, const CodesBatchSpec *spec)
 	st->other_stores = codes_other_stores(&st->own, st->shapes, st->nshapes,
 										  missing_key);
 	if (missing_key[0] != '\0')
-		codes_missing_key_error(missing_key);
+		warn_missing_key(missing_key);
 }
 
 /*

@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "batch.h"
+#include "input.h"
 #include "keys.h"
 #include "lookup.h"
 #include "text.h"
@@ -87,6 +88,31 @@ codes_canonical_keys(const char *canon, int len, const CodesShape *shapes,
 		add_key(keys, &n, &key);
 	}
 	return n;
+}
+
+/*
+ * Tell the server log, once per backend and key, that codes of batches
+ * hashed under this key (its id) cannot be looked up, as the key is not
+ * configured: they are answered as not found.  Not the client: the
+ * caller may be an application, and a guesser must learn nothing.
+ */
+void
+codes_note_missing_key(const char *key_id)
+{
+	static char noted[8][CODES_KEY_ID_LEN + 1];
+	static int	nnoted = 0;
+	int			i;
+
+	for (i = 0; i < nnoted; i++)
+		if (strcmp(noted[i], key_id) == 0)
+			return;
+	if (nnoted < (int) lengthof(noted))
+		strlcpy(noted[nnoted++], key_id, CODES_KEY_ID_LEN + 1);
+	ereport(LOG,
+			(errmsg("key %s of hashed codes is not configured", key_id),
+			 errdetail("Codes of batches hashed under that key are answered as not found."),
+			 errhint("Name the key's file in codes.key_file or codes.old_key_files, or retire or delete those batches."),
+			 errhidestmt(true)));
 }
 
 /*

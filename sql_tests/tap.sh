@@ -4,7 +4,7 @@
 # "... FAILED", named after the file without its number.  Each test makes
 # its own clusters with initdb, which refuses to run as root: run this as
 # an ordinary user (scripts/test.sh runs it as postgres) in a tree that user
-# can write.  CODES_HEAVY=1 makes the tests heavier (see README.md).
+# can write.  CODES_HEAVY=1 makes the tests heavier (see docs/testing.md).
 # 007_pg_upgrade.pl runs only when CODES_UPGRADE_FROM names an older
 # server to upgrade from (scripts/test.sh does on 17 and 18); without it
 # the test has nothing to do, and is left out rather than reported skipped.
