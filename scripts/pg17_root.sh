@@ -14,7 +14,8 @@
 # ($CODES_DEBIAN_MIRROR names another mirror; about 2 minutes), then apt
 # in the root installs postgresql-17 and postgresql-server-dev-17 with
 # what the tests use there (gcc, make, uuid-dev, IPC::Run, python3 and
-# psycopg), from trixie and trixie-security.  No cluster is made there
+# psycopg, node), from trixie and trixie-security; when the list of
+# packages changes, a root made before gets the new ones with apt.  No cluster is made there
 # (create_main_cluster = false) and no service started (policy-rc.d).
 # Everything runs in a mount namespace of its own (in_root in
 # scripts/common.sh), so nothing stays mounted.  The root is made beside
@@ -37,7 +38,7 @@ root=$cache/trixie-pg17
 stamp=$root/.codes-built
 mirror=${CODES_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 packages="postgresql-17 postgresql-server-dev-17 gcc make libc6-dev uuid-dev libssl-dev
-	libipc-run-perl python3 python3-psycopg"
+	libipc-run-perl python3 python3-psycopg nodejs"
 want=$(echo "trixie" $packages)
 
 cached() {
@@ -69,8 +70,29 @@ if ! curl -fsS --connect-timeout 20 -o /dev/null "$mirror/dists/trixie/Release" 
 fi
 rm -f "$cache/.trixie-pg17.err"
 
-new=$root.new
 blog=$cache/trixie-pg17.log
+# A root made with fewer packages: install the others into it.
+if [ -f "$stamp" ] && [ -x "$root/usr/lib/postgresql/17/bin/pg_config" ]; then
+	echo "pg17_root: installing into $root:" $packages >&2
+	{
+		in_root "$root" apt-get -q update
+		# shellcheck disable=SC2086
+		in_root "$root" env DEBIAN_FRONTEND=noninteractive \
+			apt-get -q install -y --no-install-recommends $packages
+		in_root "$root" apt-get clean
+		rm -rf "$root/var/lib/apt/lists/"*
+	} >"$blog" 2>&1 || {
+		tail -n 30 "$blog" >&2
+		echo "pg17_root: installing into the root failed; the whole log is $blog" >&2
+		exit 1
+	}
+	echo "$want" >"$stamp"
+	echo "pg17_root: PostgreSQL 17 in the Debian 13 root $root, with new packages in $(($(date +%s) - start)) s" >&2
+	echo "$root"
+	exit 0
+fi
+
+new=$root.new
 rm -rf "$new"
 echo "pg17_root: debootstrap of Debian 13 into $root and apt-get install of PostgreSQL 17 (a few minutes)" >&2
 {
