@@ -22,9 +22,10 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 work=$(mktemp -d -t codes-sources.XXXXXX)
-server=""
+# run() runs in a subshell: the HTTP server's pid is kept in a file, so
+# that the cleanup, here, can stop it
 cleanup() {
-	[ -n "$server" ] && kill "$server" 2>/dev/null
+	[ -f "$work/server.pid" ] && kill "$(cat "$work/server.pid")" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -57,7 +58,7 @@ run() {
 	port=$(free_port)
 	(cd "$work" && exec /usr/bin/python3 -m http.server --bind 127.0.0.1 "$port") \
 		>"$work/http.log" 2>&1 &
-	server=$!
+	echo $! >"$work/server.pid"
 	up=http://127.0.0.1:$port
 	i=0
 	until curl -fsS -o /dev/null "$up/good/demo-1.0.tar.gz" 2>/dev/null; do
