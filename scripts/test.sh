@@ -77,12 +77,47 @@ cleanup() {
 	[ -f "$pg18/data/postmaster.pid" ] &&
 		as_tester "$pg18/bin/pg_ctl" -D "$pg18/data" -m immediate stop >/dev/null 2>&1
 	[ -f "$work/pg17" ] && rm -rf "$(cat "$work/pg17")"
+	# a preparation still running (see below) when the tests were cut short
+	for g in $(cat "$work"/prepare-*.pgid 2>/dev/null); do
+		kill -TERM "-$g" 2>/dev/null
+	done
 	rm -rf "$work" "$log" "$log.bench"
 }
 trap cleanup EXIT
 
 # sql/hmac.sql needs key files that only the server's user may read.
 sh sql_tests/make_keys.sh postgres || exit 1
+
+# What takes minutes the first time on a machine and a second after, as it
+# is kept in the cache: 17's Debian 13 root (mostly downloads), and the
+# builds of 18 and then of Citus (niced).  Started now, in the background,
+# each in a process group of its own, they are made while 15's tests run;
+# test_17, test_18 and sql_tests/citus.sh run the same scripts again,
+# which wait for the first run (each script holds a lock) and then find
+# the cache.  What they printed is in $work/prepare-NAME.log.
+prepare() {
+	name=$1
+	shift
+	setsid sh -c "$*" >"$work/prepare-$name.log" 2>&1 &
+	echo $! >"$work/prepare-$name.pgid"
+}
+# Whether PostgreSQL $1 is among the versions to test.
+testing() {
+	case " $versions " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+if testing 17; then
+	prepare 17 sh scripts/pg17_root.sh
+fi
+if testing 18 && testing 15; then
+	prepare 18-citus "nice -n 10 sh scripts/build_pg.sh 18.6; nice -n 10 sh scripts/build_citus.sh"
+elif testing 18; then
+	prepare 18 nice -n 10 sh scripts/build_pg.sh 18.6
+elif testing 15; then
+	prepare citus nice -n 10 sh scripts/build_citus.sh
+fi
 
 # Name the version in each test's result line: pg_regress's lines (15:
 # "test NAME ... ok 12 ms"; from 16 on in TAP form, "ok 1 - NAME 12 ms",
@@ -162,6 +197,7 @@ test_15() {
 test_17() {
 	rc=0
 	root=$(sh scripts/pg17_root.sh 2>"$work/pg17_root.err") || rc=$?
+	grep -h '^pg17_root: ' "$work/prepare-17.log" 2>/dev/null
 	if [ "$rc" -eq 3 ]; then
 		echo "test setup ... skipped: $(tail -n 1 "$work/pg17_root.err")"
 		return 0
@@ -245,6 +281,7 @@ pg15_into_root() {
 test_18() {
 	rc=0
 	pg_config18=$(sh scripts/build_pg.sh 18.6 2>"$work/build_pg.err") || rc=$?
+	grep -h '^build_pg: ' "$work"/prepare-18*.log 2>/dev/null
 	if [ "$rc" -eq 3 ]; then
 		echo "test setup ... skipped: $(tail -n 1 "$work/build_pg.err")"
 		return 0
