@@ -31,9 +31,6 @@ StaticAssertDecl(sizeof(CODES_ALPHABET) == CODES_ALPHABET_SIZE + 1,
 #define CODES_SYMBOL_DIGIT		'*'
 #define CODES_SYMBOL_CHECK		'^'
 
-/* Longest pattern, in characters (documented in README.md). */
-#define CODES_MAX_PATTERN		64
-
 /* Most random symbols a check symbol can cover: weights 1..30 mod 31. */
 #define CODES_MAX_CHECKED		29
 
@@ -66,6 +63,7 @@ extern void codes_uuid_from_canonical(const char *canon, pg_uuid_t *key);
 extern void codes_uuid_canonical(const pg_uuid_t *key, char *buf);
 extern void codes_key_to_cstring(const pg_uuid_t *key, char *buf);
 extern int64 codes_key_fold(const pg_uuid_t *key);
+extern bool codes_texts_equal(Datum a, Datum b);
 extern char codes_symbol(int value);
 extern void codes_parse_pattern(const char *pattern, CodesPattern *pat);
 extern double codes_pattern_keyspace(const CodesPattern *pat);
