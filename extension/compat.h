@@ -5,14 +5,15 @@
  * difference between those versions' server APIs that codes meets is
  * here, behind a PG_VERSION_NUM check whose comment names the version it
  * is for; the rest of the code calls these names and has no version
- * checks of its own.  15 and 18 are built and tested (scripts/test.sh);
- * 16 and 17 take the same branches, as each change below came in 16, 17
- * or 18 and is still in 18.
+ * checks of its own.  15, 17 and 18 are built and tested
+ * (scripts/test.sh); 16 takes the same branches as 17, as each change
+ * below came in 16, 17 or 18 and is still in 18.
  */
 #ifndef CODES_COMPAT_H
 #define CODES_COMPAT_H
 
 #include "access/genam.h"
+#include "access/tableam.h"		/* TU_UpdateIndexes, 16 */
 #include "catalog/namespace.h"
 #include "executor/executor.h"
 #include "nodes/bitmapset.h"
