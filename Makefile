@@ -8,6 +8,7 @@ OBJS = \
 	extension/codes.o \
 	extension/code_gen.o \
 	extension/code_control.o \
+	extension/batch_rules.o \
 	extension/store.o \
 	extension/store_direct.o \
 	extension/stripes.o \

@@ -277,6 +277,18 @@ refusal(const CodesOutcome *out, int64 uses)
 }
 
 /*
+ * A serialization failure: what a use rests on changed since the
+ * transaction's snapshot.
+ */
+static void
+serialization_failure(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to concurrent update")));
+}
+
+/*
  * Lock a single-use code's row (lock_sql) and fill out with its batch and
  * uses; false if there is no such code or batch.
  */
@@ -340,6 +352,8 @@ use_single(CodesStmtArgs *args, CodesOutcome *out)
 	out->reason = refusal(out, out->uses);
 	if (out->reason != CODES_OK)
 		return;
+	if (IsolationUsesXactSnapshot() && codes_batch_rules_changed(out->batch.id))
+		serialization_failure();
 
 	if (!out->batch.batch_limit_null)
 	{
@@ -366,22 +380,78 @@ use_single(CodesStmtArgs *args, CodesOutcome *out)
 }
 
 /*
+ * Use a single-use code, unless its batch's limit per redeemer refuses it
+ * from an unlocked look (which writes nothing).
+ */
+static void
+use_one(CodesStmtArgs *args, CodesOutcome *out)
+{
+	set_batch(args, out);
+	out->reason = codes_history_precheck(args, &out->batch);
+	if (out->reason == CODES_OK)
+		use_single(args, out);
+}
+
+/*
+ * For a use or undo of a multi-use code that has just taken its batch's
+ * lock (shared): make what out says of the code and its batch hold now.
+ * A change of the batch's max_uses or limits (batch_set_max_uses, ...)
+ * takes that lock alone and commits before it lets go, so a use that read
+ * the code before then would decide on uses and limits no longer there.
+ * At READ COMMITTED, if codes.batch changed since epoch (taken before the
+ * code was read), the code is read again, with a new snapshot; false if
+ * it is gone.  At REPEATABLE READ or SERIALIZABLE, a change of the
+ * batch's rules committed after the snapshot is a serialization failure.
+ */
+static bool
+settle(CodesStmtArgs *args, CodesOutcome *out, uint64 epoch)
+{
+	static SPIPlanPtr plan = NULL;
+
+	if (IsolationUsesXactSnapshot())
+	{
+		if (codes_batch_rules_changed(out->batch.id))
+			serialization_failure();
+		return true;
+	}
+	if (!codes_batch_changed_since(epoch))
+		return true;
+	return read_code(&plan, query_sql, false, args, out);
+}
+
+/*
  * Use a multi-use code: take one of its uses left from its stripes, if its
  * batch caps them, then record the use in the history under its batch's
  * limits per redeemer, giving the stripe's use back if they refuse.  A
  * refusal that an unlocked look can tell (the redeemer's share used, as
- * committed) writes nothing.  Its row is never locked.
+ * committed) writes nothing.  Its row is never locked.  epoch: see settle;
+ * a code that its batch made single-use meanwhile is used as one.
  */
 static void
-use_multi(CodesStmtArgs *args, CodesOutcome *out)
+use_multi(CodesStmtArgs *args, CodesOutcome *out, uint64 epoch)
 {
-	bool		capped = !out->batch.max_uses_null;
+	bool		capped;
 	int			stripe = -1;
 
 	out->reason = refusal(out, out->base);
 	if (out->reason != CODES_OK && out->reason != CODES_USED_UP)
 		return;
 	codes_lock_batch(out->batch.id, ShareLock);
+	if (!settle(args, out, epoch))
+	{
+		out->reason = CODES_NOT_FOUND;
+		return;
+	}
+	codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
+	if (!CODES_MULTI_USE(&out->batch))
+	{
+		use_one(args, out);
+		return;
+	}
+	out->reason = refusal(out, out->base);
+	if (out->reason != CODES_OK && out->reason != CODES_USED_UP)
+		return;
+	capped = !out->batch.max_uses_null;
 	set_batch(args, out);
 
 	out->reason = codes_history_precheck(args, &out->batch);
@@ -416,7 +486,9 @@ use_multi(CodesStmtArgs *args, CodesOutcome *out)
 void
 codes_store_use(CodesOp *op, CodesOutcome *out)
 {
+	static SPIPlanPtr plan = NULL;
 	CodesStmtArgs *args = &op->args;
+	uint64		epoch = codes_batch_epoch();
 
 	switch (codes_use_directly(args, out))
 	{
@@ -425,7 +497,8 @@ codes_store_use(CodesOp *op, CodesOutcome *out)
 		case CODES_DIRECT_FOUND:
 			break;
 		case CODES_DIRECT_NONE:
-			if (!look_up_code(args, out))
+			/* as a statement of its own, as the direct path reads it */
+			if (!read_code(&plan, query_sql, false, args, out))
 			{
 				out->reason = CODES_NOT_FOUND;
 				return;
@@ -434,15 +507,9 @@ codes_store_use(CodesOp *op, CodesOutcome *out)
 	}
 	codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
 	if (CODES_MULTI_USE(&out->batch))
-		use_multi(args, out);
+		use_multi(args, out, epoch);
 	else
-	{
-		/* a refusal by the batch's limit that an unlocked look tells */
-		set_batch(args, out);
-		out->reason = codes_history_precheck(args, &out->batch);
-		if (out->reason == CODES_OK)
-			use_single(args, out);
-	}
+		use_one(args, out);
 }
 
 /*
@@ -549,6 +616,7 @@ codes_store_undo(CodesOp *op)
 	static SPIPlanPtr single_plan = NULL;
 	static SPIPlanPtr uncount_plan = NULL;
 	CodesStmtArgs *args = &op->args;
+	uint64		epoch = codes_batch_epoch();
 	CodesOutcome found;
 
 	memset(&found, 0, sizeof(found));
@@ -556,9 +624,15 @@ codes_store_undo(CodesOp *op)
 		return false;
 	set_batch(args, &found);
 
+	/* a change of the batch's max_uses is waited for, and seen (settle) */
 	if (CODES_MULTI_USE(&found.batch))
 	{
 		codes_lock_batch(found.batch.id, ShareLock);
+		if (!settle(args, &found, epoch))
+			return false;
+	}
+	if (CODES_MULTI_USE(&found.batch))
+	{
 		if (!codes_history_undo(args))
 			return false;
 		if (!found.batch.max_uses_null)
