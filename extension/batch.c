@@ -363,8 +363,8 @@ codes_batch_changed_since(uint64 epoch)
  * snapshot would.  A batch deleted since counts as changed.
  *
  * Cheap when the batch's row has not changed since the snapshot: the
- * transaction that made its latest version (remembered) is one the
- * snapshot sees.  Else the row as the snapshot sees it is read and
+ * transaction that made its latest version (remembered, once the changes
+ * committed so far are taken in) is one the snapshot sees.  Else the row as the snapshot sees it is read and
  * compared.  (A row frozen more than two billion transactions ago looks
  * new to XidInMVCCSnapshot: it is read and compared, and found the same.)
  */
@@ -375,6 +375,8 @@ codes_batch_rules_changed(int32 id)
 	CodesBatchInfo latest;
 	CodesBatchInfo seen;
 
+	/* a change whose lock the caller waited for has told of itself */
+	AcceptInvalidationMessages();
 	if (!batch_info(id, &latest, true))
 		return true;
 	if (TransactionIdIsCurrentTransactionId(latest.xmin) ||

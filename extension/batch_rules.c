@@ -12,10 +12,13 @@
  * which the change takes alone.  A use of a single-use code locks only
  * its code's row, never its batch, so that the common use stays cheap: a
  * change that concerns single-use codes (max_uses from 1, a limit per
- * redeemer across a batch of them) also takes codes.codes in SHARE mode,
- * which conflicts with the ROW EXCLUSIVE lock every use takes before it
- * reads its batch: it waits for the uses in progress in the whole
- * database and holds up new ones until it commits.  A use held up there,
+ * redeemer across a batch of them) also takes codes.codes in SHARE ROW
+ * EXCLUSIVE mode (as CREATE TRIGGER does), which conflicts with the ROW
+ * EXCLUSIVE lock every use and undo takes before it reads its batch: it
+ * waits for those in progress in the whole database and holds up new ones
+ * until it commits; reads (code_query, code_check) go on.  The mode
+ * conflicts with itself, so that two such changes, which both write
+ * codes.codes, take turns rather than deadlock.  A use held up there,
  * or behind the batch's lock, reads the batch again (batch.c, store.c).
  *
  * Calls locks.c; called by the batch_set_* functions of the install
@@ -77,8 +80,9 @@ traces(SPIPlanPtr plan, Datum batch_id, Snapshot snapshot)
 /*
  * lock_batch_rules(batch_id integer, single_use boolean) returns void
  *
- * Before a change of the batch's rules: take codes.codes in SHARE mode if
- * the change concerns single-use codes (single_use), then the batch's lock
+ * Before a change of the batch's rules: take codes.codes in SHARE ROW
+ * EXCLUSIVE mode if the change concerns single-use codes (single_use),
+ * then the batch's lock
  * alone, each until the transaction ends.  At REPEATABLE READ or
  * SERIALIZABLE, a use that committed after the transaction's snapshot
  * (one it waited for, say) left uses the change cannot see, nor so count:
@@ -97,7 +101,7 @@ lock_batch_rules(PG_FUNCTION_ARGS)
 
 		if (!OidIsValid(codes))
 			elog(ERROR, "table codes.codes is missing");
-		LockRelationOid(codes, ShareLock);
+		LockRelationOid(codes, ShareRowExclusiveLock);
 	}
 	codes_lock_batch(batch_id, ExclusiveLock);
 

@@ -1544,8 +1544,8 @@ $$;
  * A change of what a batch allows its uses must not let a use that was
  * decided under the old rules commit under the new ones: it takes the
  * batch's lock alone (uses of its multi-use codes share it) and, where
- * single-use codes are concerned, codes.codes in SHARE mode (their uses
- * lock only their row).  See extension/batch_rules.c.
+ * single-use codes are concerned, codes.codes in SHARE ROW EXCLUSIVE mode
+ * (their uses lock only their row).  See extension/batch_rules.c.
  */
 CREATE FUNCTION codes.lock_batch_rules(batch_id integer, single_use boolean)
 RETURNS void
@@ -1672,7 +1672,7 @@ BEGIN
 			IF too_many OPERATOR(pg_catalog.>) 0 THEN
 				RAISE EXCEPTION 'a code of batch "%" has more than one use', batch
 					USING ERRCODE = 'object_not_in_prerequisite_state',
-						  DETAIL = pg_catalog.format('%s of its codes have more than one standing use; a single-use code holds one.', too_many),
+						  DETAIL = pg_catalog.format('Codes with more than one standing use: %s. A single-use code holds one.', too_many),
 						  HINT = 'Give max_uses 2 or more, or NULL.';
 			END IF;
 		END IF;
