@@ -8,9 +8,13 @@ OBJS = \
 	extension/codes.o \
 	extension/code_gen.o \
 	extension/code_control.o \
+	extension/entry.o \
+	extension/checkout.o \
+	extension/holds.o \
 	extension/batch_rules.o \
 	extension/store.o \
 	extension/store_direct.o \
+	extension/store_undo.o \
 	extension/stripes.o \
 	extension/history.o \
 	extension/statements.o \

@@ -27,11 +27,11 @@
  * read.
  *
  * What a batch allows its uses (max_uses, limits per redeemer) may change
- * after creation (batch_set_max_uses, ...), under the batch's lock: a use
- * that read its code and batch before such a change committed, and took
- * the lock after, learns so here (codes_batch_changed_since) and reads
- * them again; at REPEATABLE READ or SERIALIZABLE, a change committed after
- * the transaction's snapshot is a serialization failure for a use
+ * after creation (batch_set_max_uses, ...), under the batch's lock; such a
+ * change commits, and so tells every backend, before it lets go of the
+ * lock, so a use that waited for it reads the batch again as it is now.
+ * At REPEATABLE READ or SERIALIZABLE, a change committed after the
+ * transaction's snapshot is a serialization failure for a use
  * (codes_batch_rules_changed).
  *
  * Calls citus.c (where codes.batch's rows are), plans.c and text.c (to
@@ -327,33 +327,6 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 }
 
 /*
- * A mark of the changes to codes.batch this backend has taken in, for
- * codes_batch_changed_since.
- */
-uint64
-codes_batch_epoch(void)
-{
-	return batch_changes;
-}
-
-/*
- * Whether codes.batch may have changed since codes_batch_epoch gave epoch,
- * after taking in the changes other backends committed.  A change of a
- * batch's max_uses or limits (batch_set_max_uses, say) commits, and so
- * tells every backend, before it lets go of the batch's lock: a use that
- * read its code and batch and then waited for that lock learns here that
- * it must read them again.  Always true while the triggers do not tell of
- * every change.
- */
-bool
-codes_batch_changed_since(uint64 epoch)
-{
-	AcceptInvalidationMessages();
-	check_cache();
-	return batch_changes != epoch || !cache_trusted;
-}
-
-/*
  * At REPEATABLE READ or SERIALIZABLE: whether a change of what the batch
  * allows a use (its max_uses, its limits per redeemer) committed after the
  * transaction's snapshot was taken, so that a use decided on what that
@@ -477,6 +450,10 @@ codes_reason_name(CodesReason reason)
 			return "deactivated";
 		case CODES_BOUND_ELSEWHERE:
 			return "bound_to_other";
+		case CODES_HELD:
+			return "held";
+		case CODES_HOLD_EXPIRED:
+			return "hold_expired";
 		case CODES_REDEEMER_LIMIT:
 			return "redeemer_limit";
 		case CODES_BATCH_REDEEMER_LIMIT:

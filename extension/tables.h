@@ -35,6 +35,9 @@
 #define CODES_LOG_COL_REDEEMER	4
 #define CODES_LOG_COL_USED_AT	5
 #define CODES_LOG_COL_UNDONE_AT	6
+#define CODES_LOG_COL_REFERENCE	7
+#define CODES_LOG_COL_DETAILS	8
+#define CODES_LOG_COL_HELD_UNTIL	9
 
 /* Columns of codes.use_stripes. */
 #define CODES_STRIPE_COL_CODE	1
