@@ -212,6 +212,50 @@ SELECT codes.batch_set_max_batch_uses_per_redeemer('nope', 1);
 \echo :LAST_ERROR_SQLSTATE
 
 --
+-- holds count across a change, and are confirmed, released or run out
+-- after it
+--
+SELECT gen('held', 1, 3);
+CREATE TEMP TABLE holds_made (who text, hold bigint);
+INSERT INTO holds_made
+SELECT 'ann', h.hold FROM codes.code_hold(nth('held', 1), 'ann', '10 minutes') h;
+SELECT codes.code_use(nth('held', 1), 'bob');
+INSERT INTO holds_made
+SELECT 'cat', h.hold FROM codes.code_hold(nth('held', 1), 'cat', '10 minutes') h;
+-- cat's hold ran out long ago
+UPDATE codes.redemption_log SET held_until = now() - interval '1 hour'
+WHERE id = (SELECT hold FROM holds_made WHERE who = 'cat');
+SELECT * FROM uses_of('held');
+-- lowered to its two uses: ann's hold and bob's use take them
+SELECT codes.batch_set_max_uses('held', 2);
+SELECT (codes.code_check(nth('held', 1), 'dan')).reason;
+SELECT codes.hold_release(nth('held', 1), hold) FROM holds_made WHERE who = 'ann';
+-- ann's use is free again: dan gets it (cat's hold, run out, counts no more)
+SELECT ok, reason, uses_left FROM codes.code_redeem(nth('held', 1), 'dan');
+SELECT count(*) AS live_holds FROM codes.holds WHERE batch = 'held';
+SELECT * FROM uses_of('held');
+-- no cap: a live hold counts from the history; capped again, from the row
+INSERT INTO holds_made
+SELECT 'eve', h.hold FROM codes.code_hold(nth('held', 1), 'eve', '10 minutes') h;
+SELECT codes.batch_set_max_uses('held', NULL);
+SELECT * FROM uses_of('held');
+SELECT codes.batch_set_max_uses('held', 3);
+SELECT * FROM uses_of('held');
+SELECT (codes.code_check(nth('held', 1), 'fay')).reason;
+SELECT ok, reason FROM holds_made, codes.hold_confirm(nth('held', 1), hold) WHERE who = 'eve';
+SELECT * FROM uses_of('held');
+-- a single-use code's hold, when its batch becomes multi-use
+SELECT gen('held1', 1, 1);
+INSERT INTO holds_made
+SELECT 'gus', h.hold FROM codes.code_hold(nth('held1', 1), 'gus', '10 minutes') h;
+SELECT codes.batch_set_max_uses('held1', 2);
+SELECT * FROM uses_of('held1');
+SELECT codes.code_use(nth('held1', 1), 'hal'), codes.code_use(nth('held1', 1), 'ivy');
+SELECT codes.hold_release(nth('held1', 1), hold) FROM holds_made WHERE who = 'gus';
+SELECT codes.code_use(nth('held1', 1), 'ivy');
+SELECT * FROM uses_of('held1');
+
+--
 -- batch_codes: each code's own state, whatever its batch's period
 --
 SELECT gen('export', 5, 1);
