@@ -16,6 +16,7 @@ OBJS = \
 	extension/store_direct.o \
 	extension/store_undo.o \
 	extension/stripes.o \
+	extension/stripes_sql.o \
 	extension/history.o \
 	extension/statements.o \
 	extension/rows.o \

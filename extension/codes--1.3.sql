@@ -1177,7 +1177,10 @@ $$;
 DROP INDEX codes.redemption_log_code;
 DROP INDEX codes.redemption_log_batch;
 CREATE INDEX redemption_log_batch ON codes.redemption_log (batch, redeemer);
-CREATE INDEX redemption_log_redeemer ON codes.redemption_log (redeemer, code);
+-- (redeemer, code, id): a redeemer's uses of one code, newest last, so that
+-- an undo of the redeemer's latest use reads it first, backwards, however
+-- many uses the redeemer has made of the code.
+CREATE INDEX redemption_log_redeemer ON codes.redemption_log (redeemer, code, id);
 
 /*
  * The history's key: (code, id) rather than id alone, which no look-up

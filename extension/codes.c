@@ -69,6 +69,7 @@ _PG_init(void)
 	codes_init_brake();
 	codes_init_progress();
 	codes_init_keys();
+	codes_init_entry();
 
 	/* after every codes.* setting is defined, or theirs would be dropped */
 	MarkGUCPrefixReserved("codes");

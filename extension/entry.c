@@ -16,11 +16,28 @@
 #include "postgres.h"
 
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "batch.h"
 #include "brake.h"
 #include "entry.h"
+
+/* codes.require_redeemer: a call that can guess a code must name its user */
+static bool require_redeemer = false;
+
+/*
+ * Define this file's setting; called from _PG_init.
+ */
+void
+codes_init_entry(void)
+{
+	DefineCustomBoolVariable("codes.require_redeemer",
+							 "Refuses code_use, code_redeem, code_check, code_query and code_hold without a redeemer.",
+							 "So that the brake counts every guess: calls without a redeemer are neither braked nor counted.",
+							 &require_redeemer, false, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+}
 
 /*
  * Error context callback of every function that takes a code: keep the
@@ -137,7 +154,8 @@ codes_open_code(FunctionCallInfo fcinfo, bool writes, CodesOp *op)
 
 /*
  * Run an action on the code argument (0) for the redeemer argument (1,
- * which may be NULL or missing), with the extras of a use (NULL: none),
+ * which may be NULL or missing, unless codes.require_redeemer is on),
+ * with the extras of a use (NULL: none),
  * under the brake: a braked redeemer gets CODES_BRAKED without a look-up,
  * and a redeemer's guess, a code of which no row is found, is counted
  * (brake.c).  A code that exists but cannot be used now (used up, out of
@@ -153,6 +171,12 @@ codes_run_braked(FunctionCallInfo fcinfo, bool writes, CodesAction action,
 
 	codes_require_code(fcinfo);
 	redeemer = codes_redeemer_arg(fcinfo);
+	if (redeemer == NULL && require_redeemer)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("redeemer must not be null"),
+				 errdetail("codes.require_redeemer is on: a call that may guess a code must name its end user, so that the brake counts its guesses."),
+				 errhint("Pass the end user's identity, such as an account id, as the redeemer.")));
 	memset(out, 0, sizeof(*out));
 	out->reason = CODES_NOT_FOUND;
 	out->guess = true;

@@ -34,6 +34,7 @@ typedef struct CodesExtras
 	bool		held_until_null;
 } CodesExtras;
 
+extern void codes_init_entry(void);
 extern void codes_begin_hiding(ErrorContextCallback *callback);
 extern void codes_end_hiding(ErrorContextCallback *callback);
 extern void codes_require_code(FunctionCallInfo fcinfo);
