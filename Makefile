@@ -11,6 +11,7 @@ OBJS = \
 	extension/entry.o \
 	extension/checkout.o \
 	extension/holds.o \
+	extension/batch_rules.o \
 	extension/store.o \
 	extension/store_direct.o \
 	extension/store_undo.o \

@@ -26,6 +26,14 @@
  * every use, as the same work written in SQL would, so that SSI sees the
  * read.
  *
+ * What a batch allows its uses (max_uses, limits per redeemer) may change
+ * after creation (batch_set_max_uses, ...), under the batch's lock; such a
+ * change commits, and so tells every backend, before it lets go of the
+ * lock, so a use that waited for it reads the batch again as it is now.
+ * At REPEATABLE READ or SERIALIZABLE, a change committed after the
+ * transaction's snapshot is a serialization failure for a use
+ * (codes_batch_rules_changed).
+ *
  * Calls citus.c (where codes.batch's rows are), plans.c and text.c (to
  * parse the patterns it reads); called by lookup.c, the table (store.c,
  * store_direct.c), generation (gen.c) and the SQL entry points.
@@ -81,7 +89,7 @@ static uint64 shapes_read = 0;
 
 static const char *const batch_sql =
 "SELECT b.valid_from, b.valid_until, b.revoked_at IS NOT NULL, b.max_uses, "
-"b.max_uses_per_redeemer, b.max_batch_uses_per_redeemer "
+"b.max_uses_per_redeemer, b.max_batch_uses_per_redeemer, b.xmin "
 "FROM codes.batch AS b WHERE b.id OPERATOR(pg_catalog.=) $1";
 
 static const char *const shapes_sql =
@@ -204,55 +212,21 @@ codes_refresh_batch_cache(void)
 }
 
 /*
- * Fill info with what the batch with this id allows.  Returns false if
- * there is no such batch.  Reads codes.batch on first need, and again after
- * it changed; under SERIALIZABLE, with the transaction's snapshot, every
- * time (see the top of this file).
+ * Read the row of the batch with this id, as snapshot sees it, into info;
+ * false if there is none.
  */
-bool
-codes_batch_info(int32 id, CodesBatchInfo *info)
+static bool
+read_row(int32 id, Snapshot snapshot, CodesBatchInfo *info)
 {
 	static SPIPlanPtr plan = NULL;
-	CodesBatchInfo *entry;
-	bool		found;
-	bool		serializable = IsolationIsSerializable();
 	Datum		arg = Int32GetDatum(id);
 	Oid			argtype = INT4OID;
-	uint64		changes;
 	HeapTuple	row;
 	TupleDesc	desc;
 	Datum		value;
 	bool		isnull;
 
-	check_cache();
-	changes = cache_checked;
-	if (batches == NULL || batches_read != changes)
-	{
-		HASHCTL		ctl;
-
-		if (batches)
-			hash_destroy(batches);
-		ctl.keysize = sizeof(int32);
-		ctl.entrysize = sizeof(CodesBatchInfo);
-		ctl.hcxt = TopMemoryContext;
-		batches = hash_create("codes batches", 64, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		batches_read = changes;
-	}
-
-	if (!serializable)
-	{
-		entry = hash_search(batches, &id, HASH_FIND, &found);
-		if (found)
-		{
-			*info = *entry;
-			return true;
-		}
-	}
-
-	/* the transaction's snapshot as of now: it sees this statement's work */
-	read_batches(&plan, batch_sql, 1, &argtype, &arg,
-				 serializable ? GetTransactionSnapshot() : GetLatestSnapshot());
+	read_batches(&plan, batch_sql, 1, &argtype, &arg, snapshot);
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
@@ -279,18 +253,116 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 	value = SPI_getbinval(row, desc, 6, &info->batch_limit_null);
 	if (!info->batch_limit_null)
 		info->batch_limit = DatumGetInt32(value);
+	info->xmin = DatumGetTransactionId(SPI_getbinval(row, desc, 7, &isnull));
 	SPI_finish();
+	return true;
+}
+
+/*
+ * Fill info with what the batch with this id allows, as the latest
+ * snapshot sees it (latest), remembered; else as the transaction's
+ * snapshot does, read every time.  Returns false if there is no such
+ * batch.
+ */
+static bool
+batch_info(int32 id, CodesBatchInfo *info, bool latest)
+{
+	CodesBatchInfo *entry;
+	bool		found;
+	uint64		changes;
+
+	check_cache();
+	changes = cache_checked;
+	if (batches == NULL || batches_read != changes)
+	{
+		HASHCTL		ctl;
+
+		if (batches)
+			hash_destroy(batches);
+		ctl.keysize = sizeof(int32);
+		ctl.entrysize = sizeof(CodesBatchInfo);
+		ctl.hcxt = TopMemoryContext;
+		batches = hash_create("codes batches", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		batches_read = changes;
+	}
+
+	if (latest)
+	{
+		entry = hash_search(batches, &id, HASH_FIND, &found);
+		if (found)
+		{
+			*info = *entry;
+			return true;
+		}
+	}
+
+	/* the transaction's snapshot as of now: it sees this statement's work */
+	if (!read_row(id, latest ? GetLatestSnapshot() : GetTransactionSnapshot(),
+				  info))
+		return false;
 
 	/*
 	 * Kept only if read with the latest snapshot, while the triggers tell
 	 * of every change, and if codes.batch did not change while it was read.
 	 */
-	if (!serializable && cache_trusted && batches_read == batch_changes)
+	if (latest && cache_trusted && batches_read == batch_changes)
 	{
 		entry = hash_search(batches, &id, HASH_ENTER, &found);
 		*entry = *info;
 	}
 	return true;
+}
+
+/*
+ * Fill info with what the batch with this id allows.  Returns false if
+ * there is no such batch.  Reads codes.batch on first need, and again after
+ * it changed; under SERIALIZABLE, with the transaction's snapshot, every
+ * time (see the top of this file).
+ */
+bool
+codes_batch_info(int32 id, CodesBatchInfo *info)
+{
+	return batch_info(id, info, !IsolationIsSerializable());
+}
+
+/*
+ * At REPEATABLE READ or SERIALIZABLE: whether a change of what the batch
+ * allows a use (its max_uses, its limits per redeemer) committed after the
+ * transaction's snapshot was taken, so that a use decided on what that
+ * snapshot sees (a code's uses folded into its row since, under a cap no
+ * longer in force) could break the limits now in force.  Its caller then
+ * raises a serialization failure, as an UPDATE of a row changed since the
+ * snapshot would.  A batch deleted since counts as changed.
+ *
+ * Cheap when the batch's row has not changed since the snapshot: the
+ * transaction that made its latest version (remembered, once the changes
+ * committed so far are taken in) is one the snapshot sees.  Else the row as the snapshot sees it is read and
+ * compared.  (A row frozen more than two billion transactions ago looks
+ * new to XidInMVCCSnapshot: it is read and compared, and found the same.)
+ */
+bool
+codes_batch_rules_changed(int32 id)
+{
+	Snapshot	snapshot = GetTransactionSnapshot();
+	CodesBatchInfo latest;
+	CodesBatchInfo seen;
+
+	/* a change whose lock the caller waited for has told of itself */
+	AcceptInvalidationMessages();
+	if (!batch_info(id, &latest, true))
+		return true;
+	if (TransactionIdIsCurrentTransactionId(latest.xmin) ||
+		!XidInMVCCSnapshot(latest.xmin, snapshot))
+		return false;
+	if (!read_row(id, snapshot, &seen))
+		return true;
+	return seen.max_uses_null != latest.max_uses_null ||
+		seen.max_uses != latest.max_uses ||
+		seen.per_redeemer_null != latest.per_redeemer_null ||
+		seen.per_redeemer != latest.per_redeemer ||
+		seen.batch_limit_null != latest.batch_limit_null ||
+		seen.batch_limit != latest.batch_limit;
 }
 
 /*

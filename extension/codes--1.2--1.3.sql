@@ -428,7 +428,9 @@ COMMENT ON VIEW codes.redemptions IS
  * multi-use code), or plus its standing history (a multi-use code without
  * a total cap, which has no stripes).  A hold counts while it is live; one
  * whose time has passed, which a capped code's stripes or a single-use
- * code's row count until a use expires it, is taken off.
+ * code's row count until a use expires it, is taken off.  A code may have
+ * more uses than its batch allows now (batch_set_max_uses lowered it): it
+ * has none left.
  */
 CREATE OR REPLACE VIEW codes.batches AS
 SELECT b.name, b.created_at, b.valid_from, b.valid_until, b.revoked_at,
@@ -448,7 +450,7 @@ FROM codes.batch AS b
 		SELECT u.batch,
 			   pg_catalog.count(*) AS issued,
 			   pg_catalog.count(*) FILTER (WHERE u.uses >= u.max_uses) AS used_up,
-			   pg_catalog.sum(u.max_uses - u.uses)::bigint AS uses_left,
+			   pg_catalog.sum(GREATEST(u.max_uses - u.uses, 0))::bigint AS uses_left,
 			   pg_catalog.sum(u.uses)::bigint AS uses
 		FROM (SELECT c.batch, cb.max_uses,
 					 (c.uses + COALESCE(st.uses, 0) + COALESCE(h.uses, 0))::bigint AS uses
@@ -560,5 +562,343 @@ BEGIN
 	END IF;
 END
 $$;
+
+--
+-- Changing a batch after creation (issue 25): its valid_from, its max_uses
+-- and its limits per redeemer; and batch_codes tells each code's own
+-- state whatever its batch's period (README.md, "Batches").
+--
+
+/*
+ * A change of what a batch allows its uses must not let a use that was
+ * decided under the old rules commit under the new ones: it takes the
+ * batch's lock alone (uses of its multi-use codes share it) and, where
+ * single-use codes are concerned, codes.codes in SHARE ROW EXCLUSIVE mode
+ * (their uses lock only their row).  See extension/batch_rules.c.
+ */
+CREATE FUNCTION codes.lock_batch_rules(batch_id integer, single_use boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'lock_batch_rules'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION codes.lock_batch_rules(integer, boolean) IS
+'Wait for the uses of the batch in progress (with single_use, every use in progress), and keep new ones out until the transaction ends (used by the batch_set_* functions).';
+
+REVOKE ALL ON FUNCTION codes.lock_batch_rules(integer, boolean) FROM PUBLIC;
+
+/*
+ * The start of a batch's period, as batch_extend sets its end: one row
+ * update.  Uses in progress are decided with the period they read, as for
+ * batch_extend and batch_revoke.
+ */
+CREATE FUNCTION codes.batch_set_valid_from(batch text, valid_from timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+	ending		timestamptz;
+BEGIN
+	SELECT b.valid_until INTO ending FROM codes.batch AS b
+	WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	IF valid_from OPERATOR(pg_catalog.>) ending THEN
+		RAISE EXCEPTION 'valid_from must not be after valid_until'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('valid_from is %s, valid_until is %s.', valid_from, ending);
+	END IF;
+	UPDATE codes.batch AS b SET valid_from = batch_set_valid_from.valid_from
+	WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c
+			WHERE c.batch OPERATOR(pg_catalog.=) batch_no);
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_set_valid_from(text, timestamptz) IS
+'Give a batch a new start of validity (NULL = open); returns the number of its codes.';
+
+/*
+ * A batch's max_uses (NULL: no total cap).  Each code's standing uses are
+ * counted as its old rules count them and kept on its row, where the new
+ * ones find them: a capped code's stripes are folded into its row (each
+ * stripe's share of the old cap means nothing under the new one), an
+ * uncapped code's history is counted into it, and for a code without a
+ * cap the row keeps only what its history does not hold.  A single-use
+ * code's use on its row moves into the history, where every use of a
+ * multi-use code is, with its time and redeemer.  A code whose uses reach
+ * the new cap is used up.  max_uses 1 is refused (55000) while a code has
+ * more than one standing use, which a single-use code cannot hold.
+ */
+CREATE FUNCTION codes.batch_set_max_uses(batch text, max_uses integer)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+	old_max		integer;
+	per_code	integer;
+	too_many	bigint;
+BEGIN
+	IF max_uses OPERATOR(pg_catalog.<) 1 THEN
+		RAISE EXCEPTION 'max_uses must be at least 1'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('max_uses was %s.', max_uses),
+				  HINT = 'Give max_uses NULL for no limit on a code''s uses.';
+	END IF;
+	SELECT b.max_uses, b.max_uses_per_redeemer INTO old_max, per_code
+	FROM codes.batch AS b WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	IF per_code OPERATOR(pg_catalog.>) max_uses THEN
+		RAISE EXCEPTION 'max_uses must not be below max_uses_per_redeemer'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('max_uses was %s, max_uses_per_redeemer is %s.', max_uses, per_code),
+				  HINT = 'Lower max_uses_per_redeemer first (codes.batch_set_max_uses_per_redeemer).';
+	END IF;
+
+	IF max_uses IS DISTINCT FROM old_max THEN
+		PERFORM codes.lock_batch_rules(batch_no, old_max IS NOT DISTINCT FROM 1);
+		IF old_max OPERATOR(pg_catalog.=) 1 THEN
+			INSERT INTO codes.redemption_log (code, batch, redeemer, used_at)
+			SELECT c.code, c.batch, c.used_by, c.used_at FROM codes.codes AS c
+			WHERE c.batch OPERATOR(pg_catalog.=) batch_no AND c.used_at IS NOT NULL
+			  AND c.uses OPERATOR(pg_catalog.>) 0
+			ORDER BY c.used_at;
+		END IF;
+		UPDATE codes.codes AS c
+		SET uses = t.uses, used_at = NULL, used_by = NULL
+		FROM (SELECT own.code,
+					 CASE WHEN max_uses IS NULL
+						  THEN pg_catalog.int8larger(own.total OPERATOR(pg_catalog.-) own.history, 0)
+						  ELSE own.total END AS uses
+			  FROM (SELECT k.code,
+						   k.uses::pg_catalog.int8
+						   OPERATOR(pg_catalog.+) COALESCE(st.uses, 0)
+						   OPERATOR(pg_catalog.+) CASE WHEN old_max IS NULL THEN COALESCE(h.uses, 0) ELSE 0 END
+						   AS total,
+						   COALESCE(h.uses, 0) AS history
+					FROM codes.codes AS k
+						LEFT JOIN (SELECT s.code, pg_catalog.sum(s.uses) AS uses
+								   FROM codes.use_stripes AS s
+								   WHERE s.batch OPERATOR(pg_catalog.=) batch_no
+								   GROUP BY s.code) AS st
+							ON st.code OPERATOR(pg_catalog.=) k.code
+						LEFT JOIN (SELECT l.code, pg_catalog.count(*) AS uses
+								   FROM codes.redemption_log AS l
+								   WHERE l.batch OPERATOR(pg_catalog.=) batch_no
+									 AND l.undone_at IS NULL
+								   GROUP BY l.code) AS h
+							ON h.code OPERATOR(pg_catalog.=) k.code
+					WHERE k.batch OPERATOR(pg_catalog.=) batch_no) AS own) AS t
+		WHERE c.batch OPERATOR(pg_catalog.=) batch_no
+		  AND codes.key_fold(c.code) OPERATOR(pg_catalog.=) codes.key_fold(t.code)
+		  AND c.code OPERATOR(pg_catalog.=) t.code
+		  AND (c.uses OPERATOR(pg_catalog.<>) t.uses OR c.used_at IS NOT NULL
+			   OR c.used_by IS NOT NULL);
+		DELETE FROM codes.use_stripes AS s WHERE s.batch OPERATOR(pg_catalog.=) batch_no;
+		IF max_uses OPERATOR(pg_catalog.=) 1 THEN
+			SELECT pg_catalog.count(*) INTO too_many FROM codes.codes AS c
+			WHERE c.batch OPERATOR(pg_catalog.=) batch_no AND c.uses OPERATOR(pg_catalog.>) 1;
+			IF too_many OPERATOR(pg_catalog.>) 0 THEN
+				RAISE EXCEPTION 'a code of batch "%" has more than one use', batch
+					USING ERRCODE = 'object_not_in_prerequisite_state',
+						  DETAIL = pg_catalog.format('Codes with more than one standing use: %s. A single-use code holds one.', too_many),
+						  HINT = 'Give max_uses 2 or more, or NULL.';
+			END IF;
+		END IF;
+		UPDATE codes.batch AS b SET max_uses = batch_set_max_uses.max_uses
+		WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	END IF;
+	RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c
+			WHERE c.batch OPERATOR(pg_catalog.=) batch_no);
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_set_max_uses(text, integer) IS
+'Give a batch''s codes a new number of uses allowed each (NULL = no limit), counting the uses they have; returns the number of its codes.';
+
+/*
+ * A batch's limit of a code's uses per redeemer (NULL: none), counted from
+ * the history, which holds every use of a multi-use code.
+ */
+CREATE FUNCTION codes.batch_set_max_uses_per_redeemer(batch text, max_uses_per_redeemer integer)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+	cap			integer;
+	old_limit	integer;
+BEGIN
+	SELECT b.max_uses, b.max_uses_per_redeemer INTO cap, old_limit
+	FROM codes.batch AS b WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	IF cap IS NULL AND max_uses_per_redeemer OPERATOR(pg_catalog.<) 1 THEN
+		RAISE EXCEPTION 'max_uses_per_redeemer must be at least 1'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('max_uses_per_redeemer was %s.', max_uses_per_redeemer);
+	END IF;
+	IF max_uses_per_redeemer OPERATOR(pg_catalog.<) 1
+	   OR max_uses_per_redeemer OPERATOR(pg_catalog.>) cap THEN
+		RAISE EXCEPTION 'max_uses_per_redeemer must be between 1 and max_uses'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('max_uses_per_redeemer was %s, max_uses is %s.', max_uses_per_redeemer, cap);
+	END IF;
+	IF max_uses_per_redeemer IS DISTINCT FROM old_limit THEN
+		PERFORM codes.lock_batch_rules(batch_no, false);
+		UPDATE codes.batch AS b
+		SET max_uses_per_redeemer = batch_set_max_uses_per_redeemer.max_uses_per_redeemer
+		WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	END IF;
+	RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c
+			WHERE c.batch OPERATOR(pg_catalog.=) batch_no);
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_set_max_uses_per_redeemer(text, integer) IS
+'Give a batch a new limit of each code''s uses per redeemer (NULL = none); returns the number of its codes.';
+
+/*
+ * A batch's limit of uses per redeemer across its codes (NULL: none),
+ * counted from the history.  A single-use code's use on its row moves
+ * there when the batch gets the limit, so that past uses count; its row
+ * keeps counting it (uses = 1, used_at NULL), as for a use made under the
+ * limit.
+ */
+CREATE FUNCTION codes.batch_set_max_batch_uses_per_redeemer(batch text,
+															max_batch_uses_per_redeemer integer)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+	single		boolean;
+	old_limit	integer;
+BEGIN
+	IF max_batch_uses_per_redeemer OPERATOR(pg_catalog.<) 1 THEN
+		RAISE EXCEPTION 'max_batch_uses_per_redeemer must be at least 1'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('max_batch_uses_per_redeemer was %s.', max_batch_uses_per_redeemer);
+	END IF;
+	SELECT b.max_uses IS NOT DISTINCT FROM 1, b.max_batch_uses_per_redeemer
+	INTO single, old_limit
+	FROM codes.batch AS b WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	IF max_batch_uses_per_redeemer IS DISTINCT FROM old_limit THEN
+		PERFORM codes.lock_batch_rules(batch_no, single);
+		IF single AND old_limit IS NULL THEN
+			INSERT INTO codes.redemption_log (code, batch, redeemer, used_at)
+			SELECT c.code, c.batch, c.used_by, c.used_at FROM codes.codes AS c
+			WHERE c.batch OPERATOR(pg_catalog.=) batch_no AND c.used_at IS NOT NULL
+			  AND c.uses OPERATOR(pg_catalog.>) 0
+			ORDER BY c.used_at;
+			UPDATE codes.codes AS c SET used_at = NULL, used_by = NULL
+			WHERE c.batch OPERATOR(pg_catalog.=) batch_no AND c.used_at IS NOT NULL
+			  AND c.uses OPERATOR(pg_catalog.>) 0;
+		END IF;
+		UPDATE codes.batch AS b
+		SET max_batch_uses_per_redeemer = batch_set_max_batch_uses_per_redeemer.max_batch_uses_per_redeemer
+		WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	END IF;
+	RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c
+			WHERE c.batch OPERATOR(pg_catalog.=) batch_no);
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_set_max_batch_uses_per_redeemer(text, integer) IS
+'Give a batch a new limit of uses per redeemer across its codes (NULL = none), counting the uses made; returns the number of its codes.';
+
+REVOKE ALL ON FUNCTION codes.batch_set_valid_from(text, timestamptz),
+	codes.batch_set_max_uses(text, integer),
+	codes.batch_set_max_uses_per_redeemer(text, integer),
+	codes.batch_set_max_batch_uses_per_redeemer(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION codes.batch_set_valid_from(text, timestamptz),
+	codes.batch_set_max_uses(text, integer),
+	codes.batch_set_max_uses_per_redeemer(text, integer),
+	codes.batch_set_max_batch_uses_per_redeemer(text, integer) TO codes_admin;
+
+/*
+ * batch_codes: besides status (code_query's answer now, TIMEINVALID for
+ * every code of a revoked or expired batch, and for a deactivated code),
+ * each code's own state whatever its batch's period: deactivated,
+ * used_up, used (uses left) or unused, its uses counted as before (live
+ * holds count, holds whose time has passed do not); and its own controls
+ * and metadata.  A new result row is a new function: the old one's grants
+ * are carried over.
+ */
+ALTER FUNCTION codes.batch_codes(text) RENAME TO batch_codes_1_2;
+
+CREATE FUNCTION codes.batch_codes(batch text)
+RETURNS TABLE (code text, status text, uses integer, used_at timestamptz, used_by text,
+			   state text, deactivated_at timestamptz, bound_to text, metadata jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch);
+	hashed		boolean;
+	multi		boolean;
+	uncapped	boolean;
+	cap			integer;
+BEGIN
+	SELECT b.key_id IS NOT NULL, b.max_uses IS DISTINCT FROM 1, b.max_uses IS NULL, b.max_uses
+	INTO hashed, multi, uncapped, cap
+	FROM codes.batch AS b WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	RETURN QUERY
+		WITH own AS MATERIALIZED (
+			SELECT c.code, c.shown, c.batch, c.uses, c.used_at, c.used_by,
+				   c.deactivated_at, c.bound_to, c.metadata
+			FROM codes.codes AS c WHERE c.batch OPERATOR(pg_catalog.=) batch_no),
+		striped AS MATERIALIZED (
+			SELECT s.code, pg_catalog.sum(s.uses)::integer AS uses
+			FROM codes.use_stripes AS s WHERE s.batch OPERATOR(pg_catalog.=) batch_no
+			GROUP BY s.code),
+		latest AS MATERIALIZED (
+			SELECT DISTINCT ON (l.code) l.code, l.used_at, l.redeemer
+			FROM codes.redemption_log AS l
+			WHERE l.batch OPERATOR(pg_catalog.=) batch_no AND l.undone_at IS NULL
+			  AND l.held_until IS NULL
+			ORDER BY l.code, l.id DESC),
+		standing AS MATERIALIZED (
+			SELECT l.code,
+				   (pg_catalog.count(*) FILTER (
+						WHERE uncapped
+						  AND (l.held_until IS NULL
+							   OR l.held_until OPERATOR(pg_catalog.>=) pg_catalog.now()))
+					OPERATOR(pg_catalog.-) pg_catalog.count(*) FILTER (
+						WHERE NOT uncapped
+						  AND l.held_until OPERATOR(pg_catalog.<) pg_catalog.now()))::integer AS uses
+			FROM codes.redemption_log AS l
+			WHERE l.batch OPERATOR(pg_catalog.=) batch_no AND l.undone_at IS NULL
+			GROUP BY l.code),
+		counted AS MATERIALIZED (
+			SELECT own.code, own.shown, own.batch,
+				   own.uses OPERATOR(pg_catalog.+) COALESCE(striped.uses, 0)
+				   OPERATOR(pg_catalog.+) COALESCE(standing.uses, 0) AS uses,
+				   CASE WHEN multi OR own.used_at IS NULL THEN latest.used_at ELSE own.used_at END AS used_at,
+				   CASE WHEN multi OR own.used_at IS NULL THEN latest.redeemer ELSE own.used_by END AS used_by,
+				   own.deactivated_at, own.bound_to, own.metadata
+			FROM own
+				LEFT JOIN striped ON striped.code OPERATOR(pg_catalog.=) own.code
+				LEFT JOIN standing ON standing.code OPERATOR(pg_catalog.=) own.code
+				LEFT JOIN latest ON latest.code OPERATOR(pg_catalog.=) own.code)
+		SELECT CASE WHEN NOT hashed THEN COALESCE(counted.shown, counted.code::text) END,
+			   CASE WHEN counted.deactivated_at IS NOT NULL THEN 'TIMEINVALID'
+					ELSE codes.code_status(counted.batch, counted.uses) END,
+			   counted.uses, counted.used_at, counted.used_by,
+			   CASE WHEN counted.deactivated_at IS NOT NULL THEN 'deactivated'
+					WHEN NOT uncapped AND counted.uses OPERATOR(pg_catalog.>=) cap THEN 'used_up'
+					WHEN counted.uses OPERATOR(pg_catalog.>) 0 THEN 'used'
+					ELSE 'unused' END,
+			   counted.deactivated_at, counted.bound_to, counted.metadata
+		FROM counted;
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_codes(text) IS
+'Each code of a batch as handed out (NULL for hashed codes), with its status (as code_query answers now), uses, latest use, its own state (unused, used, used_up or deactivated, whatever its batch''s period), its controls and metadata.';
+
+REVOKE ALL ON FUNCTION codes.batch_codes(text) FROM PUBLIC;
+SELECT codes.carry_grants('codes.batch_codes_1_2(text)', 'codes.batch_codes(text)');
+DROP FUNCTION codes.batch_codes_1_2(text);
 
 DROP FUNCTION codes.carry_grants(regprocedure, regprocedure);

@@ -218,22 +218,20 @@ codes_store_set_batch(CodesStmtArgs *args, const CodesOutcome *out)
 }
 
 /*
- * Read the code's row with a saved statement that returns its batch, uses
- * and state (lock_sql or query_sql) and fill out with them; false if there
- * is no such code or batch (a batch_del that committed after this
+ * Fill out with the code's row, as the statement just run (lock_sql or
+ * query_sql) returned its batch, uses and state; false if there is no
+ * such code or batch (a batch_del that committed after this
  * statement's snapshot was taken, whose code is then treated as gone
  * too).  A row found is no guess, even if its batch is gone.
  */
 static bool
-read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
-		  CodesStmtArgs *args, CodesOutcome *out)
+fill_code(CodesStmtArgs *args, CodesOutcome *out)
 {
 	HeapTuple	row;
 	TupleDesc	desc;
 	Datum		bound;
 	bool		isnull;
 
-	codes_run_stmt(planp, sql, args, read_only, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return false;
 	out->guess = false;
@@ -256,6 +254,18 @@ read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
 }
 
 /*
+ * Read the code's row with a saved statement that returns its batch, uses
+ * and state (lock_sql or query_sql) and fill out with them (fill_code).
+ */
+static bool
+read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
+		  CodesStmtArgs *args, CodesOutcome *out)
+{
+	codes_run_stmt(planp, sql, args, read_only, SPI_OK_SELECT);
+	return fill_code(args, out);
+}
+
+/*
  * Why the code in out cannot be used now with this many uses, or CODES_OK:
  * its batch, its own state and its uses (codes_code_refusal).
  */
@@ -264,6 +274,18 @@ refusal(const CodesOutcome *out, int64 uses)
 {
 	return codes_code_refusal(&out->batch, uses, out->deactivated,
 							  out->bound_elsewhere);
+}
+
+/*
+ * A serialization failure: what a use rests on changed since the
+ * transaction's snapshot (what: "update" or "delete").
+ */
+static void
+serialization_failure(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to concurrent %s", what)));
 }
 
 /*
@@ -372,32 +394,42 @@ expire_holds(CodesStmtArgs *args, CodesOutcome *out)
 /*
  * Take the locks that every change of a multi-use code's uses shares (a
  * use, an undo, a confirm or a release of a hold): its batch's, which
- * batch_del takes alone, then the code's own, which code_del takes alone
- * (locks.c).  The code was found before they were taken: a delete that
- * committed meanwhile is seen now, with the latest snapshot.  True if the
- * code is still there; at READ COMMITTED false (the caller answers as for
- * a code not found); at REPEATABLE READ or SERIALIZABLE a delete after
- * the snapshot is a serialization failure, as for an UPDATE of a row
- * deleted meanwhile.  What its batch allows is read again: a change that
- * waited for the uses in progress (batch_set_max_uses) is seen too.
+ * batch_del and a change of the batch's rules (batch_set_max_uses, ...)
+ * take alone, then the code's own, which code_del takes alone (locks.c).
+ * The code was found before they were taken, so what out says of it may
+ * no longer hold: a delete, or a change of its batch's rules (which folds
+ * its stripes into its row, and commits before it lets go of the lock),
+ * may have committed meanwhile.  At READ COMMITTED the code and its batch
+ * are read again, with the latest snapshot: false if the code is gone
+ * (the caller answers as for a code not found); the caller looks again
+ * whether it is still multi-use.  At REPEATABLE READ or SERIALIZABLE a
+ * delete, or a change of the batch's rules, committed after the snapshot
+ * is a serialization failure, as for an UPDATE of a row changed
+ * meanwhile.
  */
 bool
 codes_store_share_code(CodesStmtArgs *args, CodesOutcome *out)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr exists_plan = NULL;
+	int32		batch_id = out->batch.id;
 
-	codes_lock_batch(out->batch.id, ShareLock);
+	codes_lock_batch(batch_id, ShareLock);
 	codes_lock_code_uses(DatumGetUUIDP(args->values[0]), ShareLock);
-	codes_run_stmt_snapshot(&plan, exists_sql, args, GetLatestSnapshot(),
-							SPI_OK_SELECT);
 	codes_refresh_batch_cache();
-	if (SPI_processed == 1 && codes_batch_info(out->batch.id, &out->batch))
-		return true;
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("could not serialize access due to concurrent delete")));
-	return false;
+	if (!IsolationUsesXactSnapshot())
+	{
+		codes_run_stmt_snapshot(&plan, query_sql, args, GetLatestSnapshot(),
+								SPI_OK_SELECT);
+		return fill_code(args, out);
+	}
+	codes_run_stmt_snapshot(&exists_plan, exists_sql, args, GetLatestSnapshot(),
+							SPI_OK_SELECT);
+	if (SPI_processed != 1 || !codes_batch_info(batch_id, &out->batch))
+		serialization_failure("delete");
+	if (codes_batch_rules_changed(batch_id))
+		serialization_failure("update");
+	return true;
 }
 
 /*
@@ -481,6 +513,8 @@ use_single(CodesStmtArgs *args, CodesOutcome *out)
 		out->reason = used_up(args, out);
 	if (out->reason != CODES_OK)
 		return;
+	if (IsolationUsesXactSnapshot() && codes_batch_rules_changed(out->batch.id))
+		serialization_failure("update");
 
 	if (logged_use(args, out))
 	{
@@ -514,7 +548,9 @@ use_single(CodesStmtArgs *args, CodesOutcome *out)
  * theirs back first), then record the use in the history under its
  * batch's limits per redeemer, giving the stripe's use back if they
  * refuse.  A refusal that an unlocked look can tell (the redeemer's share
- * used, as committed) writes nothing.  Its row is never locked.
+ * used, as committed) writes nothing.  Its row is never locked.  A code
+ * that its batch made single-use while the use waited for its lock is
+ * used as one.
  */
 static void
 use_multi(CodesStmtArgs *args, CodesOutcome *out)
@@ -531,6 +567,16 @@ use_multi(CodesStmtArgs *args, CodesOutcome *out)
 		out->reason = CODES_NOT_FOUND;
 		return;
 	}
+	/* as it is now: single-use meanwhile (batch_set_max_uses), say */
+	codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
+	if (!CODES_MULTI_USE(&out->batch))
+	{
+		use_single(args, out);
+		return;
+	}
+	out->reason = refusal(out, out->base);
+	if (out->reason != CODES_OK && out->reason != CODES_USED_UP)
+		return;
 	capped = !out->batch.max_uses_null;
 
 	out->reason = codes_history_precheck(args, &out->batch);

@@ -103,8 +103,9 @@ give_back(CodesStmtArgs *args, const CodesOutcome *found)
 /*
  * Find the code of the operation and take the locks a change of its
  * history takes first: a single-use code's row, the locks a multi-use
- * code's uses share (codes_store_share_code).  False if there is no such
- * code.
+ * code's uses share (codes_store_share_code, which reads the code again;
+ * if its batch made it single-use meanwhile, its row is locked too).
+ * False if there is no such code.
  */
 static bool
 open_history(CodesStmtArgs *args, CodesOutcome *found)
@@ -114,7 +115,12 @@ open_history(CodesStmtArgs *args, CodesOutcome *found)
 		return false;
 	codes_store_set_batch(args, found);
 	if (CODES_MULTI_USE(&found->batch))
-		return codes_store_share_code(args, found);
+	{
+		if (!codes_store_share_code(args, found))
+			return false;
+		if (CODES_MULTI_USE(&found->batch))
+			return true;
+	}
 	return codes_store_lock(args, found);
 }
 

@@ -150,6 +150,7 @@ in_cluster='
 	sh sql_tests/hmac_at_rest.sh
 	sh sql_tests/load.sh
 	sh sql_tests/hot_race.sh
+	sh sql_tests/alter_race.sh
 	sh sql_tests/example.sh
 '
 

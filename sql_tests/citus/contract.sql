@@ -98,6 +98,27 @@ FROM codes.batch_codes('hashed') b GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT codes.batch_codes('nope');
 \echo :LAST_ERROR_SQLSTATE
 
+-- changing a batch's rules: a cap lowered below the uses made, then none;
+-- single-use codes made multi-use (their uses move into the history),
+-- limited per redeemer across the batch; a limit per code; a start
+SELECT codes.batch_set_max_uses('multi', 2);
+SELECT b.state, b.uses, count(*) FROM codes.batch_codes('multi') b GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT codes.code_use(c.code, 'after') AS answer, count(*) FROM c WHERE c.name = 'multi' GROUP BY 1 ORDER BY 1;
+SELECT codes.batch_set_max_uses('multi', NULL);
+SELECT codes.batch_set_max_uses('uuid', 2);
+SELECT codes.batch_set_max_batch_uses_per_redeemer('uuid', 1);
+SELECT codes.batch_set_max_uses_per_redeemer('per redeemer', 2);
+SELECT codes.batch_set_valid_from('gift', '2000-01-01');
+SELECT codes.batch_set_max_uses('multi', 1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT c.name, codes.code_use(c.code, 'r' || c.n) AS answer, count(*)
+FROM c WHERE c.name IN ('uuid', 'per redeemer') AND c.n <= 12 GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT name, max_uses, max_uses_per_redeemer, max_batch_uses_per_redeemer, valid_from,
+	   issued, used_up, uses_left, uses
+FROM codes.batches ORDER BY name;
+SELECT batch, redeemer IS NOT NULL AS has_redeemer, undone_at IS NOT NULL AS undone, count(*)
+FROM codes.redemptions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+
 -- delete a code, a batch, the ended batches
 SELECT codes.code_del(c.code) AS deleted, count(*) FROM c WHERE c.name = 'uuid' AND c.n > 15 GROUP BY 1;
 SELECT codes.code_query(c.code), count(*) FROM c WHERE c.name = 'uuid' AND c.n > 15 GROUP BY 1;
