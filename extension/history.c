@@ -21,7 +21,15 @@
  *
  * Directly (rows.c) where the tables run no user's code; through SQL
  * otherwise, where the lock is held to the end of the transaction and the
- * count read with the latest snapshot.  No message contains a code.
+ * count read with the latest snapshot.  On Citus the count is read by a
+ * worker, in the transaction the coordinator opened there, with that
+ * transaction's snapshot: at READ COMMITTED one taken for the statement,
+ * after the lock, so it sees every use of the redeemer that took the lock
+ * before (Citus commits a transaction's work on the workers before its
+ * locks on the coordinator go); at REPEATABLE READ and SERIALIZABLE the
+ * one taken by the transaction's first statement there, which may miss
+ * such a use, so there a use that the limits guard is refused
+ * (codes_history_require_exact).  No message contains a code.
  *
  * Calls rows.c, statements.c, tables.c and locks.c; called by store.c.
  *
@@ -475,6 +483,28 @@ codes_history_record(CodesStmtArgs *args, const CodesBatchInfo *batch)
 	if (!known->direct_multi)
 		return record_by_sql(args, batch);
 	return record_directly(known, args, batch);
+}
+
+/*
+ * Refuse a use that the batch's limits per redeemer guard where they
+ * cannot be kept exact: at REPEATABLE READ or SERIALIZABLE when Citus
+ * keeps the history, whose worker would count the redeemer's uses with a
+ * snapshot that may predate one committed by another transaction of the
+ * same redeemer.  Called for every use of such a code, whatever its
+ * state, so that the caller learns it on the first call.
+ */
+void
+codes_history_require_exact(const CodesBatchInfo *batch)
+{
+	if (!codes_history_guarded(batch) || !IsolationUsesXactSnapshot() ||
+		!codes_tables(RowExclusiveLock)->log_remote)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("a code limited per redeemer cannot be used at isolation level %s on Citus",
+					IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+			 errdetail("On Citus a worker counts the redeemer's uses with its transaction's snapshot, which may not show a use another transaction has committed since."),
+			 errhint("Use it in a READ COMMITTED transaction.")));
 }
 
 /*
