@@ -26,7 +26,11 @@
  * of it would be.
  *
  * Directly (rows.c) where the tables run no user's code, else through
- * SQL, which fires what the user attached.  No message contains a code.
+ * SQL, which fires what the user attached (and which Citus sends to the
+ * worker holding the code).  Either way a use locks only the stripe it
+ * changes (through SQL, also one filled while it waited for its lock), not
+ * those it finds full, so that uses of a code used up do not wait for,
+ * nor deadlock with, each other.  No message contains a code.
  *
  * Calls rows.c, statements.c, tables.c and locks.c; called by store.c.
  *
@@ -74,18 +78,25 @@ typedef struct StripePass
 	TransactionId maker;		/* a transaction making a stripe, or none */
 } StripePass;
 
-/* Uses of one stripe, locked, skipping it if another holds it. */
+/*
+ * Lock one stripe if it holds fewer uses than $5 (its share, for a use),
+ * skipping it if another transaction holds it.  A full stripe is not
+ * locked: a use that finds a code used up holds none of its stripes.
+ */
 static const char *const lock_skip_sql =
 "SELECT s.uses FROM codes.use_stripes AS s "
-"WHERE s.code" EQ "$1 AND s.stripe" EQ "$4 FOR NO KEY UPDATE SKIP LOCKED";
+"WHERE s.code" EQ "$1 AND s.stripe" EQ "$4 AND s.uses" LT "$5 "
+"FOR NO KEY UPDATE SKIP LOCKED";
 
 /* The same, waiting for its holder. */
 static const char *const lock_wait_sql =
 "SELECT s.uses FROM codes.use_stripes AS s "
-"WHERE s.code" EQ "$1 AND s.stripe" EQ "$4 FOR NO KEY UPDATE";
+"WHERE s.code" EQ "$1 AND s.stripe" EQ "$4 AND s.uses" LT "$5 "
+"FOR NO KEY UPDATE";
 
-static const char *const exists_sql =
-"SELECT FROM codes.use_stripes AS s WHERE s.code" EQ "$1 AND s.stripe" EQ "$4";
+/* One stripe's uses, without a lock. */
+static const char *const read_sql =
+"SELECT s.uses FROM codes.use_stripes AS s WHERE s.code" EQ "$1 AND s.stripe" EQ "$4";
 
 /* Change a locked stripe's uses by $5. */
 static const char *const change_sql =
@@ -551,143 +562,155 @@ skipped_write(void)
 
 /*
  * Try stripe i as try_stripe does, with SQL: SELECT ... FOR NO KEY UPDATE
- * (SKIP LOCKED unless wait), then UPDATE; a missing stripe is made by
- * INSERT ... ON CONFLICT DO NOTHING.  At REPEATABLE READ or SERIALIZABLE
- * the executor raises the serialization failure of a stripe changed
- * since the snapshot.
+ * of the stripe if it has room (SKIP LOCKED unless wait), then UPDATE; a
+ * missing stripe is made by INSERT ... ON CONFLICT DO NOTHING.  Only the
+ * stripe changed stays locked (a full one can be locked only when a
+ * change committed after the statement's snapshot filled it).  At
+ * REPEATABLE READ or SERIALIZABLE the executor raises the serialization
+ * failure of a stripe changed since the snapshot.
  */
 static StripeTry
 try_by_sql(CodesStmtArgs *args, int stripe, int32 share, int32 delta, bool wait)
 {
 	static SPIPlanPtr skip_plan = NULL;
 	static SPIPlanPtr wait_plan = NULL;
-	static SPIPlanPtr exists_plan = NULL;
+	static SPIPlanPtr read_plan = NULL;
 	static SPIPlanPtr change_plan = NULL;
 	static SPIPlanPtr make_plan = NULL;
+	int64		below = delta > 0 ? share : PG_INT64_MAX;
 
 	codes_set_number(args, stripe);
-	codes_set_big(args, delta);
+	codes_set_big(args, below);
 	if (wait)
 		codes_run_stmt(&wait_plan, lock_wait_sql, args, false, SPI_OK_SELECT);
 	else
 		codes_run_stmt(&skip_plan, lock_skip_sql, args, false, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 	{
-		if (delta > 0 && DatumGetInt32(codes_result(1)) >= share)
-			return STRIPE_FULL;
+		codes_set_big(args, delta);
 		codes_run_stmt(&change_plan, change_sql, args, false, SPI_OK_UPDATE);
 		if (SPI_processed != 1)
 			skipped_write();
 		return STRIPE_DONE;
 	}
 	if (wait)
-		return STRIPE_FULL;		/* gone meanwhile */
+		return STRIPE_FULL;		/* filled or gone meanwhile */
 
-	codes_run_stmt(&exists_plan, exists_sql, args, true, SPI_OK_SELECT);
+	/* full, held by another transaction, or missing */
+	codes_run_stmt(&read_plan, read_sql, args, false, SPI_OK_SELECT);
 	if (SPI_processed == 1)
-		return STRIPE_BUSY;
+		return DatumGetInt32(codes_result(1)) < below ? STRIPE_BUSY : STRIPE_FULL;
 	if (delta > 0 && share < 1)
 		return STRIPE_FULL;
+	codes_set_big(args, delta);
 	codes_run_stmt(&make_plan, make_sql, args, false, SPI_OK_INSERT);
 	if (SPI_processed == 1)
 		return STRIPE_DONE;
 	/* not made: another transaction made it, or a trigger skipped it */
-	codes_run_stmt(&exists_plan, exists_sql, args, false, SPI_OK_SELECT);
+	codes_run_stmt(&read_plan, read_sql, args, false, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		skipped_write();
-	return STRIPE_BUSY;
+	return STRIPE_AGAIN;
 }
 
 /*
- * The code's stripes, as a new statement sees them, into out
- * (CODES_STRIPES entries, with their uses into uses); their number.
+ * The stripes worth trying, as a new statement sees the code's stripes,
+ * into out (CODES_STRIPES entries); their number.  For a use, those below
+ * their share of cap, made or not; for an undo, those there are, or,
+ * where there is none, every one (to make one).  Read in one statement,
+ * so that a code used up costs one.
  */
 static int
-list_by_sql(CodesStmtArgs *args, int *out, int32 *uses)
+candidates_by_sql(CodesStmtArgs *args, int64 cap, int32 delta, int *out)
 {
 	static SPIPlanPtr plan = NULL;
+	int32		uses[CODES_STRIPES];
+	bool		made[CODES_STRIPES];
 	uint64		i;
 	int			n = 0;
+	int			stripe;
 
+	memset(made, false, sizeof(made));
 	codes_run_stmt(&plan, all_sql, args, false, SPI_OK_SELECT);
-	for (i = 0; i < SPI_processed && n < CODES_STRIPES; i++)
+	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
 
-		out[n] = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[i],
+		stripe = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[i],
 											 SPI_tuptable->tupdesc, 1, &isnull));
-		uses[n] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 2, &isnull));
-		n++;
+		if (stripe < 0 || stripe >= CODES_STRIPES)
+			continue;
+		made[stripe] = true;
+		uses[stripe] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	for (stripe = 0; stripe < CODES_STRIPES; stripe++)
+	{
+		if (delta > 0 ? (made[stripe] ? uses[stripe] : 0) < share_of(cap, stripe)
+			: made[stripe])
+			out[n++] = stripe;
+	}
+	if (delta < 0 && n == 0)
+	{
+		for (stripe = 0; stripe < CODES_STRIPES; stripe++)
+			out[n++] = stripe;
 	}
 	return n;
 }
 
 /*
- * change_directly, through SQL: a use tries the stripes with a share,
- * then those past them with room; an undo the stripes there are, then
- * any.  Then it waits for the first stripe it found held, and looks again.
+ * change_directly, through SQL.  A use first tries one stripe with a
+ * share, at random: while the code has room, most uses end there.  Then
+ * the stripes worth trying (candidates_by_sql), from a random one on,
+ * passing by those others hold; then it waits for the first of those, and
+ * looks again.  Returns the stripe changed, or -1 when none has room (the
+ * code is used up); no stripe it did not change stays locked.
  */
 static int
 change_by_sql(CodesStmtArgs *args, int64 cap, int32 delta)
 {
 	int			n = stripes_with_room(cap);
 
+	if (delta > 0 && n > 0)
+	{
+		int			stripe = (int) pg_prng_uint64_range(&pg_global_prng_state, 0, n - 1);
+
+		if (try_by_sql(args, stripe, share_of(cap, stripe), delta, false) == STRIPE_DONE)
+			return stripe;
+	}
 	for (;;)
 	{
 		int			order[CODES_STRIPES];
-		int32		uses[CODES_STRIPES];
-		int			norder = 0;
+		int			norder = candidates_by_sql(args, cap, delta, order);
 		int			held = -1;
-		int			pass;
+		int			start;
+		int			k;
 
-		for (pass = 0; pass < 2 && held < 0; pass++)
+		if (norder == 0)
+			return -1;
+		start = norder > 1 ?
+			(int) pg_prng_uint64_range(&pg_global_prng_state, 0, norder - 1) : 0;
+		for (k = 0; k < norder; k++)
 		{
-			int			start;
-			int			k;
-			int			i;
+			int			stripe = order[(start + k) % norder];
 
-			if ((delta > 0) == (pass == 0))
+			switch (try_by_sql(args, stripe, share_of(cap, stripe), delta, false))
 			{
-				/* 0 .. n-1 for a use; every stripe for an undo */
-				norder = delta > 0 ? n : CODES_STRIPES;
-				for (i = 0; i < norder; i++)
-					order[i] = i;
-			}
-			else
-			{
-				/* the stripes there are: past n with room, for a use */
-				int			found = list_by_sql(args, order, uses);
-
-				norder = 0;
-				for (i = 0; i < found; i++)
-					if (delta < 0 || (order[i] >= n && uses[i] < share_of(cap, order[i])))
-						order[norder++] = order[i];
-			}
-			start = norder > 1 ?
-				(int) pg_prng_uint64_range(&pg_global_prng_state, 0, norder - 1) : 0;
-			for (k = 0; k < norder; k++)
-			{
-				int			stripe = order[(start + k) % norder];
-
-				switch (try_by_sql(args, stripe, share_of(cap, stripe), delta, false))
-				{
-					case STRIPE_DONE:
-						return stripe;
-					case STRIPE_BUSY:
-					case STRIPE_AGAIN:
-						if (held < 0)
-							held = stripe;
-						break;
-					default:
-						break;
-				}
+				case STRIPE_DONE:
+					return stripe;
+				case STRIPE_BUSY:
+				case STRIPE_AGAIN:
+					if (held < 0)
+						held = stripe;
+					break;
+				default:
+					break;
 			}
 		}
-		if (held < 0)
-			return -1;
-		if (try_by_sql(args, held, share_of(cap, held), delta, true) == STRIPE_DONE)
+		if (held >= 0 &&
+			try_by_sql(args, held, share_of(cap, held), delta, true) == STRIPE_DONE)
 			return held;
+		/* filled meanwhile, or waited: look again */
 	}
 }
 
