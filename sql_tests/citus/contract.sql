@@ -27,6 +27,9 @@ SELECT name, count(*) FROM c GROUP BY name ORDER BY name;
 SELECT name, pattern, key_id IS NOT NULL AS hashed, max_uses, max_uses_per_redeemer,
 	   issued, used_up, uses_left, metadata, state
 FROM codes.batches ORDER BY name;
+-- a batch's name is its own
+SELECT codes.code_gen(1, NULL, NULL, batch => 'gift');
+\echo :LAST_ERROR_SQLSTATE
 
 -- query before any use
 SELECT c.name, codes.code_query(c.code), count(*) FROM c GROUP BY 1, 2 ORDER BY 1, 2;
