@@ -7,9 +7,15 @@ MODULE_big = codes
 OBJS = \
 	extension/codes.o \
 	extension/code_gen.o \
+	extension/code_control.o \
+	extension/entry.o \
+	extension/checkout.o \
+	extension/holds.o \
 	extension/store.o \
 	extension/store_direct.o \
+	extension/store_undo.o \
 	extension/stripes.o \
+	extension/stripes_sql.o \
 	extension/history.o \
 	extension/statements.o \
 	extension/rows.o \

@@ -97,6 +97,7 @@ in_cluster='
 	make -s installcheck REGRESS= TAP_TESTS= || cat output_iso/regression.diffs
 	sh sql_tests/dump_restore.sh
 	sh sql_tests/getting_started.sh
+	sh sql_tests/recipes.sh
 	sh sql_tests/readme_js.sh
 	sh sql_tests/hmac_at_rest.sh
 	sh sql_tests/load.sh

@@ -164,6 +164,30 @@ ROLLBACK;
 SELECT count(*) FROM codes.redemptions WHERE redeemer = 'rolled-back';
 SELECT uses FROM codes.batches WHERE name = 'twice';
 
+-- a transaction of many uses of one code takes them from the stripe it
+-- already holds while that has room (64 stripes of 100 uses each here),
+-- leaving the others to other customers; a savepoint rolled back takes
+-- its uses with it, and the next use finds the stripe again
+CREATE TEMP TABLE bulk AS
+SELECT code FROM codes.code_gen(1, NULL, NULL, max_uses => 6400, batch => 'bulk') AS code;
+BEGIN;
+SELECT count(*) FILTER (WHERE codes.code_use(code, 'b' || g) = 'SUCCEED')
+FROM bulk, generate_series(1, 30) AS g;
+SAVEPOINT s;
+SELECT codes.code_use(code, 'in-savepoint') FROM bulk;
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) FILTER (WHERE codes.code_use(code, 'c' || g) = 'SUCCEED')
+FROM bulk, generate_series(1, 30) AS g;
+SELECT count(*) AS stripes, sum(uses) AS uses FROM codes.use_stripes s JOIN bulk b ON s.code = b.code::uuid;
+COMMIT;
+SELECT uses, uses_left FROM codes.batches WHERE name = 'bulk';
+-- past a stripe's share of 100, another stripe: 150 uses in one
+-- transaction take at most three more
+SELECT count(*) FILTER (WHERE codes.code_use(code, 'd' || g) = 'SUCCEED')
+FROM bulk, generate_series(1, 150) AS g;
+SELECT count(*) <= 4 AS few_stripes, max(uses) AS most, sum(uses) AS uses
+FROM codes.use_stripes s JOIN bulk b ON s.code = b.code::uuid;
+
 -- deleting a multi-use code deletes its stripes and history; deleting a
 -- batch, all of its codes'
 SELECT codes.code_del(code) FROM promo;
