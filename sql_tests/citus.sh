@@ -121,11 +121,16 @@ run() {
 				   count(*) FILTER (WHERE relname ~ '^redemption_log_redeemer_[0-9]+\$') || ' ' ||
 				   count(*) FILTER (WHERE relname ~ '^codes_used_by_[0-9]+\$') || ' ' ||
 				   (SELECT count(*) FROM pg_attribute AS a JOIN pg_class AS b ON b.oid = a.attrelid
+					WHERE b.relname ~ '^redemption_log_[0-9]+\$' AND a.attname = 'held_until') || ' ' ||
+				   (SELECT count(*) FROM pg_attribute AS a JOIN pg_class AS b ON b.oid = a.attrelid
+					WHERE b.relname ~ '^codes_[0-9]+\$' AND a.attname = 'bound_to') || ' ' ||
+				   (SELECT count(*) FROM pg_attribute AS a JOIN pg_class AS b ON b.oid = a.attrelid
 					WHERE b.relname ~ '^batch_[0-9]+\$' AND a.attname = 'max_batch_uses_per_redeemer')
 			FROM pg_class WHERE relnamespace = 'codes'::regnamespace")
 		set -- $shards
-		[ "$1" -gt 0 ] && [ "$2" = "$1" ] && [ "$3" = "$1" ] && [ "$4" = 1 ] ||
-			fail "the shards on port $p were not all updated (shards of the history, new indexes there and on codes, the new column of codes.batch): $shards"
+		[ "$1" -gt 0 ] && [ "$2" = "$1" ] && [ "$3" = "$1" ] && [ "$4" = "$1" ] &&
+			[ "$5" = "$1" ] && [ "$6" = 1 ] ||
+			fail "the shards on port $p were not all updated (shards of the history; new indexes there and on codes; new columns there, on codes and on codes.batch): $shards"
 	done
 	sql -c 'SELECT codes.distribute()' >/dev/null || fail "codes.distribute() after the update"
 	out=$(sql <<-'EOF'
