@@ -1223,8 +1223,11 @@ SELECT codes.change_table('codes.redemption_log', 'DROP INDEX codes.redemption_l
 SELECT codes.change_table('codes.redemption_log', 'DROP INDEX codes.redemption_log_batch');
 SELECT codes.change_table('codes.redemption_log',
 	'CREATE INDEX redemption_log_batch ON codes.redemption_log (batch, redeemer)');
+-- (redeemer, code, id): a redeemer's uses of one code, newest last, so that
+-- an undo of the redeemer's latest use reads it first, backwards, however
+-- many uses the redeemer has made of the code.
 SELECT codes.change_table('codes.redemption_log',
-	'CREATE INDEX redemption_log_redeemer ON codes.redemption_log (redeemer, code)');
+	'CREATE INDEX redemption_log_redeemer ON codes.redemption_log (redeemer, code, id)');
 
 /*
  * The history's key: (code, id) rather than id alone, which no look-up

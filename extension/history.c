@@ -7,21 +7,23 @@
  *	  the latest standing use of a code undone.
  *
  * The limits per redeemer are exact under any concurrency.  A use counts
- * the redeemer's standing uses (through the index on (redeemer, code), or
- * on (batch, redeemer) for a batch-wide limit) and records its own while
- * it holds a short lock on that redeemer of that code or batch (locks.c),
- * reading with a dirty snapshot: a use or undo of the same redeemer in
- * progress in another transaction is seen, and waited for (without the
- * lock) before counting again.  So two uses of one redeemer take turns,
- * and uses of different redeemers never wait for each other.  At
- * REPEATABLE READ or SERIALIZABLE, a refusal that rests on a use committed
- * after the transaction's snapshot is a serialization failure, as INSERT
- * ... ON CONFLICT DO NOTHING's would be.  Every look-up is one index range:
- * the cost of a use does not grow with the code's past uses.
+ * the redeemer's standing uses (through the index on (redeemer, code,
+ * id), or on (batch, redeemer) for a batch-wide limit) and records its
+ * own while it holds a short lock on that redeemer of that code or batch
+ * (locks.c), reading with a dirty snapshot: a use or undo of the same
+ * redeemer in progress in another transaction is seen, and waited for
+ * (without the lock) before counting again.  So two uses of one redeemer
+ * take turns, and uses of different redeemers never wait for each other.
+ * At REPEATABLE READ or SERIALIZABLE, a refusal that rests on a use
+ * committed after the transaction's snapshot is a serialization failure,
+ * as INSERT ... ON CONFLICT DO NOTHING's would be.  Every look-up is one
+ * index range, and an undo reads the latest use first: the cost of a use
+ * or an undo does not grow with the code's past uses.
  *
  * Directly (rows.c) where the tables run no user's code; through SQL
- * otherwise, where the lock is held to the end of the transaction and the
- * count read with the latest snapshot.  On Citus the count is read by a
+ * otherwise, where the lock is one of 64 per code or batch (the
+ * redeemer's bucket), held to the end of the transaction, and the count
+ * is read with the latest snapshot.  On Citus the count is read by a
  * worker, in the transaction the coordinator opened there, with that
  * transaction's snapshot: at READ COMMITTED one taken for the statement,
  * after the lock, so it sees every use of the redeemer that took the lock
@@ -42,6 +44,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "commands/sequence.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -78,24 +81,23 @@ static const char *const insert_sql =
 "VALUES ($1, $3, $2, pg_catalog.now(), $6, $7, $8) RETURNING id";
 
 /*
- * Undo the latest standing use of code $1, of redeemer $2: found among the
- * redeemer's uses of the code (the subquery keeps the planner on the index
- * on (redeemer, code) rather than walking the code's uses), or, without a
- * redeemer, the code's latest.
+ * Undo the latest standing use of code $1 (of redeemer $2, found through
+ * the index on (redeemer, code, id), read backwards from the newest): the
+ * use chosen, and the one undone (NULL when the UPDATE skipped the chosen
+ * one); no row when none stands.
  */
+#define UNDO_LATEST_SQL(which) \
+	"WITH latest AS (SELECT h.id FROM codes.redemption_log AS h " \
+	" WHERE " which " AND h.undone_at IS NULL AND h.held_until IS NULL " \
+	" ORDER BY h.id DESC LIMIT 1), " \
+	"undone AS (UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() " \
+	" WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT latest.id FROM latest) " \
+	" AND l.undone_at IS NULL RETURNING l.id) " \
+	"SELECT latest.id, (SELECT undone.id FROM undone) FROM latest"
 static const char *const undo_redeemer_sql =
-"UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() "
-"WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT h.id FROM (SELECT h.id, h.undone_at, h.held_until "
-"  FROM codes.redemption_log AS h "
-"  WHERE h.redeemer" EQ "$2 AND h.code" EQ "$1 OFFSET 0) AS h "
-" WHERE h.undone_at IS NULL AND h.held_until IS NULL ORDER BY h.id DESC LIMIT 1) "
-"AND l.undone_at IS NULL";
+UNDO_LATEST_SQL("h.redeemer" EQ "$2 AND h.code" EQ "$1");
 static const char *const undo_code_sql =
-"UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() "
-"WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT h.id FROM codes.redemption_log AS h "
-" WHERE h.code" EQ "$1 AND h.undone_at IS NULL AND h.held_until IS NULL "
-" ORDER BY h.id DESC LIMIT 1) "
-"AND l.undone_at IS NULL";
+UNDO_LATEST_SQL("h.code" EQ "$1");
 
 /*
  * Whether a use of a code of this batch is recorded under a limit per
@@ -135,8 +137,9 @@ serialization_failure(void)
  */
 
 /*
- * Keys for a scan of one redeemer's uses: of code key through the index
- * on (redeemer, code), or of batch batch_id through (batch, redeemer).
+ * Keys for a scan of one redeemer's uses: of code key through the first
+ * two columns of the index on (redeemer, code, id), or of batch batch_id
+ * through (batch, redeemer).
  * The redeemer is compared under the index's collation.
  */
 static void
@@ -439,12 +442,33 @@ judge_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch,
 }
 
 /*
+ * Lock the redeemer of the use until the transaction ends, for the SQL
+ * path: its bucket (locks.c) of the code, then of the batch, as the
+ * batch's limits need.
+ */
+static void
+lock_redeemer_bucket(CodesStmtArgs *args, const CodesBatchInfo *batch)
+{
+	text	   *redeemer = args_redeemer(args);
+	uint32		fold = (uint32) codes_key_fold(DatumGetUUIDP(args->values[0]));
+
+	if (CODES_MULTI_USE(batch) && !batch->per_redeemer_null)
+		codes_lock_redeemer_bucket(CODES_LOCK_CODE_REDEEMER, fold, redeemer);
+	if (!batch->batch_limit_null)
+		codes_lock_redeemer_bucket(CODES_LOCK_BATCH_REDEEMER, (uint32) batch->id,
+								   redeemer);
+}
+
+/*
  * Record the use with SQL, under the batch's limits per redeemer: the
- * locks on the redeemer are held to the end of the transaction, so a use
- * of the same redeemer in progress has committed or rolled back when the
- * count is read, with the latest snapshot.  At REPEATABLE READ or
- * SERIALIZABLE a refusal counted from uses the transaction's snapshot
- * does not see is a serialization failure.
+ * redeemer's bucket locks are held to the end of the transaction, so a
+ * use of the same redeemer in progress has committed or rolled back when
+ * the count is read, with the latest snapshot, after a command counter
+ * increment (so that it sees the transaction's own uses, those of the
+ * same statement included).  At REPEATABLE READ or SERIALIZABLE a refusal
+ * is a serialization failure when the transaction's snapshot, as a new
+ * statement would see it (its own uses too), counts otherwise: when it
+ * rests on uses or undos of other transactions that committed after it.
  */
 static CodesReason
 record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch, int64 *id)
@@ -456,16 +480,20 @@ record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch, int64 *id)
 
 	if (codes_history_guarded(batch))
 	{
-		lock_redeemer(args, batch, true);
+		lock_redeemer_bucket(args, batch);
+		CommandCounterIncrement();
 		reason = judge_by_sql(args, batch, GetLatestSnapshot(), latest);
 		if (reason != CODES_OK && IsolationUsesXactSnapshot())
 		{
-			(void) judge_by_sql(args, batch, NULL, own);
+			(void) judge_by_sql(args, batch, GetTransactionSnapshot(), own);
 			if (own[0] != latest[0] || own[1] != latest[1])
 				serialization_failure();
 		}
 		else if (IsolationIsSerializable())
-			(void) judge_by_sql(args, batch, NULL, own);	/* predicate locks */
+		{
+			/* the predicate locks of the reads */
+			(void) judge_by_sql(args, batch, GetTransactionSnapshot(), own);
+		}
 	}
 	if (reason == CODES_OK)
 	{
@@ -572,28 +600,42 @@ codes_history_limits(CodesStmtArgs *args, const CodesBatchInfo *batch)
 
 /*
  * Undo the latest standing use of the code in args (of its redeemer, if
- * given): mark it undone now.  True if there was one.  At READ COMMITTED
- * an undo that finds the use undone meanwhile by another looks for the
- * next.
+ * given): mark it undone now.  True if there was one.
+ *
+ * At READ COMMITTED an undo that waited for another transaction changing
+ * the use it chose finds it undone when that one commits (the UPDATE
+ * skips it), while older uses may stand: it looks again, with a new
+ * snapshot, until it undoes one or none stands.  Each lost race is a use
+ * that another transaction undid, so the next look chooses another; one
+ * chosen twice and skipped twice was not lost but kept (a trigger that
+ * skips the row, a row security policy), and the undo gives up.  At
+ * REPEATABLE READ or SERIALIZABLE the UPDATE raises the serialization
+ * failure itself.
  */
 bool
 codes_history_undo(CodesStmtArgs *args)
 {
 	static SPIPlanPtr redeemer_plan = NULL;
 	static SPIPlanPtr code_plan = NULL;
-	int			tries;
+	int64		before = 0;
 
-	for (tries = 0; tries < 2; tries++)
+	for (;;)
 	{
+		int64		chosen;
+
 		if (args->nulls[1] == 'n')
-			codes_run_stmt(&code_plan, undo_code_sql, args, false, SPI_OK_UPDATE);
+			codes_run_stmt(&code_plan, undo_code_sql, args, false, SPI_OK_SELECT);
 		else
 			codes_run_stmt(&redeemer_plan, undo_redeemer_sql, args, false,
-						   SPI_OK_UPDATE);
-		if (SPI_processed == 1)
+						   SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			return false;
+		if (!codes_result_null(2))
 			return true;
-		if (IsolationUsesXactSnapshot())
-			break;
+		chosen = DatumGetInt64(codes_result(1));
+		if (IsolationUsesXactSnapshot() || chosen == before)
+			return false;
+		before = chosen;
+		CHECK_FOR_INTERRUPTS();
 	}
-	return false;
 }

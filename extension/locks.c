@@ -3,8 +3,10 @@
  * locks.c
  *	  The heavyweight locks codes takes besides row locks: on a batch,
  *	  which uses of its multi-use codes share and deletes of its codes take
- *	  alone; and short ones that make two transactions take turns while
- *	  one of them makes a code's stripe or records a redeemer's use.
+ *	  alone; short ones that make two transactions take turns while one of
+ *	  them makes a code's stripe or records a redeemer's use; and, for
+ *	  history recorded through SQL, ones on buckets of redeemers held to
+ *	  the end of the transaction.
  *
  * Their tags are LOCKTAG_USERLOCK, which PostgreSQL reserves for code
  * outside the core and no SQL function takes: an application cannot take
@@ -216,4 +218,29 @@ lock_batches(PG_FUNCTION_ARGS)
 		SPI_finish();
 	}
 	PG_RETURN_VOID();
+}
+
+/*
+ * How many locks the SQL path takes, at most, on the redeemers of one code
+ * or of one batch.
+ */
+#define REDEEMER_BUCKETS 64
+
+/*
+ * Lock a redeemer (NULL: uses without one) of a code or a batch ("of", as
+ * for codes_lock_redeemer) until the transaction ends, as the SQL path of
+ * history.c does: one of REDEEMER_BUCKETS locks of that code or batch,
+ * which the redeemer's hash chooses.  So a transaction that records uses
+ * of any number of redeemers holds at most that many locks per code or
+ * batch (one per redeemer would run the shared lock table out of memory);
+ * redeemers of one bucket only take turns.
+ */
+void
+codes_lock_redeemer_bucket(CodesLockKind kind, uint32 of, text *redeemer)
+{
+	LOCKTAG		tag;
+
+	redeemer_tag(&tag, kind, of, redeemer);
+	tag.locktag_field3 %= REDEEMER_BUCKETS;
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }

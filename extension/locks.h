@@ -27,5 +27,7 @@ extern void codes_lock_code(CodesLockKind kind, const pg_uuid_t *key);
 extern void codes_unlock_code(CodesLockKind kind, const pg_uuid_t *key);
 extern void codes_lock_redeemer(CodesLockKind kind, uint32 of, text *redeemer);
 extern void codes_unlock_redeemer(CodesLockKind kind, uint32 of, text *redeemer);
+extern void codes_lock_redeemer_bucket(CodesLockKind kind, uint32 of,
+									   text *redeemer);
 
 #endif							/* CODES_LOCKS_H */

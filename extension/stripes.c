@@ -48,7 +48,7 @@
 #include "locks.h"
 #include "rows.h"
 #include "statements.h"
-#include "stripes_internal.h"
+#include "stripes.h"
 #include "tables.h"
 
 /* A direct pass over one code's stripes. */

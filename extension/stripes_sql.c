@@ -20,7 +20,7 @@
 #include "executor/spi.h"
 
 #include "statements.h"
-#include "stripes_internal.h"
+#include "stripes_sql.h"
 
 /*
  * Lock one stripe if it has fewer uses than $5, skipping it if another

@@ -222,7 +222,8 @@ judge_tables(void)
 {
 	static const AttrNumber key_cols[] = {CODES_STRIPE_COL_CODE, CODES_STRIPE_COL_STRIPE};
 	static const AttrNumber code_id[] = {CODES_LOG_COL_CODE, CODES_LOG_COL_ID};
-	static const AttrNumber redeemer_code[] = {CODES_LOG_COL_REDEEMER, CODES_LOG_COL_CODE};
+	static const AttrNumber redeemer_code_id[] = {CODES_LOG_COL_REDEEMER,
+	CODES_LOG_COL_CODE, CODES_LOG_COL_ID};
 	static const AttrNumber batch_redeemer[] = {CODES_LOG_COL_BATCH, CODES_LOG_COL_REDEEMER};
 	Relation	codes = table_open(tables.codes, NoLock);
 	Relation	log = table_open(tables.log, NoLock);
@@ -257,7 +258,7 @@ judge_tables(void)
 		columns_as_made(log, log_columns, lengthof(log_columns)) &&
 		columns_as_made(stripes, stripes_columns, lengthof(stripes_columns)) &&
 		index_as_made(log, tables.log_index, 2, code_id, true) &&
-		index_as_made(log, tables.log_redeemer_index, 2, redeemer_code, false) &&
+		index_as_made(log, tables.log_redeemer_index, 3, redeemer_code_id, false) &&
 		index_as_made(log, tables.log_batch_index, 2, batch_redeemer, false) &&
 		index_as_made(stripes, tables.stripes_index, 2, key_cols, true);
 	tables.direct_delete = tables.direct_multi && !tables.user_code;

@@ -52,7 +52,7 @@ typedef struct CodesTables
 	Oid			log;			/* codes.redemption_log */
 	Oid			log_seq;		/* its id sequence */
 	Oid			log_index;		/* its index on (code, id), or InvalidOid */
-	Oid			log_redeemer_index; /* on (redeemer, code) */
+	Oid			log_redeemer_index; /* on (redeemer, code, id) */
 	Oid			log_batch_index;	/* on (batch, redeemer) */
 	Oid			stripes;		/* codes.use_stripes */
 	Oid			stripes_index;	/* its key, (code, stripe) */

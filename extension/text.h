@@ -31,9 +31,6 @@ StaticAssertDecl(sizeof(CODES_ALPHABET) == CODES_ALPHABET_SIZE + 1,
 #define CODES_SYMBOL_DIGIT		'*'
 #define CODES_SYMBOL_CHECK		'^'
 
-/* Longest pattern, in characters (documented in README.md). */
-#define CODES_MAX_PATTERN		64
-
 /* Most random symbols a check symbol can cover: weights 1..30 mod 31. */
 #define CODES_MAX_CHECKED		29
 

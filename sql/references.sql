@@ -90,6 +90,7 @@ SELECT codes.code_del(code) FROM c WHERE n = 1;
 SELECT count(*) FROM codes.holds;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
+REVOKE SELECT ON c, m FROM regress_codes_shop;
 DROP ROLE regress_codes_shop;
 
 DROP EXTENSION codes;

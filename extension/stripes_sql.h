@@ -1,16 +1,19 @@
 /*-------------------------------------------------------------------------
  *
- * stripes_internal.h
- *	  What the two ways of changing a code's stripes share: the shares of
- *	  a cap, and what trying one stripe came to (stripes.c, the direct
- *	  way; stripes_sql.c, through SQL).
+ * stripes_sql.h
+ *	  A code's stripes through SQL (stripes_sql.c), and what the two ways
+ *	  of changing them share: how many there are, the shares of a cap,
+ *	  and what trying one stripe came to (stripes.c is the direct way).
  *
  *-------------------------------------------------------------------------
  */
-#ifndef CODES_STRIPES_INTERNAL_H
-#define CODES_STRIPES_INTERNAL_H
+#ifndef CODES_STRIPES_SQL_H
+#define CODES_STRIPES_SQL_H
 
-#include "stripes.h"
+#include "operation.h"			/* CodesStmtArgs */
+
+/* Stripes a code may have, numbered 0 to CODES_STRIPES - 1. */
+#define CODES_STRIPES	64
 
 /* What trying one stripe came to (try_stripe). */
 typedef enum StripeTry
@@ -54,5 +57,8 @@ codes_stripes_with_room(int64 cap)
 }
 
 extern int	codes_stripes_change_by_sql(CodesStmtArgs *args, int64 cap, int32 delta);
+extern void codes_stripes_put_back(CodesStmtArgs *args, int stripe);
+extern int64 codes_stripes_uses(CodesStmtArgs *args, bool fresh);
+extern void codes_stripes_delete(CodesStmtArgs *args);
 
-#endif							/* CODES_STRIPES_INTERNAL_H */
+#endif							/* CODES_STRIPES_SQL_H */
