@@ -15,7 +15,9 @@
 #     by code, colocated), a second call changes nothing, and the rows live
 #     on the workers;
 #   - the contract (sql_tests/citus/contract.sql: all calls, patterns,
-#     hashed codes, multi-use and per-redeemer codes, undo, batch admin)
+#     hashed codes, multi-use and per-redeemer codes, undo, batch admin;
+#     codes without a total limit, limits across a batch, holds,
+#     references, one code at a time)
 #     answers on the coordinator exactly as in a database of one plain
 #     node (a second database on the coordinator, without Citus);
 #   - a worker refuses the calls on codes and batches (55000);
