@@ -23,15 +23,9 @@
  * Directly (rows.c) where the tables run no user's code; through SQL
  * otherwise, where the lock is one of 64 per code or batch (the
  * redeemer's bucket), held to the end of the transaction, and the count
- * is read with the latest snapshot.  On Citus the count is read by a
- * worker, in the transaction the coordinator opened there, with that
- * transaction's snapshot: at READ COMMITTED one taken for the statement,
- * after the lock, so it sees every use of the redeemer that took the lock
- * before (Citus commits a transaction's work on the workers before its
- * locks on the coordinator go); at REPEATABLE READ and SERIALIZABLE the
- * one taken by the transaction's first statement there, which may miss
- * such a use, so there a use that the limits guard is refused
- * (codes_history_require_exact).  No message contains a code.
+ * is read with the latest snapshot; on Citus a worker reads it with its
+ * own snapshot, exact at READ COMMITTED only (codes_history_require_exact).
+ * No message contains a code.
  *
  * Calls rows.c, statements.c, tables.c and locks.c; called by store.c.
  *
@@ -537,11 +531,12 @@ codes_history_record(CodesStmtArgs *args, const CodesBatchInfo *batch,
 
 /*
  * Refuse a use that the batch's limits per redeemer guard where they
- * cannot be kept exact: at REPEATABLE READ or SERIALIZABLE when Citus
- * keeps the history, whose worker would count the redeemer's uses with a
- * snapshot that may predate one committed by another transaction of the
- * same redeemer.  Called for every use of such a code, whatever its
- * state, so that the caller learns it on the first call.
+ * cannot be kept exact: when Citus keeps the history, a worker counts the
+ * redeemer's uses with its part of the transaction's snapshot, taken for
+ * the statement (after the redeemer's lock) at READ COMMITTED, but at
+ * REPEATABLE READ or SERIALIZABLE by the transaction's first statement
+ * there, which may miss a use of the same redeemer committed since.
+ * Whatever the code's state, so that the caller learns it at once.
  */
 void
 codes_history_require_exact(const CodesBatchInfo *batch)
