@@ -113,18 +113,6 @@ args_redeemer(CodesStmtArgs *args)
 	return args->nulls[1] == 'n' ? NULL : DatumGetTextPP(args->values[1]);
 }
 
-/*
- * A serialization failure: a refusal would rest on a use committed after
- * the transaction's snapshot.
- */
-static void
-serialization_failure(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-			 errmsg("could not serialize access due to concurrent update")));
-}
-
 /* ---------------------------------------------------------------------
  * The direct way
  * ---------------------------------------------------------------------
@@ -380,7 +368,7 @@ record_directly(const CodesTables *known, CodesStmtArgs *args,
 			continue;
 		}
 		if (newer)
-			serialization_failure();
+			codes_serialization_failure();
 		break;
 	}
 	if (!guarded)
@@ -481,7 +469,7 @@ record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch, int64 *id)
 		{
 			(void) judge_by_sql(args, batch, GetTransactionSnapshot(), own);
 			if (own[0] != latest[0] || own[1] != latest[1])
-				serialization_failure();
+				codes_serialization_failure();
 		}
 		else if (IsolationIsSerializable())
 		{

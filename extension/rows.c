@@ -207,3 +207,16 @@ codes_lock_row(Relation rel, TupleTableSlot *slot, Snapshot snapshot,
 							TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
 							tmfd);
 }
+
+/*
+ * A serialization failure: a row that a direct read or write needs
+ * changed since the transaction's snapshot, as an UPDATE of it would find
+ * (or a refusal would rest on such a change).
+ */
+void
+codes_serialization_failure(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to concurrent update")));
+}

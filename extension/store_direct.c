@@ -124,18 +124,6 @@ write_use(Relation rel, Snapshot snapshot, TupleTableSlot *slot, bool locked,
 }
 
 /*
- * A serialization failure: the row changed since the transaction's
- * snapshot, as an UPDATE of it would find.
- */
-static void
-serialization_failure(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-			 errmsg("could not serialize access due to concurrent update")));
-}
-
-/*
  * Write the use into the row in slot, found with snapshot and checked
  * usable, unless a concurrent change waited for makes the code unusable;
  * out says which.  As an UPDATE: the row is updated in one WAL record if
@@ -179,7 +167,7 @@ lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
 		case TM_Updated:
 		case TM_Deleted:
 			if (IsolationUsesXactSnapshot())
-				serialization_failure();
+				codes_serialization_failure();
 			out->reason = (res == TM_Deleted) ? CODES_NOT_FOUND : CODES_USED_UP;
 			break;
 		case TM_SelfModified:

@@ -89,18 +89,6 @@ typedef struct OwnStripe
 static OwnStripe own_stripes[OWN_STRIPES];
 static int	own_next = 0;
 
-/*
- * A serialization failure: a stripe this transaction needs changed since
- * its snapshot.
- */
-static void
-serialization_failure(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-			 errmsg("could not serialize access due to concurrent update")));
-}
-
 /* ---------------------------------------------------------------------
  * The direct way
  * ---------------------------------------------------------------------
@@ -570,7 +558,7 @@ change_directly(const CodesTables *known, const pg_uuid_t *key,
 		if (busy)
 			continue;			/* waited: look again */
 		if (stale)
-			serialization_failure();
+			codes_serialization_failure();
 		break;
 	}
 	close_pass(&pass);
