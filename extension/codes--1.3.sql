@@ -1135,6 +1135,48 @@ BEGIN
 END
 $$;
 
+/*
+ * Change a table of the extension with one DDL statement: on a Citus
+ * cluster that codes.distribute() has distributed, so that the update
+ * changes the shards too (docs/scaling-out.md, Upgrading).  On the
+ * coordinator Citus applies a statement on a distributed table to its
+ * shards and to the workers' copies of the table, provided that the
+ * statement comes alone, as EXECUTE hands it (in an extension script Citus
+ * would send the whole script).  Citus then runs the update on each worker
+ * too, where such a table is changed already: there it is left alone.
+ * Elsewhere the statement simply runs.  Tables are named in full in ddl.
+ * For this script only: dropped at its end.
+ */
+CREATE FUNCTION codes.on_citus_worker()
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+		RETURN false;
+	END IF;
+	RETURN NOT pg_catalog.citus_is_coordinator();
+END
+$$;
+
+CREATE FUNCTION codes.change_table(target regclass, ddl text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF codes.on_citus_worker() THEN
+		-- (pg_dist_partition exists only where Citus does)
+		IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+				   WHERE p.logicalrelid OPERATOR(pg_catalog.=) target) THEN
+			RETURN;
+		END IF;
+	END IF;
+	EXECUTE ddl;
+END
+$$;
+
 --
 -- Codes used by many (README.md, "Codes used by many"): a multi-use code's
 -- cost stays flat in its past uses, and its customers do not queue behind
@@ -1153,12 +1195,15 @@ $$;
  * A redeemer is indexed now, so it is limited to what an index entry can
  * hold; the functions refuse longer ones (1000 bytes).  An older history
  * with a longer redeemer cannot be indexed: say so rather than fail inside
- * CREATE INDEX.
+ * CREATE INDEX.  (On a Citus worker, the coordinator has read the rows.)
  */
 DO $$
 DECLARE
 	too_long	bigint;
 BEGIN
+	IF codes.on_citus_worker() THEN
+		RETURN;
+	END IF;
 	SELECT pg_catalog.count(*) INTO too_long
 	FROM (SELECT l.redeemer FROM codes.redemption_log AS l
 		  WHERE pg_catalog.octet_length(l.redeemer) OPERATOR(pg_catalog.>) 2000
@@ -1174,13 +1219,15 @@ BEGIN
 END
 $$;
 
-DROP INDEX codes.redemption_log_code;
-DROP INDEX codes.redemption_log_batch;
-CREATE INDEX redemption_log_batch ON codes.redemption_log (batch, redeemer);
+SELECT codes.change_table('codes.redemption_log', 'DROP INDEX codes.redemption_log_code');
+SELECT codes.change_table('codes.redemption_log', 'DROP INDEX codes.redemption_log_batch');
+SELECT codes.change_table('codes.redemption_log',
+	'CREATE INDEX redemption_log_batch ON codes.redemption_log (batch, redeemer)');
 -- (redeemer, code, id): a redeemer's uses of one code, newest last, so that
 -- an undo of the redeemer's latest use reads it first, backwards, however
 -- many uses the redeemer has made of the code.
-CREATE INDEX redemption_log_redeemer ON codes.redemption_log (redeemer, code, id);
+SELECT codes.change_table('codes.redemption_log',
+	'CREATE INDEX redemption_log_redeemer ON codes.redemption_log (redeemer, code, id)');
 
 /*
  * The history's key: (code, id) rather than id alone, which no look-up
@@ -1188,27 +1235,34 @@ CREATE INDEX redemption_log_redeemer ON codes.redemption_log (redeemer, code, id
  * latest use, and identifies a row to logical replication.  (On Citus it
  * holds the distribution column, as a unique index there must.)
  */
-ALTER TABLE codes.redemption_log DROP CONSTRAINT redemption_log_pkey;
-CREATE UNIQUE INDEX redemption_log_code ON codes.redemption_log (code, id);
-ALTER TABLE codes.redemption_log REPLICA IDENTITY USING INDEX redemption_log_code;
+SELECT codes.change_table('codes.redemption_log',
+	'ALTER TABLE codes.redemption_log DROP CONSTRAINT redemption_log_pkey');
+SELECT codes.change_table('codes.redemption_log',
+	'CREATE UNIQUE INDEX redemption_log_code ON codes.redemption_log (code, id)');
+SELECT codes.change_table('codes.redemption_log',
+	'ALTER TABLE codes.redemption_log REPLICA IDENTITY USING INDEX redemption_log_code');
 
 /*
  * A single-use code's use stays on its own row.  Only rows that name a
  * redeemer enter this index, so a use without one stays a HOT update.
  */
-CREATE INDEX codes_used_by ON codes.codes (used_by) WHERE used_by IS NOT NULL;
+SELECT codes.change_table('codes.codes',
+	'CREATE INDEX codes_used_by ON codes.codes (used_by) WHERE used_by IS NOT NULL');
 
 /*
  * No total cap: max_uses NULL lets a code be used by any number of
  * redeemers (with max_uses_per_redeemer, once each, say).  And a limit per
  * redeemer over a whole batch: at most this many uses of the batch's
- * codes, whichever codes.
+ * codes, whichever codes.  (Citus takes a new constraint only in a
+ * statement of its own.)
  */
-ALTER TABLE codes.batch ALTER COLUMN max_uses DROP NOT NULL;
-ALTER TABLE codes.batch
-	ADD COLUMN max_batch_uses_per_redeemer integer,
-	ADD CONSTRAINT batch_max_batch_uses_per_redeemer_check
-		CHECK (max_batch_uses_per_redeemer OPERATOR(pg_catalog.>=) 1);
+SELECT codes.change_table('codes.batch',
+	'ALTER TABLE codes.batch ALTER COLUMN max_uses DROP NOT NULL');
+SELECT codes.change_table('codes.batch',
+	'ALTER TABLE codes.batch ADD COLUMN max_batch_uses_per_redeemer integer');
+SELECT codes.change_table('codes.batch',
+	'ALTER TABLE codes.batch ADD CONSTRAINT batch_max_batch_uses_per_redeemer_check
+		CHECK (max_batch_uses_per_redeemer OPERATOR(pg_catalog.>=) 1)');
 
 COMMENT ON COLUMN codes.batch.max_uses IS
 'Uses allowed per code, or NULL for no total limit.';
@@ -1305,10 +1359,11 @@ COMMENT ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, inte
  * each, seen by every session at once.  NULL for nearly every code, so
  * they cost a code little (its row's null bitmap).
  */
-ALTER TABLE codes.codes
-	ADD COLUMN deactivated_at timestamptz,
-	ADD COLUMN bound_to text,
-	ADD COLUMN metadata jsonb;
+SELECT codes.change_table('codes.codes',
+	'ALTER TABLE codes.codes
+		ADD COLUMN deactivated_at timestamptz,
+		ADD COLUMN bound_to text,
+		ADD COLUMN metadata jsonb');
 
 COMMENT ON COLUMN codes.codes.deactivated_at IS
 'When code_deactivate stopped the code (NULL: active); code_reactivate lifts it.';
@@ -1327,10 +1382,11 @@ COMMENT ON COLUMN codes.codes.metadata IS
  * (undone_at set), or until held_until has passed, when it counts no more
  * and the next look at the code gives its use back.
  */
-ALTER TABLE codes.redemption_log
-	ADD COLUMN reference text,
-	ADD COLUMN details jsonb,
-	ADD COLUMN held_until timestamptz;
+SELECT codes.change_table('codes.redemption_log',
+	'ALTER TABLE codes.redemption_log
+		ADD COLUMN reference text,
+		ADD COLUMN details jsonb,
+		ADD COLUMN held_until timestamptz');
 
 COMMENT ON COLUMN codes.redemption_log.reference IS
 'What the use was for, given by the application (an order id): code_redeem, code_hold, hold_confirm; undo_reference undoes by it.';
@@ -1339,10 +1395,12 @@ COMMENT ON COLUMN codes.redemption_log.details IS
 COMMENT ON COLUMN codes.redemption_log.held_until IS
 'For a hold (code_hold) not yet confirmed: until when it holds the use; NULL for a use.';
 
-CREATE INDEX redemption_log_reference ON codes.redemption_log (reference)
-	WHERE reference IS NOT NULL;
-CREATE INDEX redemption_log_holds ON codes.redemption_log (code, held_until)
-	WHERE held_until IS NOT NULL AND undone_at IS NULL;
+SELECT codes.change_table('codes.redemption_log',
+	'CREATE INDEX redemption_log_reference ON codes.redemption_log (reference)
+		WHERE reference IS NOT NULL');
+SELECT codes.change_table('codes.redemption_log',
+	'CREATE INDEX redemption_log_holds ON codes.redemption_log (code, held_until)
+		WHERE held_until IS NOT NULL AND undone_at IS NULL');
 
 /*
  * code_redeem takes a reference and details for the use, and answers with
@@ -1644,6 +1702,9 @@ DECLARE
 	found		bigint;
 	names		text;
 BEGIN
+	IF codes.on_citus_worker() THEN
+		RETURN;				-- the coordinator has read the batches
+	END IF;
 	SELECT pg_catalog.count(*),
 		   pg_catalog.string_agg(pg_catalog.quote_literal(f.name), ', ')
 			 FILTER (WHERE f.n OPERATOR(pg_catalog.<=) 5)
@@ -1998,4 +2059,104 @@ REVOKE ALL ON FUNCTION codes.batch_codes(text) FROM PUBLIC;
 SELECT codes.carry_grants('codes.batch_codes_1_2(text)', 'codes.batch_codes(text)');
 DROP FUNCTION codes.batch_codes_1_2(text);
 
+
+-- 1.3 on Citus: codes.distribute() places codes.use_stripes too (issue 23).
+--
+
+/*
+ * Scaling out with Citus (docs/scaling-out.md): as in 1.2, and
+ * codes.use_stripes, which holds the uses of multi-use codes, is
+ * distributed by code colocated with codes.codes, so that every statement
+ * of a use (the stripes, the history) goes to the shards of one code on
+ * one worker.  A cluster distributed by 1.2 gets its new table distributed
+ * by calling codes.distribute() again after ALTER EXTENSION codes UPDATE:
+ * the tables already placed are left as they are.  Until then the table
+ * is the coordinator's own, which Citus cannot join with the shards.
+ */
+CREATE OR REPLACE FUNCTION codes.distribute()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	triggers_was	text;
+	constraints_was	text;
+	misplaced	pg_catalog.regclass;
+	by_code		pg_catalog.regclass;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+		RAISE EXCEPTION 'extension "citus" is not installed'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Install Citus, add citus to shared_preload_libraries, CREATE EXTENSION citus, and call codes.distribute() again on the coordinator.';
+	END IF;
+	IF NOT pg_catalog.citus_is_coordinator() THEN
+		RAISE EXCEPTION 'codes.distribute() must run on the coordinator'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Connect to the coordinator, and add it with citus_set_coordinator_host() if it is not yet in the metadata.';
+	END IF;
+	/*
+	 * A table Citus manages already is left as it is, so it must be placed
+	 * as codes needs: otherwise a code would not hash to one shard, and
+	 * the unique fold index would not keep codes unique.
+	 */
+	SELECT p.logicalrelid INTO misplaced
+	FROM pg_catalog.pg_dist_partition AS p
+	WHERE p.logicalrelid IN ('codes.batch'::pg_catalog.regclass, 'codes.codes'::pg_catalog.regclass,
+							 'codes.redemption_log'::pg_catalog.regclass,
+							 'codes.use_stripes'::pg_catalog.regclass)
+	  AND NOT CASE WHEN p.logicalrelid = 'codes.batch'::pg_catalog.regclass
+			THEN p.partmethod = 'n' AND p.repmodel = 't'
+			ELSE p.partmethod = 'h'
+				AND pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) = 'code'
+				AND p.colocationid IS NOT DISTINCT FROM
+					(SELECT c.colocationid FROM pg_catalog.pg_dist_partition AS c
+					 WHERE c.logicalrelid = 'codes.codes'::pg_catalog.regclass)
+			END
+	ORDER BY p.logicalrelid
+	LIMIT 1;
+	IF misplaced IS NOT NULL THEN
+		RAISE EXCEPTION 'table % is distributed otherwise than codes needs', misplaced
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'codes needs codes.batch as a reference table, and codes.codes, codes.redemption_log and codes.use_stripes distributed by code and colocated.',
+				  HINT = 'Let codes.distribute() place the tables: call it after CREATE EXTENSION codes, before distributing any of them by hand.';
+	END IF;
+	triggers_was := pg_catalog.current_setting('citus.enable_unsafe_triggers');
+	constraints_was := pg_catalog.current_setting('citus.allow_unsafe_constraints');
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	PERFORM pg_catalog.set_config('citus.allow_unsafe_constraints', 'on', true);
+
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+				   WHERE p.logicalrelid = 'codes.batch'::pg_catalog.regclass) THEN
+		PERFORM pg_catalog.create_reference_table('codes.batch');
+		PERFORM pg_catalog.truncate_local_data_after_distributing_table('codes.batch');
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+				   WHERE p.logicalrelid = 'codes.codes'::pg_catalog.regclass) THEN
+		PERFORM pg_catalog.create_distributed_table('codes.codes', 'code');
+		PERFORM pg_catalog.truncate_local_data_after_distributing_table('codes.codes');
+	END IF;
+	FOREACH by_code IN ARRAY ARRAY['codes.redemption_log'::pg_catalog.regclass,
+								   'codes.use_stripes'::pg_catalog.regclass]
+	LOOP
+		IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+					   WHERE p.logicalrelid = by_code) THEN
+			PERFORM pg_catalog.create_distributed_table(by_code, 'code',
+														colocate_with => 'codes.codes');
+			PERFORM pg_catalog.truncate_local_data_after_distributing_table(by_code);
+		END IF;
+	END LOOP;
+
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', triggers_was, true);
+	PERFORM pg_catalog.set_config('citus.allow_unsafe_constraints', constraints_was, true);
+END
+$$;
+
+COMMENT ON FUNCTION codes.distribute() IS
+'On Citus, run once on the coordinator: distribute codes.codes, codes.redemption_log and codes.use_stripes by code and make codes.batch a reference table.';
+
+--
+-- Last: the helpers of this script go.
+--
+DROP FUNCTION codes.change_table(regclass, text);
+DROP FUNCTION codes.on_citus_worker();
 DROP FUNCTION codes.carry_grants(regprocedure, regprocedure);

@@ -81,14 +81,23 @@
  * show as "no row" rather than an error, after waiting for any concurrent
  * transaction that inserted the same name.
  */
+/*
+ * The new batch's row, unless its name is taken (then no row).  The INSERT
+ * runs in a WITH, whose rows the SELECT returns: Citus miscounts the rows
+ * of an INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING that
+ * inserts none, which SPI then refuses ("consistency check on SPI tuple
+ * count failed"), where a name already taken is to be reported.
+ */
 static const char *const batch_insert_sql =
+"WITH made AS ("
 "INSERT INTO codes.batch "
 "(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer, pattern, key_id, metadata, "
 "max_batch_uses_per_redeemer) "
 "SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5, $6, $7, $8, $9 "
 "FROM pg_catalog.nextval('codes.batch_id_seq'::pg_catalog.regclass) AS n "
 "ON CONFLICT (name) DO NOTHING "
-"RETURNING id";
+"RETURNING id) "
+"SELECT made.id FROM made";
 
 /*
  * What generation needs beside the chunk: the batch, its shape, and the
@@ -150,7 +159,7 @@ insert_batch(const CodesBatchSpec *spec)
 		int			ret;
 
 		ret = SPI_execute_plan(plan, values, nulls, false, 0);
-		if (ret != SPI_OK_INSERT_RETURNING)
+		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed inserting a batch: %s",
 				 SPI_result_code_string(ret));
 

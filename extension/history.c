@@ -23,7 +23,9 @@
  * Directly (rows.c) where the tables run no user's code; through SQL
  * otherwise, where the lock is one of 64 per code or batch (the
  * redeemer's bucket), held to the end of the transaction, and the count
- * is read with the latest snapshot.  No message contains a code.
+ * is read with the latest snapshot; on Citus a worker reads it with its
+ * own snapshot, exact at READ COMMITTED only (codes_history_require_exact).
+ * No message contains a code.
  *
  * Calls rows.c, statements.c, tables.c and locks.c; called by store.c.
  *
@@ -517,6 +519,29 @@ codes_history_record(CodesStmtArgs *args, const CodesBatchInfo *batch,
 	if (!known->direct_multi)
 		return record_by_sql(args, batch, id);
 	return record_directly(known, args, batch, id);
+}
+
+/*
+ * Refuse a use that the batch's limits per redeemer guard where they
+ * cannot be kept exact: when Citus keeps the history, a worker counts the
+ * redeemer's uses with its part of the transaction's snapshot, taken for
+ * the statement (after the redeemer's lock) at READ COMMITTED, but at
+ * REPEATABLE READ or SERIALIZABLE by the transaction's first statement
+ * there, which may miss a use of the same redeemer committed since.
+ * Whatever the code's state, so that the caller learns it at once.
+ */
+void
+codes_history_require_exact(const CodesBatchInfo *batch)
+{
+	if (!codes_history_guarded(batch) || !IsolationUsesXactSnapshot() ||
+		!codes_tables(RowExclusiveLock)->log_remote)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("a code limited per redeemer cannot be used at isolation level %s on Citus",
+					IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+			 errdetail("On Citus a worker counts the redeemer's uses with its transaction's snapshot, which may not show a use another transaction has committed since."),
+			 errhint("Use it in a READ COMMITTED transaction.")));
 }
 
 /*

@@ -631,6 +631,7 @@ codes_store_use(CodesOp *op, CodesOutcome *out)
 			break;
 	}
 	codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
+	codes_history_require_exact(&out->batch);
 	if (CODES_MULTI_USE(&out->batch))
 		use_multi(args, out);
 	else
