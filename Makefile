@@ -6,11 +6,13 @@ MODULE_big = codes
 # the table, generation, a code's keys, batches and keys, the bottom.
 OBJS = \
 	extension/codes.o \
+	extension/code_add.o \
 	extension/code_gen.o \
 	extension/store.o \
 	extension/store_direct.o \
 	extension/stripes.o \
 	extension/history.o \
+	extension/import.o \
 	extension/statements.o \
 	extension/rows.o \
 	extension/locks.o \
