@@ -8,8 +8,13 @@ OBJS = \
 	extension/codes.o \
 	extension/code_add.o \
 	extension/code_gen.o \
+	extension/code_control.o \
+	extension/entry.o \
+	extension/checkout.o \
+	extension/holds.o \
 	extension/store.o \
 	extension/store_direct.o \
+	extension/store_undo.o \
 	extension/stripes.o \
 	extension/history.o \
 	extension/import.o \

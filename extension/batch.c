@@ -302,24 +302,39 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 
 /*
  * Why a code of this batch with this many standing uses cannot be used
- * now, or CODES_OK: its batch was revoked, its period has not begun or has
- * ended (as of the transaction's start), or it has no use left (never, for
- * a batch without a total cap); in that order.
+ * now, or CODES_OK: its batch was revoked, the code deactivated, its
+ * period has not begun or has ended (as of the transaction's start), it
+ * is bound to another redeemer than the one asking, or it has no use left
+ * (never, for a batch without a total cap); in that order.
  */
 CodesReason
-codes_refusal(const CodesBatchInfo *batch, int64 uses)
+codes_code_refusal(const CodesBatchInfo *batch, int64 uses, bool deactivated,
+				   bool bound_elsewhere)
 {
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
 	if (batch->revoked)
 		return CODES_REVOKED;
+	if (deactivated)
+		return CODES_DEACTIVATED;
 	if (!batch->from_null && now < batch->valid_from)
 		return CODES_NOT_YET_VALID;
 	if (!batch->until_null && now > batch->valid_until)
 		return CODES_EXPIRED;
+	if (bound_elsewhere)
+		return CODES_BOUND_ELSEWHERE;
 	if (!batch->max_uses_null && uses >= batch->max_uses)
 		return CODES_USED_UP;
 	return CODES_OK;
+}
+
+/*
+ * codes_code_refusal of a code neither deactivated nor bound.
+ */
+CodesReason
+codes_refusal(const CodesBatchInfo *batch, int64 uses)
+{
+	return codes_code_refusal(batch, uses, false, false);
 }
 
 /*
@@ -366,6 +381,14 @@ codes_reason_name(CodesReason reason)
 			return "expired";
 		case CODES_REVOKED:
 			return "revoked";
+		case CODES_DEACTIVATED:
+			return "deactivated";
+		case CODES_BOUND_ELSEWHERE:
+			return "bound_to_other";
+		case CODES_HELD:
+			return "held";
+		case CODES_HOLD_EXPIRED:
+			return "hold_expired";
 		case CODES_REDEEMER_LIMIT:
 			return "redeemer_limit";
 		case CODES_BATCH_REDEEMER_LIMIT:
@@ -386,7 +409,17 @@ codes_reason_name(CodesReason reason)
 const char *
 codes_status(const CodesBatchInfo *batch, int64 uses)
 {
-	switch (codes_refusal(batch, uses))
+	return codes_code_status(batch, uses, false);
+}
+
+/*
+ * The status of a code, now, as code_query reports it: as codes_status,
+ * and TIMEINVALID for a deactivated code, as for a revoked batch.
+ */
+const char *
+codes_code_status(const CodesBatchInfo *batch, int64 uses, bool deactivated)
+{
+	switch (codes_code_refusal(batch, uses, deactivated, false))
 	{
 		case CODES_OK:
 			return CODES_UNACTIVED;

@@ -11,10 +11,10 @@
  * The functions are SECURITY DEFINER and may fire a user's trigger, so
  * each pins search_path as a SET clause does while it works.  code_add's
  * statement may hold codes as literals: it is kept out of the server log
- * for any error raised inside, and no message contains a code.
+ * for any error raised inside (entry.c), and no message contains a code.
  *
  * The top layer, beside codes.c and code_gen.c: calls code_gen.c (the
- * checks of a new batch, the guessing guard), import.c, gen.c,
+ * checks of a new batch, the guessing guard), entry.c, import.c, gen.c,
  * searchpath.c and text.c; nothing calls it.
  *
  *-------------------------------------------------------------------------
@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 
 #include "code_gen.h"
+#include "entry.h"
 #include "gen.h"
 #include "import.h"
 #include "searchpath.h"
@@ -37,17 +38,6 @@
 PG_FUNCTION_INFO_V1(batch_create);
 PG_FUNCTION_INFO_V1(code_add);
 PG_FUNCTION_INFO_V1(batch_generate);
-
-/*
- * Error context callback of code_add: keep the statement, which may hold
- * codes as literals, out of the server log for any error raised while it
- * runs (as codes.c does for the calls that take a code).
- */
-static void
-hide_statement(void *arg)
-{
-	errhidestmt(true);
-}
 
 /*
  * The name of an existing batch from argument argno: 22004 when NULL.
@@ -115,11 +105,8 @@ code_add(PG_FUNCTION_ARGS)
 	char	   *name;
 	int64		added;
 
-	hiding.callback = hide_statement;
-	hiding.arg = NULL;
-	hiding.previous = error_context_stack;
-	error_context_stack = &hiding;
-
+	/* its statement may hold codes as literals */
+	codes_begin_hiding(&hiding);
 	name = batch_name_arg(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -133,7 +120,7 @@ code_add(PG_FUNCTION_ARGS)
 							PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2));
 	codes_unpin_search_path(&pin);
 
-	error_context_stack = hiding.previous;
+	codes_end_hiding(&hiding);
 	PG_RETURN_INT64(added);
 }
 

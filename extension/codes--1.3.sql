@@ -1295,29 +1295,234 @@ COMMENT ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, inte
 'Create a batch of num new codes valid from valid_from to valid_until (inclusive, NULL = open) and return them.';
 
 /*
+ * One code at a time (issue 25): an admin deactivates a leaked code and
+ * keeps its history (reactivates it), binds a code to the one redeemer
+ * who may use it, and gives a code what it grants beside its batch's
+ * metadata.  On the code's row, which a use reads anyway: one row update
+ * each, seen by every session at once.  NULL for nearly every code, so
+ * they cost a code little (its row's null bitmap).
+ */
+ALTER TABLE codes.codes
+	ADD COLUMN deactivated_at timestamptz,
+	ADD COLUMN bound_to text,
+	ADD COLUMN metadata jsonb;
+
+COMMENT ON COLUMN codes.codes.deactivated_at IS
+'When code_deactivate stopped the code (NULL: active); code_reactivate lifts it.';
+COMMENT ON COLUMN codes.codes.bound_to IS
+'The one redeemer who may use the code (code_bind), or NULL for anyone.';
+COMMENT ON COLUMN codes.codes.metadata IS
+'What this code grants besides its batch''s metadata (code_set_metadata), for the application.';
+
+/*
+ * Checkout as shops run it (issue 26): each use may carry a reference (the
+ * order) apart from the redeemer, and details of its own; a use may be
+ * held for a customer for a while before it is confirmed (the customer
+ * pays in between) or released.  A hold is a row of the history with
+ * held_until set: it counts against the code's limits as a use does, until
+ * it is confirmed (held_until cleared: a use), released or undone
+ * (undone_at set), or until held_until has passed, when it counts no more
+ * and the next look at the code gives its use back.
+ */
+ALTER TABLE codes.redemption_log
+	ADD COLUMN reference text,
+	ADD COLUMN details jsonb,
+	ADD COLUMN held_until timestamptz;
+
+COMMENT ON COLUMN codes.redemption_log.reference IS
+'What the use was for, given by the application (an order id): code_redeem, code_hold, hold_confirm; undo_reference undoes by it.';
+COMMENT ON COLUMN codes.redemption_log.details IS
+'Details of the use, given by the application.';
+COMMENT ON COLUMN codes.redemption_log.held_until IS
+'For a hold (code_hold) not yet confirmed: until when it holds the use; NULL for a use.';
+
+CREATE INDEX redemption_log_reference ON codes.redemption_log (reference)
+	WHERE reference IS NOT NULL;
+CREATE INDEX redemption_log_holds ON codes.redemption_log (code, held_until)
+	WHERE held_until IS NOT NULL AND undone_at IS NULL;
+
+/*
+ * code_redeem takes a reference and details for the use, and answers with
+ * the code's own metadata too; code_check answers with it; both know the
+ * reasons of a code's own state (deactivated, bound_to_other) and of a
+ * hold (held).  New arguments and a new result row are a new function:
+ * the old one's grants are carried over.
+ */
+ALTER FUNCTION codes.code_redeem(text, text) RENAME TO code_redeem_1_2;
+ALTER FUNCTION codes.code_check(text, text) RENAME TO code_check_1_2;
+
+CREATE FUNCTION codes.code_redeem(code text, redeemer text DEFAULT NULL,
+								  reference text DEFAULT NULL, details jsonb DEFAULT NULL,
+								  OUT ok boolean, OUT reason text, OUT batch text,
+								  OUT metadata jsonb, OUT uses_left integer,
+								  OUT valid_until timestamptz, OUT code_metadata jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'code_redeem'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_redeem(text, text, text, jsonb) IS
+'Use a code as code_use does, for a reference (an order) with details; one row: ok, why not (reason), and its batch, metadata, uses left, end of validity and its own metadata.';
+
+CREATE FUNCTION codes.code_check(code text, redeemer text DEFAULT NULL,
+								 OUT ok boolean, OUT reason text, OUT batch text,
+								 OUT metadata jsonb, OUT uses_left integer,
+								 OUT valid_until timestamptz, OUT code_metadata jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'code_check'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_check(text, text) IS
+'What code_redeem would answer, without using the code; braked like code_use.';
+
+REVOKE ALL ON FUNCTION codes.code_redeem(text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.code_check(text, text) FROM PUBLIC;
+SELECT codes.carry_grants('codes.code_redeem_1_2(text, text)', 'codes.code_redeem(text, text, text, jsonb)');
+SELECT codes.carry_grants('codes.code_check_1_2(text, text)', 'codes.code_check(text, text)');
+DROP FUNCTION codes.code_redeem_1_2(text, text);
+DROP FUNCTION codes.code_check_1_2(text, text);
+
+CREATE FUNCTION codes.code_hold(code text, redeemer text, hold_for interval,
+								reference text DEFAULT NULL, details jsonb DEFAULT NULL,
+								OUT ok boolean, OUT reason text, OUT hold bigint,
+								OUT held_until timestamptz, OUT batch text,
+								OUT metadata jsonb, OUT uses_left integer,
+								OUT valid_until timestamptz, OUT code_metadata jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'code_hold'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_hold(text, text, interval, text, jsonb) IS
+'Hold a use of a code for a redeemer for a while (it counts as a use until confirmed, released or past held_until); one row as code_redeem''s, with the hold''s id and end.';
+
+CREATE FUNCTION codes.hold_confirm(code text, hold bigint, reference text DEFAULT NULL,
+								   details jsonb DEFAULT NULL,
+								   OUT ok boolean, OUT reason text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'hold_confirm'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.hold_confirm(text, bigint, text, jsonb) IS
+'Make a live hold of the code a use (with a reference and details, if given); ok, or why not: hold_expired, not_found.';
+
+CREATE FUNCTION codes.hold_release(code text, hold bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'hold_release'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.hold_release(text, bigint) IS
+'Give up a hold of the code, live or expired: its use is free again; true if there was one.';
+
+CREATE FUNCTION codes.undo_reference(reference text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'undo_reference'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.undo_reference(text) IS
+'Undo every standing use, and release every hold, made with this reference (refund or cancel an order), of any code; the number undone and released.';
+
+REVOKE ALL ON FUNCTION codes.code_hold(text, text, interval, text, jsonb),
+	codes.hold_confirm(text, bigint, text, jsonb), codes.hold_release(text, bigint),
+	codes.undo_reference(text) FROM PUBLIC;
+
+/*
+ * Roles that fit the day's work (README.md, "Roles"): the application
+ * holds, confirms and releases uses, and undoes them (a refund); the admin
+ * role, a member of the application's, manages batches.
+ */
+GRANT EXECUTE ON FUNCTION codes.code_hold(text, text, interval, text, jsonb),
+	codes.hold_confirm(text, bigint, text, jsonb), codes.hold_release(text, bigint),
+	codes.undo_reference(text), codes.code_undo(text, text) TO codes_app;
+
+/*
+ * The live and expired holds not yet confirmed, released or given back,
+ * for an admin; each code's text as in codes.redemptions.
+ */
+CREATE VIEW codes.holds AS
+SELECT l.id AS hold,
+	   CASE WHEN b.key_id IS NULL THEN COALESCE(c.shown, l.code::text) END AS code,
+	   b.name AS batch, l.redeemer, l.reference, l.used_at AS held_at, l.held_until,
+	   l.held_until >= pg_catalog.now() AS live
+FROM codes.redemption_log AS l
+	JOIN codes.batch AS b ON b.id = l.batch
+	LEFT JOIN codes.codes AS c
+		ON codes.key_fold(c.code) = codes.key_fold(l.code) AND c.code = l.code
+WHERE l.held_until IS NOT NULL AND l.undone_at IS NULL;
+
+COMMENT ON VIEW codes.holds IS
+'Holds not yet confirmed or released: hold id, code (NULL for hashed codes), batch, redeemer, reference, when held, until when, and whether still live.';
+
+REVOKE ALL ON TABLE codes.holds FROM PUBLIC;
+GRANT SELECT ON codes.holds TO codes_admin;
+
+CREATE FUNCTION codes.code_deactivate(code text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'code_deactivate'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_deactivate(text) IS
+'Stop one code, keeping its history: its uses are refused (deactivated), its status is TIMEINVALID; true if the code exists.';
+
+CREATE FUNCTION codes.code_reactivate(code text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'code_reactivate'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_reactivate(text) IS
+'Lift code_deactivate; true if the code exists.';
+
+CREATE FUNCTION codes.code_bind(code text, redeemer text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'code_bind'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_bind(text, text) IS
+'Let only this redeemer use the code (NULL: anyone); true if the code exists.';
+
+CREATE FUNCTION codes.code_set_metadata(code text, metadata jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'code_set_metadata'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_set_metadata(text, jsonb) IS
+'Set what one code grants beside its batch''s metadata (NULL: nothing); true if the code exists.';
+
+REVOKE ALL ON FUNCTION codes.code_deactivate(text), codes.code_reactivate(text),
+	codes.code_bind(text, text), codes.code_set_metadata(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION codes.code_deactivate(text), codes.code_reactivate(text),
+	codes.code_bind(text, text), codes.code_set_metadata(text, jsonb) TO codes_admin;
+
+/*
  * Every use in the views.  A single-use code's use is on its row, unless
  * it had to be recorded in the history (its batch limits uses per redeemer
- * across the batch): then its row says uses = 1 with used_at NULL.  Every
- * use of a multi-use code is in the history.
+ * across the batch, or the use carries a reference or details, or was a
+ * hold): then its row says uses = 1 with used_at NULL.  Every use of a
+ * multi-use code is in the history.  A hold not yet confirmed is no use.
  */
 CREATE OR REPLACE VIEW codes.redemptions AS
 SELECT CASE WHEN b.key_id IS NULL THEN COALESCE(c.shown, c.code::text) END AS code,
 	   b.name AS batch, c.used_by AS redeemer,
-	   c.used_at, NULL::timestamptz AS undone_at
+	   c.used_at, NULL::timestamptz AS undone_at,
+	   NULL::text AS reference, NULL::jsonb AS details
 FROM codes.codes AS c JOIN codes.batch AS b ON b.id = c.batch
 WHERE b.max_uses = 1 AND c.uses = 1 AND c.used_at IS NOT NULL
 UNION ALL
 SELECT CASE WHEN b.key_id IS NULL THEN COALESCE(c.shown, l.code::text) END,
-	   b.name, l.redeemer, l.used_at, l.undone_at
+	   b.name, l.redeemer, l.used_at, l.undone_at, l.reference, l.details
 FROM codes.redemption_log AS l
 	JOIN codes.batch AS b ON b.id = l.batch
 	LEFT JOIN codes.codes AS c
-		ON codes.key_fold(c.code) = codes.key_fold(l.code) AND c.code = l.code;
+		ON codes.key_fold(c.code) = codes.key_fold(l.code) AND c.code = l.code
+WHERE l.held_until IS NULL;
+
+COMMENT ON VIEW codes.redemptions IS
+'Every use of every code: code (NULL for hashed codes), batch, redeemer, when, when it was undone (NULL while it stands), its reference and details; holds appear once confirmed (codes.holds lists the others).';
 
 /*
  * A code's standing uses: its row's, plus its stripes' (a capped
  * multi-use code), or plus its standing history (a multi-use code without
- * a total cap, which has no stripes).
+ * a total cap, which has no stripes).  A hold counts while it is live; one
+ * whose time has passed, which a capped code's stripes or a single-use
+ * code's row count until a use expires it, is taken off.
  */
 CREATE OR REPLACE VIEW codes.batches AS
 SELECT b.name, b.created_at, b.valid_from, b.valid_until, b.revoked_at,
@@ -1346,10 +1551,16 @@ FROM codes.batch AS b
 				  LEFT JOIN (SELECT us.code, pg_catalog.sum(us.uses) AS uses
 							 FROM codes.use_stripes AS us GROUP BY us.code) AS st
 					  ON st.code = c.code
-				  LEFT JOIN (SELECT l.code, pg_catalog.count(*) AS uses
+				  LEFT JOIN (SELECT l.code,
+									pg_catalog.count(*) FILTER (
+										WHERE lb.max_uses IS NULL
+										  AND (l.held_until IS NULL OR l.held_until >= pg_catalog.now()))
+									- pg_catalog.count(*) FILTER (
+										WHERE lb.max_uses IS NOT NULL
+										  AND l.held_until < pg_catalog.now()) AS uses
 							 FROM codes.redemption_log AS l
 								 JOIN codes.batch AS lb ON lb.id = l.batch
-							 WHERE lb.max_uses IS NULL AND l.undone_at IS NULL
+							 WHERE l.undone_at IS NULL
 							 GROUP BY l.code) AS h
 					  ON h.code = c.code) AS u
 		GROUP BY u.batch) AS s ON s.batch = b.id;
@@ -1358,8 +1569,9 @@ COMMENT ON VIEW codes.batches IS
 'Each batch with its period, uses per code (NULL: no total limit), counts of codes issued, codes used up and uses left, its metadata, its state (active, not_yet_valid, expired or revoked), its limit per redeemer across the batch and its standing uses.';
 
 /*
- * batch_codes: each code's standing uses as the views count them, and its
- * latest use from the history where the row does not hold it (multi-use
+ * batch_codes: each code's standing uses as the views count them (live
+ * holds count, holds whose time has passed do not), and its latest use
+ * (not a hold) from the history where the row does not hold it (multi-use
  * codes, and single-use ones recorded there).  Set-based, so that Citus
  * can run it.
  */
@@ -1387,12 +1599,17 @@ BEGIN
 		latest AS MATERIALIZED (
 			SELECT DISTINCT ON (l.code) l.code, l.used_at, l.redeemer
 			FROM codes.redemption_log AS l
-			WHERE l.batch = batch_no AND l.undone_at IS NULL
+			WHERE l.batch = batch_no AND l.undone_at IS NULL AND l.held_until IS NULL
 			ORDER BY l.code, l.id DESC),
 		standing AS MATERIALIZED (
-			SELECT l.code, pg_catalog.count(*)::integer AS uses
+			SELECT l.code,
+				   (pg_catalog.count(*) FILTER (
+						WHERE uncapped
+						  AND (l.held_until IS NULL OR l.held_until >= pg_catalog.now()))
+					- pg_catalog.count(*) FILTER (
+						WHERE NOT uncapped AND l.held_until < pg_catalog.now()))::integer AS uses
 			FROM codes.redemption_log AS l
-			WHERE uncapped AND l.batch = batch_no AND l.undone_at IS NULL
+			WHERE l.batch = batch_no AND l.undone_at IS NULL
 			GROUP BY l.code),
 		counted AS MATERIALIZED (
 			SELECT own.code, own.shown, own.batch,

@@ -55,17 +55,19 @@ typedef struct Standing
 } Standing;
 
 /* Standing uses of redeemer $2 of code $1, and in batch $3. */
+#define STANDING_SQL \
+	"l.undone_at IS NULL AND (l.held_until IS NULL OR l.held_until >= pg_catalog.now())"
 static const char *const count_code_sql =
 "SELECT pg_catalog.count(*) FROM codes.redemption_log AS l "
-"WHERE l.redeemer" EQ "$2 AND l.code" EQ "$1 AND l.undone_at IS NULL";
+"WHERE l.redeemer" EQ "$2 AND l.code" EQ "$1 AND " STANDING_SQL;
 static const char *const count_batch_sql =
 "SELECT pg_catalog.count(*) FROM codes.redemption_log AS l "
-"WHERE l.batch" EQ "$3 AND l.redeemer" EQ "$2 AND l.undone_at IS NULL";
+"WHERE l.batch" EQ "$3 AND l.redeemer" EQ "$2 AND " STANDING_SQL;
 
-/* The history entry of a use. */
+/* The history entry of a use (or a hold), with its id. */
 static const char *const insert_sql =
-"INSERT INTO codes.redemption_log (code, batch, redeemer, used_at) "
-"VALUES ($1, $3, $2, pg_catalog.now())";
+"INSERT INTO codes.redemption_log (code, batch, redeemer, used_at, reference, details, held_until) "
+"VALUES ($1, $3, $2, pg_catalog.now(), $6, $7, $8) RETURNING id";
 
 /*
  * Undo the latest standing use of code $1, of redeemer $2: found among the
@@ -75,15 +77,16 @@ static const char *const insert_sql =
  */
 static const char *const undo_redeemer_sql =
 "UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() "
-"WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT h.id FROM (SELECT h.id, h.undone_at "
+"WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT h.id FROM (SELECT h.id, h.undone_at, h.held_until "
 "  FROM codes.redemption_log AS h "
 "  WHERE h.redeemer" EQ "$2 AND h.code" EQ "$1 OFFSET 0) AS h "
-" WHERE h.undone_at IS NULL ORDER BY h.id DESC LIMIT 1) "
+" WHERE h.undone_at IS NULL AND h.held_until IS NULL ORDER BY h.id DESC LIMIT 1) "
 "AND l.undone_at IS NULL";
 static const char *const undo_code_sql =
 "UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() "
 "WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT h.id FROM codes.redemption_log AS h "
-" WHERE h.code" EQ "$1 AND h.undone_at IS NULL ORDER BY h.id DESC LIMIT 1) "
+" WHERE h.code" EQ "$1 AND h.undone_at IS NULL AND h.held_until IS NULL "
+" ORDER BY h.id DESC LIMIT 1) "
 "AND l.undone_at IS NULL";
 
 /*
@@ -151,15 +154,21 @@ redeemer_keys(Relation index, ScanKey keys, text *redeemer,
 }
 
 /*
- * Is the use in slot standing (not undone)?
+ * Is the use in slot standing: not undone, and not a hold whose time has
+ * passed (as of the transaction's start)?
  */
 static bool
 standing(TupleTableSlot *slot)
 {
 	bool		isnull;
+	Datum		held_until;
 
 	(void) slot_getattr(slot, CODES_LOG_COL_UNDONE_AT, &isnull);
-	return isnull;
+	if (!isnull)
+		return false;
+	held_until = slot_getattr(slot, CODES_LOG_COL_HELD_UNTIL, &isnull);
+	return isnull ||
+		DatumGetTimestampTz(held_until) >= GetCurrentTransactionStartTimestamp();
 }
 
 /*
@@ -256,20 +265,21 @@ judge_directly(const CodesTables *known, Relation log, Snapshot snapshot,
 }
 
 /*
- * Add the history entry of a use of the code in args, directly: its id
- * from the log's sequence, the transaction's time.
+ * Add the history entry of a use (or a hold) of the code in args,
+ * directly, and return its id: from the log's sequence; the transaction's
+ * time; the reference, details and end of a hold that args carry.
  */
-static void
+static int64
 insert_directly(const CodesTables *known, Relation log, Snapshot snapshot,
 				CodesStmtArgs *args, int32 batch_id)
 {
 	CodesWriter w;
 	TupleTableSlot *row;
+	int64		id = nextval_internal(known->log_seq, false);
 
 	codes_writer_open(&w, log, snapshot, NULL);
 	row = codes_writer_new_row(&w, NULL);
-	row->tts_values[CODES_LOG_COL_ID - 1] =
-		Int64GetDatum(nextval_internal(known->log_seq, false));
+	row->tts_values[CODES_LOG_COL_ID - 1] = Int64GetDatum(id);
 	row->tts_isnull[CODES_LOG_COL_ID - 1] = false;
 	row->tts_values[CODES_LOG_COL_CODE - 1] = args->values[0];
 	row->tts_isnull[CODES_LOG_COL_CODE - 1] = false;
@@ -280,8 +290,15 @@ insert_directly(const CodesTables *known, Relation log, Snapshot snapshot,
 	row->tts_values[CODES_LOG_COL_USED_AT - 1] =
 		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	row->tts_isnull[CODES_LOG_COL_USED_AT - 1] = false;
+	row->tts_values[CODES_LOG_COL_REFERENCE - 1] = args->values[CODES_ARG_REFERENCE];
+	row->tts_isnull[CODES_LOG_COL_REFERENCE - 1] = (args->nulls[CODES_ARG_REFERENCE] == 'n');
+	row->tts_values[CODES_LOG_COL_DETAILS - 1] = args->values[CODES_ARG_DETAILS];
+	row->tts_isnull[CODES_LOG_COL_DETAILS - 1] = (args->nulls[CODES_ARG_DETAILS] == 'n');
+	row->tts_values[CODES_LOG_COL_HELD_UNTIL - 1] = args->values[CODES_ARG_HELD_UNTIL];
+	row->tts_isnull[CODES_LOG_COL_HELD_UNTIL - 1] = (args->nulls[CODES_ARG_HELD_UNTIL] == 'n');
 	codes_writer_insert(&w);
 	codes_writer_close(&w);
+	return id;
 }
 
 /*
@@ -320,7 +337,7 @@ lock_redeemer(CodesStmtArgs *args, const CodesBatchInfo *batch, bool lock)
  */
 static CodesReason
 record_directly(const CodesTables *known, CodesStmtArgs *args,
-				const CodesBatchInfo *batch)
+				const CodesBatchInfo *batch, int64 *id)
 {
 	bool		guarded = codes_history_guarded(batch);
 	Relation	log = table_open(known->log, NoLock);
@@ -349,7 +366,7 @@ record_directly(const CodesTables *known, CodesStmtArgs *args,
 			if (IsolationIsSerializable())
 				(void) judge_directly(known, log, snapshot, args, batch,
 									  &unused_wait, &unused_newer);
-			insert_directly(known, log, snapshot, args, batch->id);
+			*id = insert_directly(known, log, snapshot, args, batch->id);
 		}
 		lock_redeemer(args, batch, false);
 		if (TransactionIdIsValid(wait))
@@ -362,7 +379,7 @@ record_directly(const CodesTables *known, CodesStmtArgs *args,
 		break;
 	}
 	if (!guarded)
-		insert_directly(known, log, snapshot, args, batch->id);
+		*id = insert_directly(known, log, snapshot, args, batch->id);
 	PopActiveSnapshot();
 	UnregisterSnapshot(snapshot);
 	table_close(log, NoLock);
@@ -422,7 +439,7 @@ judge_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch,
  * does not see is a serialization failure.
  */
 static CodesReason
-record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch)
+record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch, int64 *id)
 {
 	static SPIPlanPtr plan = NULL;
 	CodesReason reason = CODES_OK;
@@ -446,7 +463,9 @@ record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch)
 	{
 		args->values[2] = Int32GetDatum(batch->id);
 		args->nulls[2] = ' ';
-		codes_run_stmt(&plan, insert_sql, args, false, SPI_OK_INSERT);
+		codes_run_stmt(&plan, insert_sql, args, false, SPI_OK_INSERT_RETURNING);
+		if (SPI_processed == 1)
+			*id = DatumGetInt64(codes_result(1));
 		if (SPI_processed != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
@@ -462,19 +481,22 @@ record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch)
  */
 
 /*
- * Record a use of the code in args by its redeemer in the history, unless
- * the batch's limits per redeemer refuse it: CODES_OK (recorded), or
- * CODES_REDEEMER_LIMIT or CODES_BATCH_REDEEMER_LIMIT.  The caller has
- * checked that a redeemer is given where a limit needs one.
+ * Record a use (or, with $8 set, a hold) of the code in args by its
+ * redeemer in the history, with the reference and details in args, unless
+ * the batch's limits per redeemer refuse it: CODES_OK (recorded; *id is
+ * the entry's id), or CODES_REDEEMER_LIMIT or CODES_BATCH_REDEEMER_LIMIT.
+ * The caller has checked that a redeemer is given where a limit needs one.
  */
 CodesReason
-codes_history_record(CodesStmtArgs *args, const CodesBatchInfo *batch)
+codes_history_record(CodesStmtArgs *args, const CodesBatchInfo *batch,
+					 int64 *id)
 {
 	const CodesTables *known = codes_tables(RowExclusiveLock);
 
+	*id = 0;
 	if (!known->direct_multi)
-		return record_by_sql(args, batch);
-	return record_directly(known, args, batch);
+		return record_by_sql(args, batch, id);
+	return record_directly(known, args, batch, id);
 }
 
 /*

@@ -14,7 +14,7 @@
 
 extern bool codes_history_guarded(const CodesBatchInfo *batch);
 extern CodesReason codes_history_record(CodesStmtArgs *args,
-										const CodesBatchInfo *batch);
+										const CodesBatchInfo *batch, int64 *id);
 extern CodesReason codes_history_precheck(CodesStmtArgs *args,
 										  const CodesBatchInfo *batch);
 extern CodesReason codes_history_limits(CodesStmtArgs *args,

@@ -52,9 +52,8 @@ set_tag(LOCKTAG *tag, uint32 field2, uint32 field3, CodesLockKind kind)
 /*
  * Lock a batch until the transaction ends.  Uses of its multi-use codes,
  * which do not lock their code's row, share it (ShareLock); a delete of
- * one of its codes, or of the batch, takes it alone (ExclusiveLock), so
- * that it waits for the uses in progress and no use adds history to a code
- * it deleted.
+ * the batch takes it alone (ExclusiveLock), so that it waits for the uses
+ * in progress and no use adds history to a code it deleted.
  */
 void
 codes_lock_batch(int32 batch_id, LOCKMODE mode)
@@ -62,6 +61,23 @@ codes_lock_batch(int32 batch_id, LOCKMODE mode)
 	LOCKTAG		tag;
 
 	set_tag(&tag, (uint32) batch_id, 0, CODES_LOCK_BATCH);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/*
+ * The same for one code, by its key: uses of a multi-use code (and undos,
+ * confirms and releases of its uses) share it after its batch's; code_del
+ * takes it alone before it deletes the code's row, so that it waits only
+ * for the uses of that code, and its batch's other codes go on being
+ * used.  Codes whose 64-bit folds agree share the lock.
+ */
+void
+codes_lock_code_uses(const pg_uuid_t *key, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+	uint64		fold = (uint64) codes_key_fold(key);
+
+	set_tag(&tag, (uint32) (fold >> 32), (uint32) fold, CODES_LOCK_CODE);
 	(void) LockAcquire(&tag, mode, false, false);
 }
 

@@ -38,6 +38,29 @@
 #include "text.h"
 
 /*
+ * Fill out with what the code's own row in slot says beside its uses:
+ * whether it is deactivated, whether it is bound to another redeemer than
+ * the one in args, and its metadata (copied out of the slot).
+ */
+static void
+read_code_state(TupleTableSlot *slot, CodesStmtArgs *args, CodesOutcome *out)
+{
+	bool		isnull;
+	Datum		value;
+
+	(void) slot_getattr(slot, CODES_COL_DEACTIVATED_AT, &isnull);
+	out->deactivated = !isnull;
+	(void) slot_getattr(slot, CODES_COL_USED_AT, &isnull);
+	out->logged = !CODES_MULTI_USE(&out->batch) && out->base > 0 && isnull;
+	value = slot_getattr(slot, CODES_COL_BOUND_TO, &isnull);
+	out->bound_elsewhere = !isnull &&
+		(args->nulls[1] == 'n' || !codes_texts_equal(value, args->values[1]));
+	value = slot_getattr(slot, CODES_COL_METADATA, &out->code_metadata_null);
+	if (!out->code_metadata_null)
+		out->code_metadata = PointerGetDatum(PG_DETOAST_DATUM_COPY(value));
+}
+
+/*
  * The row of the code with this key, visible to snapshot, into slot;
  * false if there is none.  One probe of the unique index on key_fold,
  * whose lock is kept to the end of the transaction, as a statement keeps
@@ -144,7 +167,9 @@ lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
 			/* the newest version, after waiting: check it again */
 			out->uses = DatumGetInt32(slot_getattr(slot, CODES_COL_USES, &isnull));
 			out->base = out->uses;
-			out->reason = codes_refusal(&out->batch, out->uses);
+			read_code_state(slot, args, out);
+			out->reason = codes_code_refusal(&out->batch, out->uses,
+											 out->deactivated, out->bound_elsewhere);
 			if (out->reason == CODES_OK)
 			{
 				write_use(rel, snapshot, slot, true, args, &tmfd);
@@ -201,7 +226,9 @@ settled(Relation rel, Oid indexoid, const pg_uuid_t *key, TupleTableSlot *slot)
  * transaction id or a WAL record) when no transaction is changing its row.
  *
  * Decides single-use codes: uses those whose batch sets no limit per
- * redeemer, refuses any that cannot be used.  A NULL redeemer for a code
+ * redeemer (if plain: the use records nothing but a redeemer), refuses
+ * any that cannot be used (but for those whose use the history holds,
+ * which may be a hold whose time has passed).  A NULL redeemer for a code
  * of a batch that limits uses per redeemer is an error.  Returns
  * CODES_DIRECT_DECIDED with out filled; CODES_DIRECT_FOUND when the row
  * was found but store.c decides (a multi-use code, a usable code whose
@@ -213,12 +240,13 @@ settled(Relation rel, Oid indexoid, const pg_uuid_t *key, TupleTableSlot *slot)
  * batch was not found.
  */
 CodesDirect
-codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
+codes_use_directly(CodesStmtArgs *args, bool plain, CodesOutcome *out)
 {
 	const CodesTables *known = codes_tables(RowExclusiveLock);
 	Oid			indexoid = known->key_index;
 	const pg_uuid_t *key = DatumGetUUIDP(args->values[0]);
 	CodesDirect result = CODES_DIRECT_DECIDED;
+	CodesReason reason;
 	Relation	rel;
 	Snapshot	snapshot;
 	TupleTableSlot *slot;
@@ -247,17 +275,28 @@ codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
 		out->guess = false;
 		out->base = DatumGetInt32(slot_getattr(slot, CODES_COL_USES, &isnull));
 		out->uses = out->base;
+		read_code_state(slot, args, out);
 		codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
-		if (CODES_MULTI_USE(&out->batch))
+		reason = codes_code_refusal(&out->batch, out->uses, out->deactivated,
+									out->bound_elsewhere);
+		if (reason != CODES_OK && reason != CODES_USED_UP)
+			out->reason = reason;	/* nothing a concurrent use changes */
+		else if (CODES_MULTI_USE(&out->batch))
 			result = CODES_DIRECT_FOUND;
-		else if (!codes_usable(&out->batch, out->uses))
+		else if (reason != CODES_OK)
 		{
-			if (settled(rel, indexoid, key, slot))
-				out->reason = codes_refusal(&out->batch, out->uses);
+			/*
+			 * A use the history holds may be a hold whose time has passed:
+			 * store.c looks there, the row being settled.
+			 */
+			out->settled = settled(rel, indexoid, key, slot);
+			if (out->settled && !out->logged)
+				out->reason = reason;
 			else
 				result = CODES_DIRECT_FOUND;
 		}
-		else if (!out->batch.per_redeemer_null || !out->batch.batch_limit_null)
+		else if (!plain || !out->batch.per_redeemer_null ||
+				 !out->batch.batch_limit_null)
 			result = CODES_DIRECT_FOUND;
 		else
 			lock_and_write(rel, snapshot, slot, args, out);
@@ -308,6 +347,7 @@ codes_read_directly(CodesStmtArgs *args, CodesOutcome *out, bool *found)
 		{
 			out->base = DatumGetInt32(slot_getattr(slot, CODES_COL_USES, &isnull));
 			out->uses = out->base;
+			read_code_state(slot, args, out);
 			*found = true;
 		}
 	}
@@ -414,12 +454,11 @@ delete_history(const CodesTables *known, const pg_uuid_t *key,
  * snapshot taken after the code's row is deleted, as the second statement
  * would be, so that the history of a use the delete waited for goes too.
  *
- * A multi-use code's uses do not lock its row: between its row and its
- * history the delete takes its batch's lock alone (codes_lock_batch),
- * which waits for the uses in progress and keeps new ones out, so that
- * its history is read after they commit.  *batch_id is set to the batch
- * of the code deleted (0 if none was): store.c deletes a multi-use
- * code's stripes.
+ * A multi-use code's uses do not lock its row: the caller has taken the
+ * code's lock alone (codes_lock_code_uses), which waited for the uses in
+ * progress and keeps new ones out, so that its history is read after they
+ * commit.  *batch_id is set to the batch of the code deleted (0 if none
+ * was): store.c deletes a multi-use code's stripes.
  *
  * Returns false, undecided, where the direct paths step aside
  * (CodesTables.direct_delete: triggers, rules, row security or foreign
@@ -450,12 +489,9 @@ codes_delete_directly(CodesStmtArgs *args, int32 *batch_id)
 	if (find_code(rel, known->key_index, snapshot, key, slot) &&
 		delete_row(rel, slot, snapshot, CODES_COL_CODE, key))
 	{
-		CodesBatchInfo batch;
 		bool		isnull;
 
 		*batch_id = DatumGetInt32(slot_getattr(slot, CODES_COL_BATCH, &isnull));
-		if (codes_batch_info(*batch_id, &batch) && CODES_MULTI_USE(&batch))
-			codes_lock_batch(*batch_id, ExclusiveLock);
 		if (IsolationUsesXactSnapshot())
 			delete_history(known, key, snapshot);
 		else

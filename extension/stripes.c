@@ -74,18 +74,25 @@ typedef struct StripePass
 	TransactionId maker;		/* a transaction making a stripe, or none */
 } StripePass;
 
-/* Uses of one stripe, locked, skipping it if another holds it. */
+/*
+ * Lock one stripe if it has fewer uses than $5, skipping it if another
+ * transaction holds it.  A stripe without room is not locked (unless its
+ * room went between the snapshot and the lock: then it stays locked, as
+ * rows a locking clause did not return may).
+ */
 static const char *const lock_skip_sql =
-"SELECT s.uses FROM codes.use_stripes AS s "
-"WHERE s.code" EQ "$1 AND s.stripe" EQ "$4 FOR NO KEY UPDATE SKIP LOCKED";
+"SELECT FROM codes.use_stripes AS s "
+"WHERE s.code" EQ "$1 AND s.stripe" EQ "$4 AND s.uses" LT "$5 "
+"FOR NO KEY UPDATE SKIP LOCKED";
 
 /* The same, waiting for its holder. */
 static const char *const lock_wait_sql =
-"SELECT s.uses FROM codes.use_stripes AS s "
-"WHERE s.code" EQ "$1 AND s.stripe" EQ "$4 FOR NO KEY UPDATE";
+"SELECT FROM codes.use_stripes AS s "
+"WHERE s.code" EQ "$1 AND s.stripe" EQ "$4 AND s.uses" LT "$5 "
+"FOR NO KEY UPDATE";
 
-static const char *const exists_sql =
-"SELECT FROM codes.use_stripes AS s WHERE s.code" EQ "$1 AND s.stripe" EQ "$4";
+static const char *const uses_sql =
+"SELECT s.uses FROM codes.use_stripes AS s WHERE s.code" EQ "$1 AND s.stripe" EQ "$4";
 
 /* Change a locked stripe's uses by $5. */
 static const char *const change_sql =
@@ -551,48 +558,52 @@ skipped_write(void)
 
 /*
  * Try stripe i as try_stripe does, with SQL: SELECT ... FOR NO KEY UPDATE
- * (SKIP LOCKED unless wait), then UPDATE; a missing stripe is made by
- * INSERT ... ON CONFLICT DO NOTHING.  At REPEATABLE READ or SERIALIZABLE
- * the executor raises the serialization failure of a stripe changed
- * since the snapshot.
+ * of it if it has room (SKIP LOCKED unless wait), then UPDATE; a missing
+ * stripe is made by INSERT ... ON CONFLICT DO NOTHING.  A stripe found
+ * full is left unlocked: a use that held full stripes while it waited for
+ * another could deadlock with a use doing the same.  At REPEATABLE READ
+ * or SERIALIZABLE the executor raises the serialization failure of a
+ * stripe changed since the snapshot.
  */
 static StripeTry
 try_by_sql(CodesStmtArgs *args, int stripe, int32 share, int32 delta, bool wait)
 {
 	static SPIPlanPtr skip_plan = NULL;
 	static SPIPlanPtr wait_plan = NULL;
-	static SPIPlanPtr exists_plan = NULL;
+	static SPIPlanPtr uses_plan = NULL;
 	static SPIPlanPtr change_plan = NULL;
 	static SPIPlanPtr make_plan = NULL;
 
 	codes_set_number(args, stripe);
-	codes_set_big(args, delta);
+	/* the bound: room for a use; any stripe for an undo */
+	codes_set_big(args, delta > 0 ? share : PG_INT32_MAX);
 	if (wait)
 		codes_run_stmt(&wait_plan, lock_wait_sql, args, false, SPI_OK_SELECT);
 	else
 		codes_run_stmt(&skip_plan, lock_skip_sql, args, false, SPI_OK_SELECT);
+	codes_set_big(args, delta);
 	if (SPI_processed == 1)
 	{
-		if (delta > 0 && DatumGetInt32(codes_result(1)) >= share)
-			return STRIPE_FULL;
 		codes_run_stmt(&change_plan, change_sql, args, false, SPI_OK_UPDATE);
 		if (SPI_processed != 1)
 			skipped_write();
 		return STRIPE_DONE;
 	}
 	if (wait)
-		return STRIPE_FULL;		/* gone meanwhile */
+		return STRIPE_FULL;		/* full, or gone, once its holder ended */
 
-	codes_run_stmt(&exists_plan, exists_sql, args, true, SPI_OK_SELECT);
+	/* not locked: full, held by another transaction, or missing */
+	codes_run_stmt(&uses_plan, uses_sql, args, false, SPI_OK_SELECT);
 	if (SPI_processed == 1)
-		return STRIPE_BUSY;
+		return delta > 0 && DatumGetInt32(codes_result(1)) >= share ?
+			STRIPE_FULL : STRIPE_BUSY;
 	if (delta > 0 && share < 1)
 		return STRIPE_FULL;
 	codes_run_stmt(&make_plan, make_sql, args, false, SPI_OK_INSERT);
 	if (SPI_processed == 1)
 		return STRIPE_DONE;
 	/* not made: another transaction made it, or a trigger skipped it */
-	codes_run_stmt(&exists_plan, exists_sql, args, false, SPI_OK_SELECT);
+	codes_run_stmt(&uses_plan, uses_sql, args, false, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		skipped_write();
 	return STRIPE_BUSY;
@@ -627,11 +638,16 @@ list_by_sql(CodesStmtArgs *args, int *out, int32 *uses)
  * change_directly, through SQL: a use tries the stripes with a share,
  * then those past them with room; an undo the stripes there are, then
  * any.  Then it waits for the first stripe it found held, and looks again.
+ * A use waits only once without getting that stripe: the wait may leave
+ * it holding the stripe its holder filled (see lock_skip_sql), and a
+ * second wait while it holds one could deadlock; after that, stripes held
+ * by others count as used.  (An undo locks any stripe, which never fills.)
  */
 static int
 change_by_sql(CodesStmtArgs *args, int64 cap, int32 delta)
 {
 	int			n = stripes_with_room(cap);
+	bool		waited = false;
 
 	for (;;)
 	{
@@ -684,10 +700,11 @@ change_by_sql(CodesStmtArgs *args, int64 cap, int32 delta)
 				}
 			}
 		}
-		if (held < 0)
+		if (held < 0 || (waited && delta > 0))
 			return -1;
 		if (try_by_sql(args, held, share_of(cap, held), delta, true) == STRIPE_DONE)
 			return held;
+		waited = true;
 	}
 }
 

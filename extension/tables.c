@@ -41,10 +41,12 @@ static uint64 tables_read = 0;
 
 /* The columns of each table, in the order the install scripts make them. */
 static const char *const codes_columns[] = {
-	"batch", "uses", "code", "used_at", "used_by", "shown"
+	"batch", "uses", "code", "used_at", "used_by", "shown", "deactivated_at",
+	"bound_to", "metadata"
 };
 static const char *const log_columns[] = {
-	"id", "code", "batch", "redeemer", "used_at", "undone_at"
+	"id", "code", "batch", "redeemer", "used_at", "undone_at", "reference",
+	"details", "held_until"
 };
 static const char *const stripes_columns[] = {
 	"code", "batch", "uses", "stripe"
@@ -234,7 +236,7 @@ judge_tables(void)
 	tables.rules = codes->rd_rules != NULL || log->rd_rules != NULL ||
 		stripes->rd_rules != NULL;
 	codes_plain = !runs_user_code(codes, 2, 1);
-	log_plain = !runs_user_code(log, 3, 1);
+	log_plain = !runs_user_code(log, 5, 1);
 	stripes_plain = !runs_user_code(stripes, 1, 0);
 	tables.user_code = !codes_plain || !log_plain || !stripes_plain;
 

@@ -40,7 +40,8 @@ $pub->safe_psql(
 	'postgres', q{
 CREATE EXTENSION codes;
 ALTER TABLE codes.codes REPLICA IDENTITY FULL;
-CREATE PUBLICATION codes_pub FOR TABLE codes.batch, codes.codes, codes.redemption_log;
+CREATE PUBLICATION codes_pub FOR TABLE codes.batch, codes.codes, codes.redemption_log,
+	codes.use_stripes;
 });
 
 # Ten codes of batch b1, valid from yesterday to tomorrow.
@@ -136,6 +137,19 @@ $pub->safe_psql('postgres', "SELECT codes.batch_del('old')");
 $pub->wait_for_catchup('codes_sub');
 is($open->query_safe("SELECT codes.code_query('$old[0]')"),
 	'NO EXISTED', 'subscriber, open session: sees batch_del');
+
+# A code of many uses: its uses are counted on its stripes
+# (codes.use_stripes), which the publication carries too.
+my $promo = $pub->safe_psql('postgres',
+	q{SELECT code FROM codes.code_gen(1, NULL, NULL, max_uses => 3, batch => 'promo') AS code});
+$pub->safe_psql('postgres',
+	"SELECT codes.code_use('$promo', 'r' || i) FROM generate_series(1, 3) AS i");
+$pub->wait_for_catchup('codes_sub');
+is($open->query_safe("SELECT codes.code_query('$promo')"),
+	'ACTIVED', 'subscriber, open session: a code of many uses used up');
+is( $sub->safe_psql(
+		'postgres', "SELECT uses || '/' || uses_left FROM codes.batches WHERE name = 'promo'"),
+	'3/0', 'subscriber: its uses and uses left');
 $open->quit;
 
 #
