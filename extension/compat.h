@@ -13,6 +13,8 @@
 #define CODES_COMPAT_H
 
 #include "access/genam.h"
+#include "access/tableam.h"		/* TU_UpdateIndexes, 16 (executor.h no
+								 * longer brings it in 18) */
 #include "catalog/namespace.h"
 #include "executor/executor.h"
 #include "nodes/bitmapset.h"

@@ -20,6 +20,7 @@
 
 #include "batch.h"
 #include "brake.h"
+#include "compat.h"				/* varatt.h from 16 on */
 #include "entry.h"
 
 /*
