@@ -684,17 +684,16 @@ insert_chunks(const Given *g)
 }
 
 /*
- * Insert the given codes, directly where codes.codes allows it
- * (insert_directly), else through SQL (insert_chunks), in one
- * subtransaction; NULL, or the error, when a code collided with an
- * existing one (a unique violation, whose detail, which shows a key's
- * fold, is kept from the client and the log).  Any other error
- * propagates.
+ * Insert the given codes, directly where codes.codes allows it (known,
+ * as codes_tables says: insert_directly), else through SQL
+ * (insert_chunks), in one subtransaction; NULL, or the error, when a code
+ * collided with an existing one (a unique violation, whose detail, which
+ * shows a key's fold, is kept from the client and the log).  Any other
+ * error propagates.
  */
 static ErrorData *
-insert_given(const Given *g)
+insert_given(const Given *g, const CodesTables *known)
 {
-	const CodesTables *known = codes_tables(RowExclusiveLock);
 	bool		direct = known->direct;
 	Oid			relid = known->codes;
 	MemoryContext oldcxt = CurrentMemoryContext;
@@ -744,15 +743,17 @@ insert_given(const Given *g)
  * Clashes are looked for where they can be cheaply first: within the
  * call, and with codes of other stores (which the unique index cannot
  * see).  A clash with an existing code of the batch's store shows as a
- * unique violation while inserting; only then are the keys taken looked
- * up, so that the refusal can name them.  A concurrent code_add of the
- * same text is waited for by the unique index: if it commits, this one is
- * refused; if it rolls back, this one goes on.
+ * unique violation while inserting directly; only then are the keys taken
+ * looked up, so that the refusal can name them (through SQL, they are
+ * looked up first).  A concurrent code_add of the same text is waited for
+ * by the unique index: if it commits, this one is refused; if it rolls
+ * back, this one goes on.
  */
 int64
 codes_add_given(const CodesTargetBatch *batch, ArrayType *codes,
 				ArrayType *uses)
 {
+	const CodesTables *known;
 	Given		g;
 	bool	   *clash;
 	ErrorData  *failed;
@@ -768,8 +769,14 @@ codes_add_given(const CodesTargetBatch *batch, ArrayType *codes,
 	lock_classes(&g);
 	mark_chosen(batch);
 
+	/*
+	 * Through SQL, the keys taken are looked up first: Citus reports a
+	 * unique violation on a shard as an internal error (XX000), which
+	 * could not be told from another.
+	 */
+	known = codes_tables(RowExclusiveLock);
 	clash = palloc0(sizeof(bool) * g.n);
-	clashes_within(&g, clash, false);
+	clashes_within(&g, clash, !known->direct);
 	clashes_elsewhere(&g, clash);
 	if (memchr(clash, true, g.n) != NULL)
 	{
@@ -777,7 +784,7 @@ codes_add_given(const CodesTargetBatch *batch, ArrayType *codes,
 		refuse_clashes(&g, clash);
 	}
 
-	failed = insert_given(&g);
+	failed = insert_given(&g, known);
 	if (failed != NULL)
 	{
 		clashes_within(&g, clash, true);
