@@ -18,6 +18,7 @@ OBJS = \
 	extension/stripes.o \
 	extension/history.o \
 	extension/import.o \
+	extension/given.o \
 	extension/statements.o \
 	extension/rows.o \
 	extension/locks.o \
