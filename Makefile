@@ -6,6 +6,7 @@ MODULE_big = codes
 # the table, generation, a code's keys, batches and keys, the bottom.
 OBJS = \
 	extension/codes.o \
+	extension/code_add.o \
 	extension/code_gen.o \
 	extension/code_control.o \
 	extension/entry.o \
@@ -18,6 +19,8 @@ OBJS = \
 	extension/stripes.o \
 	extension/stripes_sql.o \
 	extension/history.o \
+	extension/import.o \
+	extension/given.o \
 	extension/statements.o \
 	extension/rows.o \
 	extension/locks.o \

@@ -2,8 +2,8 @@
  *
  * batch.c
  *	  What each backend remembers of codes.batch: every batch's period, uses
- *	  and limits, and the shapes of codes in use (patterns, and the keys of
- *	  hashed batches); and a code's status, decided from its batch and its
+ *	  and limits, and the shapes of codes in use (patterns, chosen codes,
+ *	  and the keys of hashed batches); and a code's status, decided from its batch and its
  *	  uses.
  *
  * A use or a query then touches only the code's own row: no join with the
@@ -92,8 +92,15 @@ static const char *const batch_sql =
 "b.max_uses_per_redeemer, b.max_batch_uses_per_redeemer, b.xmin "
 "FROM codes.batch AS b WHERE b.id OPERATOR(pg_catalog.=) $1";
 
+/*
+ * The shapes: each batch's pattern (NULL: UUID codes) and key, and for
+ * each key (NULL: plain) under which some batch has chosen codes, the
+ * shape of those (any text).
+ */
 static const char *const shapes_sql =
-"SELECT DISTINCT b.pattern, b.key_id FROM codes.batch AS b";
+"SELECT b.pattern, b.key_id, false FROM codes.batch AS b "
+"UNION "
+"SELECT NULL, b.key_id, true FROM codes.batch AS b WHERE b.chosen";
 
 /*
  * Relcache callback: codes.batch changed, its triggers were altered, or
@@ -506,7 +513,8 @@ codes_usable(const CodesBatchInfo *batch, int64 uses)
 }
 
 /*
- * The shapes of all batches: UUID or pattern, plain or hashed under which
+ * The shapes of all batches: UUID or pattern, and chosen codes (any text)
+ * where a batch has them (codes.batch.chosen), plain or hashed under which
  * key.  *n is set to their number.  They are parsed before anything is
  * kept, so a pattern that fails to parse (a row changed by hand) raises its
  * error every time and leaks nothing.
@@ -535,7 +543,12 @@ codes_known_shapes(int *n)
 			char	   *key_id = SPI_getvalue(SPI_tuptable->vals[i],
 											  SPI_tuptable->tupdesc, 2);
 
-			loaded[i].is_uuid = (pattern == NULL);
+			bool		isnull;
+
+			loaded[i].chosen = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc,
+														  3, &isnull));
+			loaded[i].is_uuid = (pattern == NULL && !loaded[i].chosen);
 			if (pattern)
 				codes_parse_pattern(pattern, &loaded[i].pat);
 			if (key_id)

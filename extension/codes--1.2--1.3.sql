@@ -1058,6 +1058,71 @@ COMMENT ON FUNCTION codes.distribute() IS
 'On Citus, run once on the coordinator: distribute codes.codes, codes.redemption_log and codes.use_stripes by code and make codes.batch a reference table.';
 
 --
+-- Codes a merchant chooses and imports (issue 25): batch_create makes a
+-- batch without codes, code_add adds given texts as its codes (SUMMER20,
+-- or codes imported from another system with their uses so far), and
+-- batch_generate makes more codes in an existing batch
+-- (extension/code_add.c, import.c).
+--
+
+/*
+ * A batch with given codes is marked, by code_add: the change of its row
+ * tells every backend (batch_changed) that any text may now be one of its
+ * codes, where before only text of a batch's shape (UUID or pattern)
+ * could be (batch.c).
+ */
+SELECT codes.change_table('codes.batch',
+	'ALTER TABLE codes.batch ADD COLUMN chosen boolean NOT NULL DEFAULT false');
+
+COMMENT ON COLUMN codes.batch.chosen IS
+'The batch has codes given by code_add, which may be any text, beside any it generated.';
+COMMENT ON COLUMN codes.codes.shown IS
+'A plain patterned or given code as handed out; NULL for codes that are UUIDs, whose text is their key, and for hashed codes.';
+
+CREATE FUNCTION codes.batch_create(batch text,
+								   valid_from timestamptz,
+								   valid_until timestamptz,
+								   max_uses integer DEFAULT 1,
+								   max_uses_per_redeemer integer DEFAULT NULL,
+								   store text DEFAULT 'plain',
+								   metadata jsonb DEFAULT NULL,
+								   max_batch_uses_per_redeemer integer DEFAULT NULL,
+								   pattern text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'batch_create'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.batch_create(text, timestamptz, timestamptz, integer, integer, text, jsonb, integer, text) IS
+'Create a batch without codes, checked as code_gen checks one, for code_add and batch_generate; returns its name.';
+
+CREATE FUNCTION codes.code_add(batch text, codes text[], uses integer[] DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'code_add'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_add(text, text[], integer[]) IS
+'Add given texts as codes of a batch, each with its uses so far (NULL: 0); all or nothing; returns how many were added.';
+
+CREATE FUNCTION codes.batch_generate(batch text, num integer)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'batch_generate'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.batch_generate(text, integer) IS
+'Generate num more codes into an existing batch, of its pattern and store, and return them.';
+
+REVOKE ALL ON FUNCTION codes.batch_create(text, timestamptz, timestamptz, integer, integer, text, jsonb, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.code_add(text, text[], integer[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.batch_generate(text, integer) FROM PUBLIC;
+
+-- an admin makes batches and their codes
+GRANT EXECUTE ON FUNCTION
+	codes.batch_create(text, timestamptz, timestamptz, integer, integer, text, jsonb, integer, text),
+	codes.code_add(text, text[], integer[]),
+	codes.batch_generate(text, integer)
+	TO codes_admin;
+
+--
 -- Last: the helpers of this script go.
 --
 DROP FUNCTION codes.change_table(regclass, text);

@@ -137,7 +137,8 @@ compat_init_range_table(EState *estate, RangeTblEntry *rte,
  * (none, all, or only summarizing indexes, whose updates stay HOT), which
  * ExecInsertIndexTuples takes as its onlySummarizing; 15 has a boolean.
  * compat_update_index_tuples adds the index entries of a row that
- * table_tuple_update replaced, as an UPDATE does.
+ * table_tuple_update replaced, as an UPDATE does; compat_insert_index_tuples
+ * those of a new row (not summarizing only), as an INSERT does.
  */
 #if PG_VERSION_NUM >= 160000
 typedef TU_UpdateIndexes CompatUpdateIndexes;
@@ -150,6 +151,15 @@ compat_update_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot,
 		list_free(ExecInsertIndexTuples(rri, slot, estate, true, false, NULL,
 										NIL, update_indexes == TU_Summarizing));
 }
+
+/* The index entries of a new row, as an INSERT adds them. */
+static inline void
+compat_insert_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot,
+						   EState *estate)
+{
+	list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL,
+									NIL, false));
+}
 #else
 typedef bool CompatUpdateIndexes;
 
@@ -160,6 +170,14 @@ compat_update_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot,
 	if (update_indexes)
 		list_free(ExecInsertIndexTuples(rri, slot, estate, true, false, NULL,
 										NIL));
+}
+
+static inline void
+compat_insert_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot,
+						   EState *estate)
+{
+	list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL,
+									NIL));
 }
 #endif
 

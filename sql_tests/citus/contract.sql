@@ -189,3 +189,22 @@ SELECT name, max_uses, max_uses_per_redeemer, max_batch_uses_per_redeemer, issue
 FROM codes.batches WHERE name IN ('promo', 'campaign', 'cart') ORDER BY name;
 SELECT b.status, b.uses, b.used_by IS NOT NULL AS by_someone, count(*)
 FROM codes.batch_codes('campaign') b GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+-- codes the merchant chooses and imports (code_add), plain and hashed,
+-- with uses so far; a clash refuses the call whole, through SQL as
+-- directly; more codes generated into a batch
+SELECT codes.batch_create('chosen', NULL, NULL, max_uses => 3);
+SELECT codes.code_add('chosen', ARRAY['SUMMER-20', 'Black Friday', '6ba7b810-9dad-11d1-80b4-00c04fd430c8'],
+					  ARRAY[0, 3, 1]);
+SELECT codes.code_add('chosen', ARRAY['NEW', 'summer20', 'x', 'X']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.batch_create('chosen hashed', NULL, NULL, store => 'hmac');
+SELECT codes.code_add('chosen hashed', ARRAY['VIP', 'black friday']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_add('chosen hashed', ARRAY['VIP']);
+SELECT codes.code_use('summer 20', 'a'), codes.code_use('BLACKFRIDAY'),
+	   codes.code_query('6BA7B810 9DAD 11D1 80B4 00C04FD430C8'), codes.code_use('vip');
+SELECT code, status, uses FROM codes.batch_codes('chosen') ORDER BY code;
+SELECT count(*) FROM codes.batch_generate('chosen', 5);
+SELECT codes.code_del('vip'), codes.code_normalize('black friday');
+SELECT codes.code_query('vip');
+SELECT name, issued, used_up, uses_left FROM codes.batches WHERE name LIKE 'chosen%' ORDER BY name;

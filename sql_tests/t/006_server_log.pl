@@ -3,7 +3,7 @@
 # message, but with the default log_min_error_statement = error the server
 # logs the statement of every failed query, and with it any code written
 # into it as a literal.  Errors raised inside the extension's functions must
-# therefore hide their statement.  Three of them, with the code a literal
+# therefore hide their statement.  Four of them, with the code a literal
 # of the statement, and a note of the extension's own:
 #
 # (a) 22004: code_use without a redeemer of a code whose batch limits uses
@@ -14,7 +14,9 @@
 #     key: no error, the code is not found, and the server log names the
 #     key (a LOG line, once per backend);
 # (d) 55P03: an error of PostgreSQL's own inside the call, the lock timeout
-#     of a code_use waiting for another session's use of the same code.
+#     of a code_use waiting for another session's use of the same code;
+# (e) 23505: code_add of chosen codes, one of which exists already (the
+#     refusal names positions in the array, never codes).
 #
 # The log must hold each error, and none of the codes, in any text form.
 # So that the test cannot pass because nothing is logged, a failing
@@ -113,6 +115,17 @@ is( error_of(
 $holder->query_safe('ROLLBACK');
 $holder->quit;
 
+# (e) 23505
+$node->safe_psql('postgres', "SELECT codes.batch_create('chosen', NULL, NULL)");
+$node->safe_psql('postgres', "SELECT codes.code_add('chosen', ARRAY['VIP-SECRET-4711'])");
+$asked{'VIP-SECRET-4711'} = '(e) 23505';
+$asked{'NEW-SECRET-0815'} = '(e) 23505';
+like(
+	error_of(
+		"SELECT codes.code_add('chosen', ARRAY['NEW-SECRET-0815', 'vip secret 4711'])"),
+	qr/^23505: 1 code clashes/,
+	'(e) code_add of a code that exists: 23505');
+
 # The control: a failing statement outside the extension is logged.
 like(error_of("SELECT 'marker-1234'::int"),
 	qr/^22P02: /, 'control: a failing statement of no extension function');
@@ -129,6 +142,8 @@ like($log, qr/LOG:  key [0-9a-f]+ of hashed codes is not configured/,
 	'(c) the missing key is logged');
 like($log, qr/ERROR:  canceling statement due to lock timeout/,
 	'(d) the error is logged');
+like($log, qr/ERROR:  1 code clashes with an existing code/,
+	'(e) the error is logged');
 
 # Each code as it was written, and in its canonical form (upper case, no
 # hyphens), in any case.
