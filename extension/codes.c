@@ -36,6 +36,7 @@
 #include "progress.h"
 #include "searchpath.h"
 #include "store.h"
+#include "store_read.h"
 #include "store_undo.h"
 #include "stripes.h"
 #include "tables.h"
