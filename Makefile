@@ -19,8 +19,10 @@ OBJS = \
 	extension/store_read.o \
 	extension/store_undo.o \
 	extension/stripes.o \
+	extension/stripes_own.o \
 	extension/stripes_sql.o \
 	extension/history.o \
+	extension/history_sql.o \
 	extension/import.o \
 	extension/given.o \
 	extension/statements.o \

@@ -457,10 +457,15 @@ use_multi(CodesStmtArgs *args, CodesOutcome *out)
 	}
 	else if (out->reason != CODES_USED_UP && out->reason != CODES_HELD && capped)
 	{
-		/* used up comes before the redeemer's share, as for a query */
-		codes_store_count_uses(args, out, true, NULL);
+		int64		live;
+
+		/*
+		 * Used up (or held) comes before the redeemer's share, as for
+		 * code_check.
+		 */
+		codes_store_count_uses(args, out, true, &live);
 		if (!codes_usable(&out->batch, out->uses))
-			out->reason = CODES_USED_UP;
+			out->reason = live > 0 ? CODES_HELD : CODES_USED_UP;
 	}
 }
 

@@ -37,11 +37,7 @@ codes_store_exists(CodesStmtArgs *args, Snapshot snapshot)
 {
 	static SPIPlanPtr plan = NULL;
 
-	if (snapshot)
-		codes_run_stmt_snapshot(&plan, exists_sql, args, snapshot,
-								SPI_OK_SELECT);
-	else
-		codes_run_stmt(&plan, exists_sql, args, true, SPI_OK_SELECT);
+	codes_run_stmt_snapshot(&plan, exists_sql, args, snapshot, SPI_OK_SELECT);
 	return SPI_processed == 1;
 }
 
