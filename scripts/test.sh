@@ -4,8 +4,8 @@
 # pg_regress suite (three times: as is, in parallel plans, SERIALIZABLE),
 # the isolation specs, the dump/restore, getting started, the README's
 # JavaScript, hashed-at-rest,
-# load and example shop tests in one cluster (with codes preloaded, for the
-# brake on guessing, and a key file for hashed codes), then the TAP tests
+# load, example shop and contract model tests in one cluster (with codes
+# preloaded, for the brake on guessing, and a key file for hashed codes), then the TAP tests
 # (crash, standby, restart, upgrade, logical replication, server log,
 # pg_upgrade), which make their own, the release metadata, a failover with
 # pg_auto_failover, a Citus cluster of three nodes (Citus built from
@@ -103,6 +103,7 @@ in_cluster='
 	sh sql_tests/load.sh
 	sh sql_tests/hot_race.sh
 	sh sql_tests/example.sh
+	sh sql_tests/contract_model.sh
 '
 
 # The parallel setting: 15 calls it force_parallel_mode; 16 renamed it
