@@ -70,6 +70,12 @@ KNOWN = {
     # in standing uses: code_check says held (as the README's "held"
     # reads), code_redeem and code_hold say used_up.
     "use_says_used_up_where_check_says_held",
+    # README, Holds: hold_confirm "makes the hold a use, from now on", and
+    # code_undo "undoes the latest standing use"; but of a hold made, a use
+    # by another, then the hold confirmed, code_undo undoes the other's use
+    # and batch_codes' used_by names the other: the database orders uses
+    # by when they (the hold) were made, not by used_at.
+    "confirmed_hold_is_older",
 }
 
 
@@ -170,7 +176,8 @@ class Entry:
         self.code = code
         self.redeemer = redeemer
         self.reference = reference
-        self.seq = seq
+        self.seq = seq              # when it was made, or confirmed
+        self.made = seq             # when it was made
         self.state = state
         self.hold = hold
 
@@ -377,7 +384,12 @@ class Model:
         uses = [e for e in self.entries if e.code == code.label and e.state == "use"]
         if not uses:
             return (False, "-")
-        return (True, max(uses, key=lambda e: e.seq).redeemer or "-")
+        return (True, max(uses, key=self.latest).redeemer or "-")
+
+    def latest(self, entry):
+        """Which use is the latest: a confirmed hold is a use "from now
+        on" (README, Holds); the database orders by when it was made."""
+        return entry.made if known("confirmed_hold_is_older") else entry.seq
 
     def forget_code(self, code):
         code.alive = False
@@ -400,8 +412,10 @@ class ContractMachine(RuleBasedStateMachine):
         super().__init__()
         self.m = Model()
         self.turn = 0           # steps taken, for occasional
-        db.execute("DROP EXTENSION IF EXISTS codes")
-        db.execute("CREATE EXTENSION codes")
+        # a fresh start: no batch, code, use or hold (quicker than making
+        # the extension anew, and as much a user's call: README, Tables)
+        db.execute("TRUNCATE codes.batch, codes.codes, codes.redemption_log,"
+                   " codes.use_stripes RESTART IDENTITY")
         db.execute(f"SET codes.max_failures = {MAX_FAILURES}")
         for r in REDEEMERS:
             db.execute("SELECT codes.throttle_reset(%s)", (r,))
@@ -761,7 +775,7 @@ class ContractMachine(RuleBasedStateMachine):
                 and (redeemer is None or e.redeemer == redeemer)]
         if not uses:
             return "FAILED"
-        max(uses, key=lambda e: e.seq).state = "undone"
+        max(uses, key=self.m.latest).state = "undone"
         return "SUCCEED"
 
     @rule(reference=st.sampled_from(["o1", "o2", "o3", None]))
@@ -1110,6 +1124,7 @@ class ContractMachine(RuleBasedStateMachine):
 def main():
     global db, T0
     db = psycopg.connect(autocommit=True)
+    db.execute("CREATE EXTENSION IF NOT EXISTS codes")
     T0 = db.execute("SELECT date_trunc('second', now())").fetchone()[0]
     ContractMachine.TestCase.settings = settings(
         max_examples=EXAMPLES, stateful_step_count=STEPS, derandomize=True,
