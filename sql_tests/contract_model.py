@@ -51,31 +51,14 @@ HMAC = os.environ.get("CODES_MODEL_HMAC", "1") == "1"
 SHRINK = os.environ.get("CODES_MODEL_SHRINK", "1") == "1"
 
 # Where the database and the README disagree, reported to the lead and not
-# yet decided, the model follows the database, so that the run watches for
-# anything else; CODES_MODEL_STRICT=1 makes it follow the README's words
-# (to check a fix).  Each name is used once below, where the model decides.
+# yet decided, the model follows the database through KNOWN, so that the
+# run watches for anything else; CODES_MODEL_STRICT=1 makes it follow the
+# README's words (to check a fix).  None is open now: the four found were
+# decided (an own hold is held, README; batch_codes tells deactivation,
+# code_redeem answers held as code_check does, code; a confirmed hold is
+# as old as its hold, README).
 STRICT = os.environ.get("CODES_MODEL_STRICT") == "1"
-KNOWN = {
-    # README, code_redeem: held when "other customers' holds take its uses
-    # left"; the database says held for the redeemer's own hold too (a
-    # single-use code bob holds: bob's code_redeem and code_check say held).
-    "own_hold_is_held",
-    # README, Batches: batch_codes gives each code "with its status"; for a
-    # deactivated code it says UNACTIVED / ACTIVED, where code_query says
-    # TIMEINVALID.
-    "batch_codes_ignores_deactivation",
-    # README, code_check: "the row code_redeem would return".  A code
-    # whose last uses others hold, of a redeemer who has used its share:
-    # code_check says held (as the README's "held" reads), code_redeem and
-    # code_hold say used_up (or held, depending on the share and holds).
-    "use_says_used_up_where_check_says_held",
-    # README, Holds: hold_confirm "makes the hold a use, from now on", and
-    # code_undo "undoes the latest standing use"; but of a hold made, a use
-    # by another, then the hold confirmed, code_undo undoes the other's use
-    # and batch_codes' used_by names the other: the database orders uses
-    # by when they (the hold) were made, not by used_at.
-    "confirmed_hold_is_older",
-}
+KNOWN = set()
 
 
 def known(name):
@@ -342,19 +325,11 @@ class Model:
         elif code.bound_to is not None and code.bound_to != redeemer:
             reason = "bound_to_other"
         elif batch.max_uses is not None and self.taken(code) >= batch.max_uses:
-            # README: held when "other customers' holds take its uses left"
-            others = any(e.code == code.label and e.state == "live"
-                         and (redeemer is None or e.redeemer != redeemer
-                              or known("own_hold_is_held"))
-                         for e in self.entries)
-            reason = "held" if others else "used_up"
-            # the database: a use or a hold (not code_check) of a redeemer
-            # that has used its share (counting its holds) may say used_up;
-            # which of the two depends on the share and the holds that
-            # used it (reported; the README says held)
-            if reason == "held" and not checking and self.share_used(code, redeemer) \
-                    and known("use_says_used_up_where_check_says_held"):
-                reason = OneOf("held", "used_up")
+            # README: held when holds take its uses left, the redeemer's
+            # own too
+            held = any(e.code == code.label and e.state == "live"
+                       for e in self.entries)
+            reason = "held" if held else "used_up"
         elif self.share_used(code, redeemer) == "per_redeemer":
             reason = "redeemer_limit"
         elif self.share_used(code, redeemer) == "batch":
@@ -386,9 +361,7 @@ class Model:
             self.guess(redeemer)
             return "NO EXISTED"
         batch = self.batches[code.batch]
-        deactivated = code.deactivated and not (
-            listing and known("batch_codes_ignores_deactivation"))
-        if batch.state() != "active" or deactivated:
+        if batch.state() != "active" or code.deactivated:
             return "TIMEINVALID"
         if batch.max_uses is not None and self.taken(code) >= batch.max_uses:
             return "ACTIVED"
@@ -403,9 +376,9 @@ class Model:
         return (True, max(uses, key=self.latest).redeemer or "-")
 
     def latest(self, entry):
-        """Which use is the latest: a confirmed hold is a use "from now
-        on" (README, Holds); the database orders by when it was made."""
-        return entry.made if known("confirmed_hold_is_older") else entry.seq
+        """Which use is the latest (README, code_undo): the last made, a
+        confirmed hold counting from when it was held."""
+        return entry.made
 
     def forget_code(self, code):
         code.alive = False
