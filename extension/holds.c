@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/timestamp.h"
 
 #include "holds.h"
 #include "statements.h"
@@ -53,7 +54,7 @@ static const char *const confirm_sql =
 "UPDATE codes.redemption_log AS l SET held_until = NULL, used_at = pg_catalog.now(), "
 "reference = COALESCE($6, l.reference), details = COALESCE($7, l.details) "
 "WHERE l.code" EQ "$1 AND l.id" EQ "$5 AND l.undone_at IS NULL "
-"AND l.held_until IS NOT NULL AND l.held_until >= pg_catalog.clock_timestamp()";
+"AND l.held_until IS NOT NULL AND l.held_until >= $8";
 
 /*
  * Whether hold $5 of code $1, not confirmed (confirm_sql found it not
@@ -121,7 +122,10 @@ codes_hold_confirm_entry(CodesStmtArgs *args)
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr expired_plan = NULL;
 
+	args->values[CODES_ARG_HELD_UNTIL] = TimestampTzGetDatum(GetCurrentTimestamp());
+	args->nulls[CODES_ARG_HELD_UNTIL] = ' ';
 	codes_run_stmt(&plan, confirm_sql, args, false, SPI_OK_UPDATE);
+	args->nulls[CODES_ARG_HELD_UNTIL] = 'n';
 	if (SPI_processed == 1)
 		return CODES_OK;
 	codes_run_stmt(&expired_plan, expired_sql, args, false, SPI_OK_SELECT);

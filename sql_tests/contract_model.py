@@ -652,7 +652,7 @@ class ContractMachine(RuleBasedStateMachine):
             row = db.execute(
                 "SELECT h.ok, h.reason, h.batch, h.metadata, h.uses_left, h.valid_until,"
                 " h.code_metadata, h.hold IS NOT NULL,"
-                " h.held_until IS NOT DISTINCT FROM now() + %s::interval, h.hold"
+                " h.held_until IS NOT DISTINCT FROM statement_timestamp() + %s::interval, h.hold"
                 " FROM codes.code_hold(%s, %s, %s, %s) h",
                 (hold_for, text, redeemer, hold_for, reference)).fetchone()
             made_id.append(row[-1])
