@@ -67,15 +67,20 @@
 #define GEN_MAX_FRUITLESS	1000
 
 /*
- * The advisory lock that code_gen takes, until the end of the transaction,
- * on the class of codes it makes (documented in README.md): classid is the
- * bytes of "code", objid 0 for UUID codes, else the canonical length of the
- * pattern (codes of different lengths never have the same text).  Plain
- * batches take it shared, hashed ones exclusive: a plain and a hashed batch
- * of one class store the same text under different keys, which the unique
- * index cannot see, so they must not be made concurrently.
+ * The lock that code_gen takes, until the end of the transaction, on the
+ * class of codes it makes (documented in README.md): an advisory lock tag
+ * whose classid is the bytes of "code", objid 0 for UUID codes, else the
+ * canonical length of the pattern (codes of different lengths never have
+ * the same text).  Plain batches take it shared, hashed ones exclusive: a
+ * plain and a hashed batch of one class store the same text under
+ * different keys, which the unique index cannot see, so they must not be
+ * made concurrently.  Its fourth field is GEN_LOCK_FIELD4, which no SQL
+ * function sets (pg_advisory_lock and its kin set 1 for a bigint key, 2
+ * for a pair of integers), so that no role can stall generation by taking
+ * the lock first.
  */
 #define GEN_LOCK_CLASSID	0x636F6465
+#define GEN_LOCK_FIELD4		0x636F
 
 /*
  * Insert the batch row under a name, taking the next batch id.  With a NULL
@@ -437,7 +442,7 @@ fill_batch_fast(const GenState *st, Tuplestorestate *out, TupleDesc outdesc)
 }
 
 /*
- * Take the advisory lock on the class of codes the batch makes (see
+ * Take the lock on the class of codes the batch makes (see
  * GEN_LOCK_CLASSID), shared for a plain batch and exclusive for a hashed
  * one, until the end of the transaction; then take in the batches that
  * committed while it was waited for.
@@ -448,7 +453,8 @@ lock_shape_class(const CodesBatchSpec *spec)
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, GEN_LOCK_CLASSID,
-						 spec->pattern ? spec->parsed.canon_len : 0, 2);
+						 spec->pattern ? spec->parsed.canon_len : 0,
+						 GEN_LOCK_FIELD4);
 	(void) LockAcquire(&tag, spec->hmac_key ? ExclusiveLock : ShareLock,
 					   false, false);
 	codes_refresh_batch_cache();
@@ -498,7 +504,7 @@ gen_state_init(GenState *st, const CodesBatchSpec *spec)
  * Codes are unique across all batches, whatever their stores: when batches
  * stored another way share text with the new codes, each new code is
  * checked not to be taken under the other keys it would be looked up
- * under, with the latest snapshot, under the advisory lock that keeps
+ * under, with the latest snapshot, under the lock of its class that keeps
  * batches of other stores of its class from being made meanwhile.
  */
 void
