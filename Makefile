@@ -2,7 +2,7 @@ EXTENSION = codes
 EXTVERSION = 1.3
 
 MODULE_big = codes
-OBJS = extension/codes.o extension/code_gen.o extension/store.o extension/store_direct.o extension/tables.o extension/searchpath.o extension/gen.o extension/gen_chunk.o extension/gen_insert.o extension/lookup.o extension/batch.o extension/keys.o extension/brake.o extension/progress.o extension/citus.o extension/plans.o extension/text.o
+OBJS = extension/codes.o extension/code_gen.o extension/store.o extension/store_direct.o extension/tables.o extension/searchpath.o extension/gen.o extension/gen_chunk.o extension/gen_insert.o extension/lookup.o extension/batch.o extension/keys.o extension/brake.o extension/progress.o extension/serverlog.o extension/citus.o extension/plans.o extension/text.o
 SHLIB_LINK = -luuid -lcrypto
 
 # Every script is listed by its path in the source tree, found there with

@@ -13,8 +13,8 @@
  * server logs are read by more people than the codes table.
  *
  * The top layer: calls code_gen.c (its settings), store.c, searchpath.c,
- * tables.c, batch.c, brake.c, progress.c, keys.c and text.c; nothing
- * calls it.
+ * tables.c, batch.c, brake.c, progress.c, serverlog.c, keys.c and text.c;
+ * nothing calls it.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,6 +33,7 @@
 #include "keys.h"
 #include "progress.h"
 #include "searchpath.h"
+#include "serverlog.h"
 #include "store.h"
 #include "tables.h"
 #include "text.h"
@@ -95,8 +96,9 @@ end_hiding(ErrorContextCallback *callback)
 
 /*
  * Module load: the settings, the invalidation of what a backend remembers
- * of the tables and batches, and the shared memory of the brake and of
- * progress reporting.
+ * of the tables and batches, the shared memory of the brake and of
+ * progress reporting, and the hook that keeps statements out of deadlock
+ * reports.
  */
 void
 _PG_init(void)
@@ -107,6 +109,7 @@ _PG_init(void)
 	codes_init_brake();
 	codes_init_progress();
 	codes_init_keys();
+	codes_init_serverlog();
 
 	/* after every codes.* setting is defined, or theirs would be dropped */
 	MarkGUCPrefixReserved("codes");

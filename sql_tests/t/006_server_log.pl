@@ -13,7 +13,9 @@
 # (c) 55000: code_query of a code of a hashed batch once codes.key_file
 #     names no key;
 # (d) 55P03: an error of PostgreSQL's own inside the call, the lock timeout
-#     of a code_use waiting for another session's use of the same code.
+#     of a code_use waiting for another session's use of the same code;
+# (e) 40P01: a deadlock of two sessions using two codes in opposite order,
+#     whose report PostgreSQL logs with the statement of each process.
 #
 # The log must hold each error, and none of the codes, in any text form.
 # So that the test cannot pass because nothing is logged, a failing
@@ -43,6 +45,7 @@ $node->append_conf(
 	'postgresql.conf', qq{
 log_statement = none
 log_min_error_statement = error
+deadlock_timeout = '100ms'
 codes.key_file = '$key_file'
 });
 $node->start;
@@ -60,7 +63,7 @@ sub codes_of
 
 my @per_redeemer =
   codes_of("2, NULL, NULL, max_uses => 2, max_uses_per_redeemer => 1, batch => 'per redeemer'");
-my @plain = codes_of("4, NULL, NULL, batch => 'plain'");
+my @plain = codes_of("6, NULL, NULL, batch => 'plain'");
 my @hashed =
   codes_of("2, NULL, NULL, pattern => 'H-#####-#####', store => 'hmac', batch => 'hashed'");
 my %asked;    # code => case, every code written into a failing statement
@@ -112,6 +115,31 @@ is( error_of(
 $holder->query_safe('ROLLBACK');
 $holder->quit;
 
+# (e) 40P01: each session holds one code and waits for the other's.  The
+# one that waited first finds the deadlock after deadlock_timeout, inside
+# its code_use, and its transaction ends; the other's use then goes on.
+$asked{ $plain[2] } = '(e) 40P01';
+$asked{ $plain[3] } = '(e) 40P01';
+my $first = $node->background_psql('postgres', on_error_stop => 0);
+my $second = $node->background_psql('postgres', on_error_stop => 0);
+is($first->query_safe("BEGIN; SELECT codes.code_use('$plain[2]')"),
+	'SUCCEED', '(e) the first session uses one code');
+is($second->query_safe("BEGIN; SELECT codes.code_use('$plain[3]')"),
+	'SUCCEED', '(e) the second session uses the other');
+$first->{stdin} .= "SELECT codes.code_use('$plain[3]');\n";
+$first->{run}->pump_nb();
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted")
+  or die 'the first session does not wait';
+$second->query("SELECT codes.code_use('$plain[2]')");
+my $second_err = $second->{stderr};
+$second->query('ROLLBACK');
+$first->query('ROLLBACK');
+like($first->{stderr} . $second_err, qr/deadlock detected/,
+	'(e) one of them ends in a deadlock');
+$first->quit;
+$second->quit;
+
 # The control: a failing statement outside the extension is logged.
 like(error_of("SELECT 'marker-1234'::int"),
 	qr/^22P02: /, 'control: a failing statement of no extension function');
@@ -128,6 +156,8 @@ like($log, qr/ERROR:  key [0-9a-f]+ of hashed codes is not configured/,
 	'(c) the error is logged');
 like($log, qr/ERROR:  canceling statement due to lock timeout/,
 	'(d) the error is logged');
+like($log, qr/ERROR:  deadlock detected\n.*DETAIL:  Process \d+ waits for ShareLock on transaction/,
+	'(e) the deadlock is logged, with the processes and locks in it');
 
 # Each code as it was written, and in its canonical form (upper case, no
 # hyphens), in any case.
