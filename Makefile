@@ -2,8 +2,10 @@ EXTENSION = codes
 EXTVERSION = 1.3
 
 MODULE_big = codes
-OBJS = extension/codes.o extension/code_gen.o extension/store.o extension/store_direct.o extension/tables.o extension/searchpath.o extension/gen.o extension/gen_chunk.o extension/gen_insert.o extension/lookup.o extension/batch.o extension/keys.o extension/brake.o extension/progress.o extension/serverlog.o extension/citus.o extension/plans.o extension/text.o
+OBJS = extension/codes.o extension/code_gen.o extension/store.o extension/store_direct.o extension/tables.o extension/searchpath.o extension/gen.o extension/gen_chunk.o extension/gen_insert.o extension/lookup.o extension/batch.o extension/keys.o extension/brake.o extension/progress.o extension/serverlog.o extension/sqlversion.o extension/citus.o extension/plans.o extension/text.o
 SHLIB_LINK = -luuid -lcrypto
+# the version of the SQL objects that the library serves (sqlversion.c)
+PG_CPPFLAGS = -DCODES_VERSION=\"$(EXTVERSION)\"
 
 # Every script is listed by its path in the source tree, found there with
 # $(srcdir), so that an out-of-tree (VPATH) build, as pg_buildext makes in

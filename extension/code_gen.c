@@ -5,8 +5,8 @@
  *	  anything is written, then the batch made by gen.c; and the setting
  *	  codes.max_guess_chance that it checks a pattern against.
  *
- * The top layer, beside codes.c: calls gen.c, searchpath.c, keys.c and
- * text.c; called by codes.c only for its setting (_PG_init).
+ * The top layer, beside codes.c: calls gen.c, searchpath.c, sqlversion.c,
+ * keys.c and text.c; called by codes.c only for its setting (_PG_init).
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +25,7 @@
 #include "gen.h"
 #include "keys.h"
 #include "searchpath.h"
+#include "sqlversion.h"
 #include "text.h"
 
 PG_FUNCTION_INFO_V1(code_gen);
@@ -85,6 +86,8 @@ code_gen(PG_FUNCTION_ARGS)
 	CodesBatchSpec spec;
 	CodesPin	pin;
 
+	/* first: an older version's code_gen has fewer arguments */
+	codes_require_sql_version();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -3,8 +3,10 @@
  * codes.c
  *	  The module's initialization, and the SQL entry points on one code:
  *	  code_use, code_redeem, code_check, code_undo, code_query, code_del,
- *	  code_normalize, code_valid, code_status and key_fold.  Each checks its
- *	  arguments, keeps the statement out of the log, brakes and counts
+ *	  code_normalize, code_valid, code_status and key_fold.  Each that
+ *	  touches a table first checks that the database's SQL objects are the
+ *	  library's version; each checks its arguments, keeps the statement
+ *	  out of the log, brakes and counts
  *	  guesses where it takes a redeemer, and calls the layers below for the
  *	  rest; code_gen is code_gen.c's.
  *
@@ -13,8 +15,8 @@
  * server logs are read by more people than the codes table.
  *
  * The top layer: calls code_gen.c (its settings), store.c, searchpath.c,
- * tables.c, batch.c, brake.c, progress.c, serverlog.c, keys.c and text.c;
- * nothing calls it.
+ * tables.c, batch.c, brake.c, progress.c, serverlog.c, sqlversion.c,
+ * keys.c and text.c; nothing calls it.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +36,7 @@
 #include "progress.h"
 #include "searchpath.h"
 #include "serverlog.h"
+#include "sqlversion.h"
 #include "store.h"
 #include "tables.h"
 #include "text.h"
@@ -110,6 +113,7 @@ _PG_init(void)
 	codes_init_progress();
 	codes_init_keys();
 	codes_init_serverlog();
+	codes_init_sql_version();
 
 	/* after every codes.* setting is defined, or theirs would be dropped */
 	MarkGUCPrefixReserved("codes");
@@ -191,6 +195,7 @@ code_use(PG_FUNCTION_ARGS)
 	ErrorContextCallback hiding;
 	CodesOutcome out;
 
+	codes_require_sql_version();
 	begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_use()");
 	run_braked(fcinfo, true, codes_store_use, &out);
@@ -246,6 +251,7 @@ outcome_call(FunctionCallInfo fcinfo, const char *writer, CodeAction action)
 	CodesOutcome out;
 	Datum		row;
 
+	codes_require_sql_version();
 	begin_hiding(&hiding);
 	if (writer)
 		PreventCommandIfReadOnly(writer);
@@ -295,6 +301,7 @@ code_undo(PG_FUNCTION_ARGS)
 	CodesOp		op;
 	bool		undone = false;
 
+	codes_require_sql_version();
 	begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_undo()");
 	require_code(fcinfo);
@@ -320,6 +327,7 @@ code_query(PG_FUNCTION_ARGS)
 	CodesOutcome out;
 	const char *status = CODES_NO_EXISTED;
 
+	codes_require_sql_version();
 	begin_hiding(&hiding);
 	run_braked(fcinfo, false, codes_store_query, &out);
 	if (out.reason != CODES_NOT_FOUND && out.reason != CODES_BRAKED)
@@ -345,6 +353,7 @@ code_normalize(PG_FUNCTION_ARGS)
 	int			nshapes;
 	char	   *normal;
 
+	codes_require_sql_version();
 	begin_hiding(&hiding);
 	codes_pin_search_path(&pin);
 	codes_refresh_batch_cache();
@@ -371,6 +380,7 @@ code_del(PG_FUNCTION_ARGS)
 	ErrorContextCallback hiding;
 	CodesOp		op;
 
+	codes_require_sql_version();
 	begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_del()");
 	require_code(fcinfo);
@@ -423,6 +433,7 @@ code_status(PG_FUNCTION_ARGS)
 {
 	CodesBatchInfo batch;
 
+	codes_require_sql_version();
 	if (!codes_batch_info(PG_GETARG_INT32(0), &batch))
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(codes_status(&batch, PG_GETARG_INT32(1))));
