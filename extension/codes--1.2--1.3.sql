@@ -42,15 +42,39 @@ COMMENT ON TABLE codes.roles IS
 'The roles that hold the rights of codes in this database: app (the calls an application makes) and admin (everything an admin does).';
 
 /*
+ * The database, other than this one, in which a role holds rights or owns
+ * objects (CONNECT on a database counts too), or NULL if there is none.
+ * Roles belong to the cluster: such a role serves that database, and must
+ * not serve this one too.
+ */
+CREATE FUNCTION codes.role_elsewhere(candidate oid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT COALESCE(d.datname, s.dbid::text)
+FROM pg_catalog.pg_shdepend AS s
+	LEFT JOIN pg_catalog.pg_database AS d
+		ON d.oid OPERATOR(pg_catalog.=) CASE WHEN s.dbid OPERATOR(pg_catalog.=) 0
+											 THEN s.objid ELSE s.dbid END
+WHERE s.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass
+  AND s.refobjid OPERATOR(pg_catalog.=) candidate
+  AND CASE WHEN s.dbid OPERATOR(pg_catalog.=) 0
+		   THEN s.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_database'::pg_catalog.regclass
+		   ELSE true END
+  AND COALESCE(d.datname OPERATOR(pg_catalog.<>) pg_catalog.current_database(), true)
+ORDER BY 1 LIMIT 1
+$$;
+
+/*
  * Why a role cannot hold the rights of codes in this database, or NULL if
  * it can.  It must be an ordinary role that cannot log in, with no
- * password and no attribute but INHERIT; hold nothing in any other
- * database (rights, objects; CONNECT on another database counts too),
- * since roles belong to the cluster; and every membership of it, as a
+ * password and no attribute but INHERIT; and every membership of it, as a
  * member or as a group, must have been granted by a superuser, with ADMIN
  * OPTION only for superusers: a role that a role without superuser rights
- * made, can grant, or has put members into could hand the rights of
- * codes to whom it chose.
+ * made, can grant, or has put members into could hand the rights of codes
+ * to whom it chose.  (Whether it serves another database is
+ * role_elsewhere's.)
  */
 CREATE FUNCTION codes.role_problem(candidate oid)
 RETURNS text
@@ -59,10 +83,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	r		pg_catalog.pg_authid;
-	this_db	oid;
-	other	text;
 BEGIN
-	SELECT * INTO r FROM pg_catalog.pg_authid AS a WHERE a.oid = candidate;
+	SELECT * INTO r FROM pg_catalog.pg_authid AS a WHERE a.oid OPERATOR(pg_catalog.=) candidate;
 	IF r.rolsuper THEN
 		RETURN 'it is a superuser';
 	ELSIF r.rolcanlogin THEN
@@ -71,32 +93,12 @@ BEGIN
 		RETURN 'it has a password';
 	ELSIF r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls THEN
 		RETURN 'it may create roles or databases, replicate or bypass row security';
-	END IF;
-
-	SELECT d.oid INTO this_db FROM pg_catalog.pg_database AS d
-	WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database();
-	SELECT COALESCE(d.datname, s.dbid::text) INTO other
-	FROM pg_catalog.pg_shdepend AS s
-		LEFT JOIN pg_catalog.pg_database AS d
-			ON d.oid OPERATOR(pg_catalog.=) CASE WHEN s.dbid OPERATOR(pg_catalog.=) 0
-												 THEN s.objid ELSE s.dbid END
-	WHERE s.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass
-	  AND s.refobjid OPERATOR(pg_catalog.=) candidate
-	  AND CASE WHEN s.dbid OPERATOR(pg_catalog.=) 0
-			   THEN s.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_database'::pg_catalog.regclass
-					AND s.objid OPERATOR(pg_catalog.<>) this_db
-			   ELSE s.dbid OPERATOR(pg_catalog.<>) this_db END
-	ORDER BY 1 LIMIT 1;
-	IF other IS NOT NULL THEN
-		RETURN pg_catalog.format('it holds rights or objects in database %I', other);
-	END IF;
-
-	IF EXISTS (SELECT FROM pg_catalog.pg_auth_members AS m
-				   JOIN pg_catalog.pg_roles AS g ON g.oid OPERATOR(pg_catalog.=) m.grantor
-				   JOIN pg_catalog.pg_roles AS u ON u.oid OPERATOR(pg_catalog.=) m.member
-			   WHERE (m.roleid OPERATOR(pg_catalog.=) candidate
-					  OR m.member OPERATOR(pg_catalog.=) candidate)
-				 AND (NOT g.rolsuper OR (m.admin_option AND NOT u.rolsuper))) THEN
+	ELSIF EXISTS (SELECT FROM pg_catalog.pg_auth_members AS m
+					  JOIN pg_catalog.pg_roles AS g ON g.oid OPERATOR(pg_catalog.=) m.grantor
+					  JOIN pg_catalog.pg_roles AS u ON u.oid OPERATOR(pg_catalog.=) m.member
+				  WHERE (m.roleid OPERATOR(pg_catalog.=) candidate
+						 OR m.member OPERATOR(pg_catalog.=) candidate)
+					AND (NOT g.rolsuper OR (m.admin_option AND NOT u.rolsuper))) THEN
 		RETURN 'a role without superuser rights granted a membership of it, or may grant it';
 	END IF;
 	RETURN NULL;
@@ -108,7 +110,8 @@ $$;
  * first time (a fresh install, or the update from 1.2 or before) chosen,
  * and made if they do not exist; and every time checked (role_problem),
  * so that no install or update hands the rights to a role that anyone
- * but a superuser could use or hand out.
+ * but a superuser could use or hand out, or that serves another database
+ * (role_elsewhere: refused the first time, a warning after).
  *
  * codes_app and codes_admin serve the first database that installs codes
  * (and each database that had them before 1.3, as long as they serve no
@@ -129,6 +132,7 @@ DECLARE
 	nsp		oid := 'codes'::pg_catalog.regnamespace;
 	held	boolean;
 	problem	text;
+	other	text;
 	r		oid;
 	i		integer;
 BEGIN
@@ -149,7 +153,7 @@ BEGIN
 		GROUP BY n.xmin;
 		IF EXISTS (SELECT FROM pg_catalog.pg_roles AS ro
 				   WHERE ro.rolname OPERATOR(pg_catalog.=) ANY (names)
-					 AND codes.role_problem(ro.oid) LIKE 'it holds rights or objects in database %') THEN
+					 AND codes.role_elsewhere(ro.oid) IS NOT NULL) THEN
 			suffix := pg_catalog.current_database();
 			IF pg_catalog.octet_length('codes_admin_' OPERATOR(pg_catalog.||) suffix)
 			   OPERATOR(pg_catalog.>) 63 THEN
@@ -181,6 +185,28 @@ BEGIN
 		IF names[1] OPERATOR(pg_catalog.<>) 'codes_app' THEN
 			RAISE NOTICE 'the roles of codes in this database are % and %', app, admin;
 		END IF;
+		-- roles named after this database that serve another are refused
+		FOREACH r IN ARRAY ARRAY[app::oid, admin::oid] LOOP
+			other := codes.role_elsewhere(r);
+			IF other IS NOT NULL THEN
+				RAISE EXCEPTION 'role % cannot hold the rights of extension codes: it holds rights or objects in database %',
+								r::pg_catalog.regrole, pg_catalog.quote_ident(other)
+					USING ERRCODE = 'insufficient_privilege',
+						  HINT = 'A role serves the extension in one database. Drop the role, or revoke what it holds in the other database, and run the command again.';
+			END IF;
+		END LOOP;
+	ELSE
+		-- an older version's install in another database may have granted
+		-- them there (its scripts granted codes_app and codes_admin in
+		-- every database): tell, as the update there will move it
+		FOREACH r IN ARRAY ARRAY[app::oid, admin::oid] LOOP
+			other := codes.role_elsewhere(r);
+			IF other IS NOT NULL THEN
+				RAISE WARNING 'role % of codes in this database also holds rights or objects in database %',
+							  r::pg_catalog.regrole, pg_catalog.quote_ident(other)
+					USING HINT = 'Its members may act there too. Update codes there (it then takes roles of its own), or revoke what the role holds there.';
+			END IF;
+		END LOOP;
 	END IF;
 
 	-- checked before the admin role is made a member of the app role, so
@@ -190,7 +216,7 @@ BEGIN
 		IF problem IS NOT NULL THEN
 			RAISE EXCEPTION 'role % cannot hold the rights of extension codes: %', r::pg_catalog.regrole, problem
 				USING ERRCODE = 'insufficient_privilege',
-					  HINT = 'The roles of codes must be NOLOGIN roles without password or attributes, which hold nothing in another database and which only superusers have granted or may grant. Drop the role (then codes makes it), or change it, and run the command again.';
+					  HINT = 'The roles of codes must be NOLOGIN roles without password or attributes, which only superusers have granted or may grant. Drop the role (then codes makes it), or change it, and run the command again.';
 		END IF;
 	END LOOP;
 	IF NOT pg_catalog.pg_has_role(admin, app, 'MEMBER') THEN
@@ -479,6 +505,7 @@ BEGIN
 END
 $$;
 
+REVOKE ALL ON FUNCTION codes.role_elsewhere(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.role_problem(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.database_roles() FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.check_attached_code() FROM PUBLIC;
@@ -486,6 +513,8 @@ REVOKE ALL ON FUNCTION codes.granted_rights(regrole, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.member_acls() FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.set_privileges() FROM PUBLIC;
 
+COMMENT ON FUNCTION codes.role_elsewhere(oid) IS
+'The database other than this one in which a role holds rights or owns objects, or NULL.';
 COMMENT ON FUNCTION codes.role_problem(oid) IS
 'Why a role cannot hold the rights of codes in this database, or NULL if it can.';
 COMMENT ON FUNCTION codes.database_roles() IS

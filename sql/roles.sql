@@ -17,8 +17,17 @@ SELECT count(*) FROM codes.code_gen(2, NULL, NULL, batch => 'here');
 CREATE ROLE regress_alice;
 GRANT codes_admin TO regress_alice;
 
--- a second database with codes: roles of its own
+-- a second database with codes: roles of its own, which must not serve
+-- another database either
+CREATE ROLE codes_app_regress_codes_other;
+GRANT USAGE ON SCHEMA public TO codes_app_regress_codes_other;
 CREATE DATABASE regress_codes_other;
+\c regress_codes_other
+-- (the error names the database, whose name pg_regress chooses)
+\set VERBOSITY sqlstate
+CREATE EXTENSION codes;
+\c :regress_db
+REVOKE USAGE ON SCHEMA public FROM codes_app_regress_codes_other;
 \c regress_codes_other
 CREATE EXTENSION codes;
 SELECT kind, role FROM codes.roles ORDER BY kind;
