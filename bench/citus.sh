@@ -14,7 +14,7 @@
 # (every use succeeds: each client walks its own codes).  Prints calls per
 # second, latency and the ratio citus/plain, and writes them to
 # bench/results-citus.md (--quick: bench/out/results-citus-quick.md).
-# Every node shares this machine's cores: see README.md, Scaling out, for
+# Every node shares this machine's cores: see docs/scaling-out.md for
 # what the ratios mean.
 set -euo pipefail
 

@@ -57,7 +57,7 @@ codes_random_bytes(void)
  * Fill the chunk with random version 4 (RFC 4122) UUIDs: one call to
  * PostgreSQL's cryptographically strong source for the whole chunk, then
  * the version and variant bits.  (libuuid's uuid_generate_random makes
- * about six system calls per UUID; see README.md, Performance.)  Hashed
+ * about six system calls per UUID; see docs/performance.md.)  Hashed
  * codes are stored under the HMAC of their canonical form instead.  The
  * canonical form is kept if the chunk has room for it.
  */

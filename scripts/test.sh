@@ -13,7 +13,7 @@
 # sql_tests/package.sh), and last the benchmark at a
 # small size, so that it cannot rot.  Ends with the line "N passed, N
 # failed"; exits non-zero if anything failed.  CODES_HEAVY=1 runs the
-# heavy variants (see README.md).
+# heavy variants (see docs/testing.md).
 #
 # The suite runs on each PostgreSQL major version in turn: first 15, the
 # system's (Debian 12's packages), then 18, built from source into a cache

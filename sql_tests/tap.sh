@@ -4,7 +4,7 @@
 # "... FAILED", named after the file without its number.  Each test makes
 # its own clusters with initdb, which refuses to run as root: run this as
 # an ordinary user (scripts/test.sh runs it as postgres) in a tree that user
-# can write.  CODES_HEAVY=1 makes the tests heavier (see README.md).
+# can write.  CODES_HEAVY=1 makes the tests heavier (see docs/testing.md).
 set -u
 cd "$(dirname "$0")/.."
 
