@@ -2,8 +2,9 @@
  *
  * serverlog.c
  *	  What the server log may hold of a call of codes: a deadlock report
- *	  raised inside a call that takes a code is logged without the
- *	  statements of the processes in the deadlock.
+ *	  raised inside a call that takes a code, or that names a function of
+ *	  codes in a process's statement, is logged without the statements of
+ *	  the processes in the deadlock.
  *
  * The functions that take a code keep their statement out of the server
  * log for any error they raise (hide_statement in codes.c sets the error's
@@ -15,10 +16,13 @@
  * whose statement is hidden, the log gets the client's detail, which names
  * the processes, the locks and the transactions but no statement; the hint
  * that sends the reader to the server log for the statements goes too.
- * A deadlock detected by a statement of no codes function (an
+ * So it does for a deadlock detected by another statement (an
  * application's UPDATE, waiting for a transaction that waits inside
- * code_use) is logged as PostgreSQL logs it: README.md tells to pass codes
- * as bind parameters, so that such a statement shows $1.
+ * code_use) when a process's statement names schema codes ("codes."), in
+ * a backend that has loaded the library (every one, with codes in
+ * shared_preload_libraries).  A call of codes that names no schema is not
+ * seen there: README.md tells to pass codes as bind parameters, so that
+ * statements show $1.
  *
  * Beside the layers: calls no other file of the extension, and is set up
  * by codes.c (_PG_init), whose hide_statement marks the errors it treats.
@@ -33,13 +37,16 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
 
 /*
  * emit_log_hook: a deadlock report raised inside a call of codes, whose
- * statement is hidden, loses the statements of the processes in its log
- * detail (and the hint that points to them), before it is logged.
+ * statement is hidden, or whose processes' statements name schema codes,
+ * loses those statements (and the hint that points to them) before it is
+ * logged.
  */
 static void
 hide_deadlock_statements(ErrorData *edata)
 {
-	if (edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED && edata->hide_stmt)
+	if (edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED &&
+		(edata->hide_stmt ||
+		 (edata->detail_log != NULL && strstr(edata->detail_log, "codes.") != NULL)))
 	{
 		edata->detail_log = NULL;
 		edata->hint = NULL;

@@ -15,7 +15,9 @@
 # (d) 55P03: an error of PostgreSQL's own inside the call, the lock timeout
 #     of a code_use waiting for another session's use of the same code;
 # (e) 40P01: a deadlock of two sessions using two codes in opposite order,
-#     whose report PostgreSQL logs with the statement of each process.
+#     whose report PostgreSQL logs with the statement of each process;
+# (f) 40P01: a deadlock found by an application's UPDATE, of a session
+#     whose other session waits inside code_use.
 #
 # The log must hold each error, and none of the codes, in any text form.
 # So that the test cannot pass because nothing is logged, a failing
@@ -140,6 +142,30 @@ like($first->{stderr} . $second_err, qr/deadlock detected/,
 $first->quit;
 $second->quit;
 
+# (f) 40P01: the first session uses a code and then updates a row of the
+# application's, which the second holds; the second then uses the code.
+# The first waited first, so it finds the deadlock, in its UPDATE.
+$asked{ $plain[4] } = '(f) 40P01';
+$node->safe_psql('postgres', 'CREATE TABLE shop (id int PRIMARY KEY, n int); INSERT INTO shop VALUES (1, 0)');
+$first = $node->background_psql('postgres', on_error_stop => 0);
+$second = $node->background_psql('postgres', on_error_stop => 0);
+is($first->query_safe("BEGIN; SELECT codes.code_use('$plain[4]')"),
+	'SUCCEED', '(f) the first session uses a code');
+$second->query_safe('BEGIN; UPDATE shop SET n = n + 1 WHERE id = 1');
+$first->{stdin} .= "UPDATE shop SET n = n + 1 WHERE id = 1;\n";
+$first->{run}->pump_nb();
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted")
+  or die 'the first session does not wait';
+$second->query("SELECT codes.code_use('$plain[4]')");
+$second_err = $second->{stderr};
+$second->query('ROLLBACK');
+$first->query('ROLLBACK');
+like($first->{stderr} . $second_err, qr/deadlock detected/,
+	'(f) one of them ends in a deadlock');
+$first->quit;
+$second->quit;
+
 # The control: a failing statement outside the extension is logged.
 like(error_of("SELECT 'marker-1234'::int"),
 	qr/^22P02: /, 'control: a failing statement of no extension function');
@@ -158,6 +184,7 @@ like($log, qr/ERROR:  canceling statement due to lock timeout/,
 	'(d) the error is logged');
 like($log, qr/ERROR:  deadlock detected\n.*DETAIL:  Process \d+ waits for ShareLock on transaction/,
 	'(e) the deadlock is logged, with the processes and locks in it');
+is(scalar(() = $log =~ /ERROR:  deadlock detected/g), 2, '(f) the deadlock is logged too');
 
 # Each code as it was written, and in its canonical form (upper case, no
 # hyphens), in any case.
