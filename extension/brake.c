@@ -465,16 +465,14 @@ codes_count_failure(text *redeemer)
 	}
 	if (entry == NULL)
 	{
-		int			share = db_share(MyDatabaseId);
-
 		LWLockRelease(brake_lock);
 		if (victims != NULL)
 			pfree(victims);
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not count a failed use"),
-				 errdetail("The brake on guessing follows codes.max_redeemers = %d redeemers, %d of them for this database, and nearly all of those are braked.",
-						   max_redeemers, share),
+				 errdetail("The brake on guessing follows codes.max_redeemers = %d redeemers for all databases together, and nearly all of this database's share of them are braked.",
+						   max_redeemers),
 				 errhint("Raise codes.max_redeemers.")));
 		return;
 	}
