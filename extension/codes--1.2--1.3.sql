@@ -336,9 +336,9 @@ FROM (VALUES
 $$;
 
 /*
- * Every object of the extension that has rights, as it is now: the
- * keyword and name that GRANT takes, its owner, its ACL and its columns'
- * (NULL where never set), and the kind of object for acldefault.
+ * Every object of the extension that has rights of its own, as it is now:
+ * the keyword and name that GRANT takes, its owner, its ACL and its
+ * columns' (NULL where never set), and the kind of object for acldefault.
  */
 CREATE FUNCTION codes.member_acls()
 RETURNS TABLE (classid oid, objid oid, keyword text, ident text, owner oid,
@@ -374,10 +374,15 @@ FROM pg_catalog.pg_extension AS e
 		WHERE d.classid OPERATOR(pg_catalog.=) 'pg_proc'::regclass::oid
 		  AND p.oid OPERATOR(pg_catalog.=) d.objid
 		UNION ALL
+		-- a type of its own: a table's row type and an array type have
+		-- no rights of their own (members from PostgreSQL 18 on)
 		SELECT 'TYPE', t.oid::regtype::text, t.typowner, t.typacl, 'T'::"char"
 		FROM pg_catalog.pg_type AS t
 		WHERE d.classid OPERATOR(pg_catalog.=) 'pg_type'::regclass::oid
 		  AND t.oid OPERATOR(pg_catalog.=) d.objid
+		  AND t.typrelid OPERATOR(pg_catalog.=) 0
+		  AND NOT EXISTS (SELECT FROM pg_catalog.pg_type AS e
+						  WHERE e.typarray OPERATOR(pg_catalog.=) t.oid)
 		) AS o (keyword, ident, owner, acl, kind)
 WHERE e.extname OPERATOR(pg_catalog.=) 'codes'
 $$;
