@@ -2,7 +2,35 @@ EXTENSION = codes
 EXTVERSION = 1.3
 
 MODULE_big = codes
-OBJS = extension/codes.o extension/code_gen.o extension/store.o extension/store_direct.o extension/tables.o extension/searchpath.o extension/gen.o extension/gen_chunk.o extension/gen_insert.o extension/lookup.o extension/batch.o extension/keys.o extension/brake.o extension/progress.o extension/serverlog.o extension/sqlversion.o extension/citus.o extension/plans.o extension/text.o
+# One object per line, in the layers of docs/layout.md: entry points,
+# the table, generation, a code's keys, batches and keys, the bottom.
+OBJS = \
+	extension/codes.o \
+	extension/code_gen.o \
+	extension/store.o \
+	extension/store_direct.o \
+	extension/stripes.o \
+	extension/history.o \
+	extension/statements.o \
+	extension/rows.o \
+	extension/locks.o \
+	extension/tables.o \
+	extension/searchpath.o \
+	extension/gen.o \
+	extension/gen_chunk.o \
+	extension/gen_insert.o \
+	extension/lookup.o \
+	extension/batch.o \
+	extension/keys.o \
+	extension/brake.o \
+	extension/progress.o \
+	extension/serverlog.o \
+	extension/sqlversion.o \
+	extension/citus.o \
+	extension/plans.o \
+	extension/text.o \
+	extension/check.o \
+	extension/input.o
 SHLIB_LINK = -luuid -lcrypto
 # the version of the SQL objects that the library serves (sqlversion.c)
 PG_CPPFLAGS = -DCODES_VERSION=\"$(EXTVERSION)\"

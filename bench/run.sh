@@ -58,6 +58,9 @@ usage: bash bench/run.sh [options]
   --citus              through a Citus coordinator and two workers against
                        one plain node (bench/citus.sh; takes --quick, -n,
                        -d, -c, --out)
+  --hot                one promo code for many customers against a counter
+                       row and a history table (bench/hot.sh; takes
+                       --quick, -d, -r, --past, --out)
   --pg V               PostgreSQL 15 (Debian's, default) or 18 (built from
                        source by scripts/build_pg.sh into its own prefix,
                        where --install installs the extension too)
@@ -68,9 +71,11 @@ EOF
 
 if [ "${1:-}" != --inner ]; then
 	# --citus is its own benchmark: codes through a Citus coordinator
-	# against one plain node (bench/citus.sh, with its own options).
+	# against one plain node (bench/citus.sh, with its own options); so is
+	# --hot, one promo code for many customers (bench/hot.sh).
 	for a in "$@"; do
 		[ "$a" = --citus ] && exec bash "$here/citus.sh" "$@"
+		[ "$a" = --hot ] && exec bash "$here/hot.sh" "$@"
 	done
 	N=1000000 DURATION=10 CLIENTS=4 JOBS=2 ROUNDS=3 PGROUNDS=3
 	QUICK=0 BIG=0 SCALE=0 SCALE_N=20000000 CHART=0 INSTALL=0 OUTFILE= SETS=() GENARGS= PG=15

@@ -81,7 +81,7 @@ static uint64 shapes_read = 0;
 
 static const char *const batch_sql =
 "SELECT b.valid_from, b.valid_until, b.revoked_at IS NOT NULL, b.max_uses, "
-"b.max_uses_per_redeemer "
+"b.max_uses_per_redeemer, b.max_batch_uses_per_redeemer "
 "FROM codes.batch AS b WHERE b.id OPERATOR(pg_catalog.=) $1";
 
 static const char *const shapes_sql =
@@ -270,10 +270,15 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 	if (!info->until_null)
 		info->valid_until = DatumGetTimestampTz(value);
 	info->revoked = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
-	info->max_uses = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
+	value = SPI_getbinval(row, desc, 4, &info->max_uses_null);
+	if (!info->max_uses_null)
+		info->max_uses = DatumGetInt32(value);
 	value = SPI_getbinval(row, desc, 5, &info->per_redeemer_null);
 	if (!info->per_redeemer_null)
 		info->per_redeemer = DatumGetInt32(value);
+	value = SPI_getbinval(row, desc, 6, &info->batch_limit_null);
+	if (!info->batch_limit_null)
+		info->batch_limit = DatumGetInt32(value);
 	SPI_finish();
 
 	/*
@@ -289,12 +294,13 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 }
 
 /*
- * Why a code of this batch with this many uses cannot be used now, or
- * CODES_OK: its batch was revoked, its period has not begun or has ended
- * (as of the transaction's start), or it has no use left; in that order.
+ * Why a code of this batch with this many standing uses cannot be used
+ * now, or CODES_OK: its batch was revoked, its period has not begun or has
+ * ended (as of the transaction's start), or it has no use left (never, for
+ * a batch without a total cap); in that order.
  */
 CodesReason
-codes_refusal(const CodesBatchInfo *batch, int32 uses)
+codes_refusal(const CodesBatchInfo *batch, int64 uses)
 {
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
@@ -304,7 +310,7 @@ codes_refusal(const CodesBatchInfo *batch, int32 uses)
 		return CODES_NOT_YET_VALID;
 	if (!batch->until_null && now > batch->valid_until)
 		return CODES_EXPIRED;
-	if (uses >= batch->max_uses)
+	if (!batch->max_uses_null && uses >= batch->max_uses)
 		return CODES_USED_UP;
 	return CODES_OK;
 }
@@ -332,6 +338,8 @@ codes_reason_name(CodesReason reason)
 			return "revoked";
 		case CODES_REDEEMER_LIMIT:
 			return "redeemer_limit";
+		case CODES_BATCH_REDEEMER_LIMIT:
+			return "batch_redeemer_limit";
 		case CODES_BRAKED:
 			return "braked";
 	}
@@ -346,7 +354,7 @@ codes_reason_name(CodesReason reason)
  * code_query and batch_codes all decide here (codes_refusal).
  */
 const char *
-codes_status(const CodesBatchInfo *batch, int32 uses)
+codes_status(const CodesBatchInfo *batch, int64 uses)
 {
 	switch (codes_refusal(batch, uses))
 	{
@@ -364,7 +372,7 @@ codes_status(const CodesBatchInfo *batch, int32 uses)
  * status is UNACTIVED.
  */
 bool
-codes_usable(const CodesBatchInfo *batch, int32 uses)
+codes_usable(const CodesBatchInfo *batch, int64 uses)
 {
 	return codes_refusal(batch, uses) == CODES_OK;
 }

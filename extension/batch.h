@@ -16,6 +16,9 @@
 /* Longest batch name, in bytes. */
 #define CODES_MAX_BATCH_NAME	200
 
+/* Longest redeemer, in bytes: an index entry of the history holds it. */
+#define CODES_MAX_REDEEMER		1000
+
 /* Statuses, as the seed service spelled them. */
 #define CODES_TIMEINVALID		"TIMEINVALID"
 #define CODES_UNACTIVED			"UNACTIVED"
@@ -30,10 +33,20 @@ typedef struct CodesBatchInfo
 	bool		until_null;
 	TimestampTz valid_until;
 	bool		revoked;
+	bool		max_uses_null;	/* no total cap: any number of uses */
 	int32		max_uses;
 	bool		per_redeemer_null;
-	int32		per_redeemer;
+	int32		per_redeemer;	/* uses of one code per redeemer */
+	bool		batch_limit_null;
+	int32		batch_limit;	/* uses of the batch's codes per redeemer */
 } CodesBatchInfo;
+
+/*
+ * A code whose uses are recorded in the history: it may be used more than
+ * once (max_uses above 1, or no cap), so its row does not hold its uses.
+ */
+#define CODES_MULTI_USE(batch) \
+	((batch)->max_uses_null || (batch)->max_uses > 1)
 
 /*
  * Why a code cannot be used now (code_redeem's reason), or CODES_OK.  The
@@ -48,6 +61,7 @@ typedef enum CodesReason
 	CODES_EXPIRED,
 	CODES_REVOKED,
 	CODES_REDEEMER_LIMIT,		/* this redeemer has used its share */
+	CODES_BATCH_REDEEMER_LIMIT, /* ... of the batch's codes */
 	CODES_BRAKED				/* the redeemer is braked for guessing */
 } CodesReason;
 
@@ -55,9 +69,9 @@ extern void codes_init_batch_cache(void);
 extern void codes_refresh_batch_cache(void);
 extern bool codes_batch_info(int32 id, CodesBatchInfo *info);
 extern const CodesShape *codes_known_shapes(int *n);
-extern CodesReason codes_refusal(const CodesBatchInfo *batch, int32 uses);
+extern CodesReason codes_refusal(const CodesBatchInfo *batch, int64 uses);
 extern const char *codes_reason_name(CodesReason reason);
-extern const char *codes_status(const CodesBatchInfo *batch, int32 uses);
-extern bool codes_usable(const CodesBatchInfo *batch, int32 uses);
+extern const char *codes_status(const CodesBatchInfo *batch, int64 uses);
+extern bool codes_usable(const CodesBatchInfo *batch, int64 uses);
 
 #endif							/* CODES_BATCH_H */

@@ -12,8 +12,6 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -53,28 +51,40 @@ codes_init_code_gen(void)
 
 /*
  * Refuse a patterned batch whose codes would be too easy to guess: one
- * random guess (which an attacker can give a correct check symbol) must
- * match one of its num codes with a chance of at most max_guess_chance.
+ * random guess (which an attacker can give a correct check) must match one
+ * of its num codes with a chance of at most max_guess_chance.  The
+ * keyspace is 31 codes for each '#' times 10 for each '*'
+ * (codes_pattern_keyspace).
  */
 static void
 check_keyspace(const CodesPattern *pat, int32 num)
 {
-	double		keyspace = pow(CODES_ALPHABET_SIZE, pat->nrandom);
+	double		keyspace = codes_pattern_keyspace(pat);
 	double		chance = num / keyspace;
 
-	if (chance > max_guess_chance)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pattern keyspace of %.4g codes is too small for a batch of %d",
-						keyspace, num),
-				 errdetail("With %d random symbols, one guess would match one of %d codes with a chance of %.2g, above the limit codes.max_guess_chance = %.2g.",
-						   pat->nrandom, num, chance, max_guess_chance),
-				 errhint("Add random symbols (#) to the pattern, or make fewer codes.")));
+	if (chance <= max_guess_chance)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("pattern keyspace of %.4g codes is too small for a batch of %d",
+					keyspace, num),
+			 pat->ndigits == 0 ?
+			 errdetail("With %d random symbols, one guess would match one of %d codes with a chance of %.2g, above the limit codes.max_guess_chance = %.2g.",
+					   pat->nrandom, num, chance, max_guess_chance) :
+			 pat->ndigits == pat->nrandom ?
+			 errdetail("With %d random digits, one guess would match one of %d codes with a chance of %.2g, above the limit codes.max_guess_chance = %.2g.",
+					   pat->ndigits, num, chance, max_guess_chance) :
+			 errdetail("With %d random symbols and %d random digits, one guess would match one of %d codes with a chance of %.2g, above the limit codes.max_guess_chance = %.2g.",
+					   pat->nrandom - pat->ndigits, pat->ndigits, num, chance,
+					   max_guess_chance),
+			 pat->ndigits == 0 ?
+			 errhint("Add random symbols (#) to the pattern, or make fewer codes.") :
+			 errhint("Add random symbols (# or *) to the pattern, or make fewer codes.")));
 }
 
 /*
  * code_gen(num, valid_from, valid_until, pattern, max_uses, batch,
- *			 max_uses_per_redeemer, store, metadata)
+ *			 max_uses_per_redeemer, store, metadata, max_batch_uses_per_redeemer)
  *
  * Check the arguments, then create the batch and return its codes.  Every
  * check comes before anything is written, so a refused call changes nothing.
@@ -124,21 +134,27 @@ code_gen(PG_FUNCTION_ARGS)
 		check_keyspace(&spec.parsed, spec.num);
 	}
 
-	if (PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_uses must not be null")));
-	spec.max_uses = PG_GETARG_INT32(4);
-	if (spec.max_uses < 1)
+	/* NULL: no total cap on a code's uses */
+	spec.max_uses_null = PG_ARGISNULL(4);
+	spec.max_uses = spec.max_uses_null ? 0 : PG_GETARG_INT32(4);
+	if (!spec.max_uses_null && spec.max_uses < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_uses must be at least 1"),
-				 errdetail("max_uses was %d.", spec.max_uses)));
+				 errdetail("max_uses was %d.", spec.max_uses),
+				 errhint("Leave max_uses NULL for no limit on a code's uses.")));
 
 	/* 1.0 declares code_gen without max_uses_per_redeemer */
 	spec.per_redeemer_null = PG_NARGS() < 7 || PG_ARGISNULL(6);
 	spec.max_uses_per_redeemer = spec.per_redeemer_null ? 0 : PG_GETARG_INT32(6);
-	if (!spec.per_redeemer_null &&
+	if (!spec.per_redeemer_null && spec.max_uses_null &&
+		spec.max_uses_per_redeemer < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_uses_per_redeemer must be at least 1"),
+				 errdetail("max_uses_per_redeemer was %d.",
+						   spec.max_uses_per_redeemer)));
+	if (!spec.per_redeemer_null && !spec.max_uses_null &&
 		(spec.max_uses_per_redeemer < 1 ||
 		 spec.max_uses_per_redeemer > spec.max_uses))
 		ereport(ERROR,
@@ -146,6 +162,16 @@ code_gen(PG_FUNCTION_ARGS)
 				 errmsg("max_uses_per_redeemer must be between 1 and max_uses"),
 				 errdetail("max_uses_per_redeemer was %d, max_uses %d.",
 						   spec.max_uses_per_redeemer, spec.max_uses)));
+
+	/* 1.2 declares code_gen without max_batch_uses_per_redeemer */
+	spec.batch_limit_null = PG_NARGS() < 10 || PG_ARGISNULL(9);
+	spec.max_batch_uses_per_redeemer = spec.batch_limit_null ? 0 : PG_GETARG_INT32(9);
+	if (!spec.batch_limit_null && spec.max_batch_uses_per_redeemer < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_batch_uses_per_redeemer must be at least 1"),
+				 errdetail("max_batch_uses_per_redeemer was %d.",
+						   spec.max_batch_uses_per_redeemer)));
 
 	/* 1.0 declares code_gen without store */
 	spec.hmac_key = NULL;

@@ -32,6 +32,7 @@
 #include "batch.h"
 #include "brake.h"
 #include "code_gen.h"
+#include "input.h"
 #include "keys.h"
 #include "progress.h"
 #include "searchpath.h"
@@ -132,13 +133,36 @@ require_code(FunctionCallInfo fcinfo)
 }
 
 /*
+ * The redeemer argument (1), or NULL if the function has none or it is
+ * NULL.  One longer than CODES_MAX_REDEEMER bytes is an error: the history
+ * indexes its redeemers.
+ */
+static text *
+redeemer_arg(FunctionCallInfo fcinfo)
+{
+	text	   *redeemer;
+
+	if (PG_NARGS() < 2 || PG_ARGISNULL(1))
+		return NULL;
+	redeemer = PG_GETARG_TEXT_PP(1);
+	if (VARSIZE_ANY_EXHDR(redeemer) > CODES_MAX_REDEEMER)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("redeemer is too long"),
+				 errdetail("A redeemer has at most %d bytes; this one has %d.",
+						   CODES_MAX_REDEEMER, (int) VARSIZE_ANY_EXHDR(redeemer)),
+				 errhint("Pass the end user's identity, such as an account id.")));
+	return redeemer;
+}
+
+/*
  * Open an operation on the code argument (argument 0) for the redeemer
  * argument (1, where the function has one): codes_store_open.
  */
 static bool
 open_code(FunctionCallInfo fcinfo, bool writes, CodesOp *op)
 {
-	bool		redeemer_null = PG_NARGS() < 2 || PG_ARGISNULL(1);
+	bool		redeemer_null = redeemer_arg(fcinfo) == NULL;
 
 	return codes_store_open(op, PG_GETARG_TEXT_PP(0),
 							redeemer_null ? (Datum) 0 : PG_GETARG_DATUM(1),
@@ -158,11 +182,11 @@ static void
 run_braked(FunctionCallInfo fcinfo, bool writes, CodeAction action,
 		   CodesOutcome *out)
 {
-	text	   *redeemer = (PG_NARGS() < 2 || PG_ARGISNULL(1)) ? NULL :
-		PG_GETARG_TEXT_PP(1);
+	text	   *redeemer;
 	CodesOp		op;
 
 	require_code(fcinfo);
+	redeemer = redeemer_arg(fcinfo);
 	memset(out, 0, sizeof(*out));
 	out->reason = CODES_NOT_FOUND;
 	out->guess = true;
@@ -231,8 +255,8 @@ outcome_row(FunctionCallInfo fcinfo, const CodesOutcome *out)
 		nulls[2] = !out->have_details;
 		values[3] = out->metadata;
 		nulls[3] = !out->have_details || out->metadata_null;
-		values[4] = Int32GetDatum(Max(out->batch.max_uses - out->uses, 0));
-		nulls[4] = false;
+		values[4] = Int32GetDatum((int32) Max(out->batch.max_uses - out->uses, 0));
+		nulls[4] = out->batch.max_uses_null;
 		values[5] = TimestampTzGetDatum(out->batch.valid_until);
 		nulls[5] = out->batch.until_null;
 	}

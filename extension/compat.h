@@ -131,4 +131,35 @@ compat_init_range_table(EState *estate, RangeTblEntry *rte,
 	index_beginscan((heap), (index), (snapshot), (nkeys), (norderbys))
 #endif
 
+/*
+ * PostgreSQL 16 made table_tuple_update's update_indexes a TU_UpdateIndexes
+ * (none, all, or only summarizing indexes, whose updates stay HOT), which
+ * ExecInsertIndexTuples takes as its onlySummarizing; 15 has a boolean.
+ * compat_update_index_tuples adds the index entries of a row that
+ * table_tuple_update replaced, as an UPDATE does.
+ */
+#if PG_VERSION_NUM >= 160000
+typedef TU_UpdateIndexes CompatUpdateIndexes;
+
+static inline void
+compat_update_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot,
+						   EState *estate, CompatUpdateIndexes update_indexes)
+{
+	if (update_indexes != TU_None)
+		list_free(ExecInsertIndexTuples(rri, slot, estate, true, false, NULL,
+										NIL, update_indexes == TU_Summarizing));
+}
+#else
+typedef bool CompatUpdateIndexes;
+
+static inline void
+compat_update_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot,
+						   EState *estate, CompatUpdateIndexes update_indexes)
+{
+	if (update_indexes)
+		list_free(ExecInsertIndexTuples(rri, slot, estate, true, false, NULL,
+										NIL));
+}
+#endif
+
 #endif							/* CODES_COMPAT_H */

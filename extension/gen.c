@@ -16,8 +16,6 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -90,8 +88,9 @@
  */
 static const char *const batch_insert_sql =
 "INSERT INTO codes.batch "
-"(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer, pattern, key_id, metadata) "
-"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5, $6, $7, $8 "
+"(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer, pattern, key_id, metadata, "
+"max_batch_uses_per_redeemer) "
+"SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5, $6, $7, $8, $9 "
 "FROM pg_catalog.nextval('codes.batch_id_seq'::pg_catalog.regclass) AS n "
 "ON CONFLICT (name) DO NOTHING "
 "RETURNING id";
@@ -120,15 +119,15 @@ static int32
 insert_batch(const CodesBatchSpec *spec)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		values[8];
-	char		nulls[8];
+	Datum		values[9];
+	char		nulls[9];
 
 	if (plan == NULL)
 	{
-		Oid			argtypes[8] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-		INT4OID, INT4OID, TEXTOID, TEXTOID, JSONBOID};
+		Oid			argtypes[9] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		INT4OID, INT4OID, TEXTOID, TEXTOID, JSONBOID, INT4OID};
 
-		plan = codes_prepare(batch_insert_sql, 8, argtypes);
+		plan = codes_prepare(batch_insert_sql, 9, argtypes);
 	}
 
 	values[0] = spec->name ? CStringGetTextDatum(spec->name) : (Datum) 0;
@@ -138,7 +137,7 @@ insert_batch(const CodesBatchSpec *spec)
 	values[2] = TimestampTzGetDatum(spec->valid_until);
 	nulls[2] = spec->until_null ? 'n' : ' ';
 	values[3] = Int32GetDatum(spec->max_uses);
-	nulls[3] = ' ';
+	nulls[3] = spec->max_uses_null ? 'n' : ' ';
 	values[4] = Int32GetDatum(spec->max_uses_per_redeemer);
 	nulls[4] = spec->per_redeemer_null ? 'n' : ' ';
 	values[5] = spec->pattern ? CStringGetTextDatum(spec->pattern) : (Datum) 0;
@@ -147,6 +146,8 @@ insert_batch(const CodesBatchSpec *spec)
 	nulls[6] = spec->hmac_key ? ' ' : 'n';
 	values[7] = spec->metadata;
 	nulls[7] = spec->metadata_null ? 'n' : ' ';
+	values[8] = Int32GetDatum(spec->max_batch_uses_per_redeemer);
+	nulls[8] = spec->batch_limit_null ? 'n' : ' ';
 
 	for (;;)
 	{
@@ -478,8 +479,7 @@ gen_state_init(GenState *st, const CodesBatchSpec *spec)
 		st->own.pat = spec->parsed;
 	if (spec->hmac_key)
 		strlcpy(st->own.key_id, spec->hmac_key->id, sizeof(st->own.key_id));
-	st->capacity = spec->pattern ?
-		pow(CODES_ALPHABET_SIZE, spec->parsed.nrandom) : 0;
+	st->capacity = spec->pattern ? codes_pattern_keyspace(&spec->parsed) : 0;
 
 	/* a copy: what batch.c remembers may be read again meanwhile */
 	known = codes_known_shapes(&st->nshapes);

@@ -26,9 +26,12 @@ typedef struct CodesBatchSpec
 	TimestampTz valid_from;
 	bool		until_null;		/* valid_until is NULL (open) */
 	TimestampTz valid_until;
+	bool		max_uses_null;	/* no total cap on a code's uses */
 	int32		max_uses;		/* uses allowed per code */
 	bool		per_redeemer_null;	/* no per-redeemer limit */
 	int32		max_uses_per_redeemer;
+	bool		batch_limit_null;	/* no per-redeemer limit across the batch */
+	int32		max_batch_uses_per_redeemer;
 	char	   *name;			/* batch name, or NULL to generate one */
 	char	   *pattern;		/* pattern, or NULL for UUID codes */
 	CodesPattern parsed;		/* the pattern, parsed */

@@ -2,7 +2,8 @@
  *
  * gen_chunk.c
  *	  A chunk of new codes: drawn at random (version 4 UUIDs, or codes of a
- *	  pattern with their check symbol), each with the key it is stored
+ *	  pattern: symbols of the alphabet, digits, and the check), each with
+ *	  the key it is stored
  *	  under; thinned out (codes taken, codes drawn twice); put in the
  *	  order of the key index; and put out.
  *
@@ -94,12 +95,17 @@ codes_random_uuids(CodesChunk *chunk, const CodesKey *hmac_key)
 }
 
 /*
- * A uniformly random symbol value, 0 to 30.  Bytes of 248 and above are
- * drawn again, so that every value has the same chance (248 = 8 * 31).
+ * A uniformly random value from 0 to n - 1 (n at most 256), from the next
+ * strong random bytes: a byte of the highest multiple of n and above is
+ * drawn again, so that every value has the same chance (for the 31
+ * symbols of the alphabet, bytes below 248 = 8 * 31 are kept; for digits,
+ * bytes below 250).
  */
 static int
-random_symbol(RandomBytes *rnd)
+random_value(RandomBytes *rnd, int n)
 {
+	int			limit = 256 - 256 % n;
+
 	for (;;)
 	{
 		unsigned char b;
@@ -113,17 +119,18 @@ random_symbol(RandomBytes *rnd)
 			rnd->used = 0;
 		}
 		b = rnd->buf[rnd->used++];
-		if (b < 8 * CODES_ALPHABET_SIZE)
-			return b % CODES_ALPHABET_SIZE;
+		if (b < limit)
+			return b % n;
 	}
 }
 
 /*
- * Fill the chunk with random codes of a pattern: the random symbols, the
- * check symbol if the pattern has one, the text as handed out, and the key
- * (its digest, or for hashed codes its HMAC).  A code whose canonical form
- * would read as a UUID is drawn again.  The canonical form is kept if the
- * chunk has room for it.
+ * Fill the chunk with random codes of a pattern: a random symbol of the
+ * alphabet for each '#', a random digit for each '*', the check if the
+ * pattern has one, the text as handed out, and the key (its digest, or for
+ * hashed codes its HMAC).  A code whose canonical form would read as a
+ * UUID is drawn again (codes_parse_pattern refuses a pattern all of whose
+ * codes would).  The canonical form is kept if the chunk has room for it.
  */
 void
 codes_random_pattern_codes(CodesChunk *chunk, const CodesPattern *pat,
@@ -137,18 +144,30 @@ codes_random_pattern_codes(CodesChunk *chunk, const CodesPattern *pat,
 		char		symbols[CODES_MAX_PATTERN + 1];
 		char		canon[CODES_MAX_PATTERN + 1];
 		int			j;
+		int			n;
 
 		chunk->display[i] = palloc(pat->layout_len + 1);
 		do
 		{
-			for (j = 0; j < pat->nrandom; j++)
+			n = 0;
+			for (j = 0; j < pat->canon_len; j++)
 			{
-				values[j] = random_symbol(rnd);
-				symbols[j] = codes_symbol(values[j]);
+				if (pat->canon[j] == CODES_SYMBOL_RANDOM)
+				{
+					values[n] = random_value(rnd, CODES_ALPHABET_SIZE);
+					symbols[n] = codes_symbol(values[n]);
+					n++;
+				}
+				else if (pat->canon[j] == CODES_SYMBOL_DIGIT)
+				{
+					values[n] = random_value(rnd, 10);
+					symbols[n] = (char) ('0' + values[n]);
+					n++;
+				}
 			}
 			if (pat->has_check)
-				symbols[j++] = codes_symbol(codes_check_value(values, pat->nrandom));
-			symbols[j] = '\0';
+				symbols[n++] = codes_pattern_check(pat, values);
+			symbols[n] = '\0';
 			codes_pattern_write(pat, symbols, chunk->display[i], canon);
 		} while (codes_canonical_is_uuid(canon, pat->canon_len));
 

@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "batch.h"
+#include "input.h"
 #include "keys.h"
 #include "lookup.h"
 #include "text.h"

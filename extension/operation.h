@@ -23,7 +23,9 @@ typedef struct CodesOutcome
 	CodesReason reason;
 	bool		guess;			/* not found, and no row was: a guess */
 	CodesBatchInfo batch;		/* unless reason is CODES_NOT_FOUND */
-	int32		uses;
+	int32		base;			/* the uses its row holds */
+	int64		uses;			/* its standing uses (after a use); for a
+								 * code without a total cap, base */
 	bool		have_details;	/* batch_name and metadata are set */
 	Datum		batch_name;		/* with details (add_details): text */
 	Datum		metadata;		/* jsonb */
@@ -31,12 +33,14 @@ typedef struct CodesOutcome
 } CodesOutcome;
 
 /*
- * Every statement of store.c (and each direct path) takes the same three parameters, whether it
- * uses them or not: $1 the code's key, $2 the redeemer (may be NULL), $3 a
- * batch id.  Here as SPI_execute_plan takes them, with whether the
- * operation has connected to SPI to run them.
+ * Every statement of the table (store.c, stripes.c, history.c; and each
+ * direct path) takes the same five parameters, whether it uses them or
+ * not: $1 the code's key, $2 the redeemer (may be NULL), $3 a batch id, $4
+ * a number (a stripe, say) and $5 a bigint (a row's id, a change of uses).
+ * Here as SPI_execute_plan takes them, with whether the operation has
+ * connected to SPI to run them.
  */
-#define CODES_STMT_NARGS	3
+#define CODES_STMT_NARGS	5
 
 typedef struct CodesStmtArgs
 {

@@ -1,47 +1,55 @@
 /*-------------------------------------------------------------------------
  *
  * store.c
- *	  The codes table: find a code by its key, lock it, use it, check it,
- *	  look it up, undo a use, delete it; with the SQL it runs for each,
- *	  through plans prepared once per backend and saved.
+ *	  The codes table, and the one place that decides what happens to a
+ *	  code: find it by its key, use it, check it, look it up, undo a use,
+ *	  delete it.
  *
  * An operation on a code begins with codes_store_open, which pins
  * search_path and finds the key the code is stored under, and ends with
- * codes_store_close; it connects to SPI only if it runs a statement
- * (run_stmt).  A use, the read of a query or check, and a delete go the
- * direct way (store_direct.c) when they can, and through SQL, side by
- * side in codes_store_use, look_up_code and codes_store_delete, when they
- * cannot.
+ * codes_store_close; it connects to SPI only if it runs a statement.
+ *
+ * A single-use code's use is its row: locked, checked and written, the
+ * direct way (store_direct.c) when it can, else through SQL, side by side
+ * here.  A multi-use code's row is never locked or written by a use, so
+ * that its customers do not queue behind each other: a use takes one of
+ * its uses left from its stripes (stripes.c) if its batch caps them, and
+ * records itself in the history (history.c) under its batch's limits per
+ * redeemer; the uses of a batch's multi-use codes share a lock of the
+ * batch that deletes take alone (locks.c).  Every look-up is one index
+ * probe or range, whatever the code's past uses.
  *
  * No message raised here contains a code: server logs are read by more
  * people than the codes table.
  *
- * Calls store_direct.c (the fast path), tables.c, searchpath.c, lookup.c,
- * batch.c, plans.c; called by the SQL entry points (codes.c).
+ * Calls store_direct.c (the fast path), stripes.c, history.c, locks.c,
+ * statements.c, tables.c, searchpath.c, lookup.c and batch.c; called by
+ * the SQL entry points (codes.c).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/snapmgr.h"
 
 #include "batch.h"
+#include "history.h"
+#include "locks.h"
 #include "lookup.h"
-#include "plans.h"
 #include "searchpath.h"
+#include "statements.h"
 #include "store.h"
 #include "store_direct.h"
+#include "stripes.h"
 #include "tables.h"
-
-/* Operators, named in full so that no search_path can replace them. */
-#define EQ	" OPERATOR(pg_catalog.=) "
-#define GT	" OPERATOR(pg_catalog.>) "
 
 /*
  * The row c of the code whose key is $1: one probe of the unique index.
- * Every statement takes the parameters of CodesStmtArgs (store.h).
+ * Every statement takes the parameters of CodesStmtArgs (operation.h).
  */
 #define MATCH_SQL \
 	"codes.key_fold(c.code)" EQ "codes.key_fold($1) AND c.code" EQ "$1"
@@ -53,99 +61,65 @@
 static const char *const lock_sql =
 "SELECT c.batch, c.uses FROM codes.codes AS c WHERE " MATCH_SQL " FOR UPDATE";
 
-/* Standing uses of the code by the redeemer (multi-use codes only). */
-static const char *const count_sql =
-"SELECT pg_catalog.count(*) FROM codes.redemption_log AS l "
-"WHERE l.code" EQ "$1 AND l.redeemer" EQ "$2 AND l.undone_at IS NULL";
-
-/* A use of a code whose row we hold locked and have checked. */
+/* A use of a single-use code whose row we hold locked and have checked. */
 static const char *const apply_sql =
 "UPDATE codes.codes AS c "
-"SET uses = c.uses OPERATOR(pg_catalog.+) 1, used_at = pg_catalog.now(), used_by = $2 "
+"SET uses = c.uses" PLUS "1, used_at = pg_catalog.now(), used_by = $2 "
 "WHERE " MATCH_SQL;
 
-/* The history entry of a use of a multi-use code. */
-static const char *const log_sql =
-"INSERT INTO codes.redemption_log (code, batch, redeemer, used_at) "
-"VALUES ($1, $3, $2, pg_catalog.now())";
+/* The same, for a use that the history holds: the row only counts it. */
+static const char *const count_use_sql =
+"UPDATE codes.codes AS c SET uses = c.uses" PLUS "1 WHERE " MATCH_SQL;
 
 /*
- * Undo the standing use of a single-use code (by $2, if given): move it
- * from the row into the history, marked undone.
+ * Undo the standing use of a single-use code that its row holds (by $2,
+ * if given): move it from the row into the history, marked undone.
  */
 static const char *const undo_single_sql =
 "WITH moved AS ("
 " INSERT INTO codes.redemption_log (code, batch, redeemer, used_at, undone_at)"
 " SELECT c.code, c.batch, c.used_by, c.used_at, pg_catalog.now()"
 " FROM codes.codes AS c"
-" WHERE " MATCH_SQL " AND c.uses" GT "0 AND ($2 IS NULL OR c.used_by" EQ "$2)"
+" WHERE " MATCH_SQL " AND c.uses" GT "0 AND c.used_at IS NOT NULL"
+" AND ($2 IS NULL OR c.used_by" EQ "$2)"
 " RETURNING 1) "
 "UPDATE codes.codes AS c SET uses = 0, used_at = NULL, used_by = NULL "
 "WHERE " MATCH_SQL " AND EXISTS (SELECT FROM moved)";
 
-/* Undo the latest standing use of a multi-use code (by $2, if given). */
-static const char *const undo_multi_sql =
-"WITH undone AS ("
-" UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now()"
-" WHERE l.id" EQ "(SELECT h.id FROM codes.redemption_log AS h"
-"  WHERE h.code" EQ "$1 AND h.undone_at IS NULL AND ($2 IS NULL OR h.redeemer" EQ "$2)"
-"  ORDER BY h.id DESC LIMIT 1)"
-" RETURNING 1) "
-"UPDATE codes.codes AS c SET uses = c.uses OPERATOR(pg_catalog.-) 1 "
-"WHERE " MATCH_SQL " AND EXISTS (SELECT FROM undone)";
+/* A single-use code's use that the history held was undone there. */
+static const char *const uncount_use_sql =
+"UPDATE codes.codes AS c SET uses = 0 WHERE " MATCH_SQL;
 
 /* Whether a code is stored under the key $1. */
 static const char *const exists_sql =
 "SELECT FROM codes.codes AS c WHERE " MATCH_SQL;
 
-/* The code's batch and uses; no row if it does not exist. */
+/* The code's batch and uses, and whether its row holds its use. */
 static const char *const query_sql =
-"SELECT c.batch, c.uses FROM codes.codes AS c WHERE " MATCH_SQL;
+"SELECT c.batch, c.uses, c.used_at IS NOT NULL FROM codes.codes AS c WHERE " MATCH_SQL;
 
 /* The name and metadata of batch $3. */
 static const char *const details_sql =
 "SELECT b.name, b.metadata FROM codes.batch AS b WHERE b.id" EQ "$3";
 
 /*
- * Delete the code, and then its history: a statement of its own, so that
- * at READ COMMITTED its snapshot, taken after the code's row was locked,
- * sees the history of a use that the delete waited for.
+ * What is left of a deleted code, as the latest snapshot sees it: at
+ * REPEATABLE READ, a use that committed after the delete's snapshot.
  */
-static const char *const del_sql =
-"DELETE FROM codes.codes AS c WHERE " MATCH_SQL;
-static const char *const del_history_sql =
-"DELETE FROM codes.redemption_log AS l WHERE l.code" EQ "$1";
+static const char *const leftovers_sql =
+"SELECT (SELECT pg_catalog.count(*) FROM codes.redemption_log AS l WHERE l.code" EQ "$1)"
+PLUS "(SELECT pg_catalog.count(*) FROM codes.use_stripes AS s WHERE s.code" EQ "$1)";
 
 /*
- * Run a saved statement, preparing it on first use, and check that SPI
- * reports the expected kind of statement.  Results are left in
- * SPI_processed and SPI_tuptable.  Connects to SPI on the operation's
- * first statement (codes_store_close finishes): the direct paths need no
- * SPI, and the common use, query and delete run no statement.
+ * Delete the code, and then its history: a statement of its own, so that
+ * at READ COMMITTED its snapshot, taken after the code's row was deleted
+ * (and the batch's lock taken), sees the history of a use that the delete
+ * waited for.
  */
-static void
-run_stmt(SPIPlanPtr *planp, const char *sql, CodesStmtArgs *args,
-		 bool read_only, int expected)
-{
-	int			ret;
-
-	if (!args->connected)
-	{
-		if ((ret = SPI_connect()) != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-		args->connected = true;
-	}
-	if (*planp == NULL)
-	{
-		Oid			argtypes[CODES_STMT_NARGS] = {UUIDOID, TEXTOID, INT4OID};
-
-		*planp = codes_prepare(sql, CODES_STMT_NARGS, argtypes);
-	}
-
-	ret = SPI_execute_plan(*planp, args->values, args->nulls, read_only, 0);
-	if (ret != expected)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
-}
+static const char *const del_sql =
+"DELETE FROM codes.codes AS c WHERE " MATCH_SQL " RETURNING c.batch";
+static const char *const del_history_sql =
+"DELETE FROM codes.redemption_log AS l WHERE l.code" EQ "$1";
 
 /*
  * Ready an operation for writes to the tables: lock them, refuse rules,
@@ -161,7 +135,7 @@ prepare_writes(CodesPin *pin)
 	if (known->rules)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("rules on codes.codes or codes.redemption_log are not supported"),
+				 errmsg("rules on the tables of extension codes are not supported"),
 				 errhint("Use a trigger instead.")));
 	if (known->user_code)
 		codes_repin_by_guc(pin);
@@ -216,7 +190,7 @@ codes_store_open(CodesOp *op, text *code, Datum redeemer, bool redeemer_null,
 		args->values[0] = UUIDPGetDatum(key);
 		if (nkeys == 1 && missing_key[0] == '\0')
 			return true;
-		run_stmt(&exists_plan, exists_sql, args, true, SPI_OK_SELECT);
+		codes_run_stmt(&exists_plan, exists_sql, args, true, SPI_OK_SELECT);
 		if (SPI_processed == 1)
 			return true;
 	}
@@ -246,55 +220,40 @@ codes_store_close(CodesOp *op)
 }
 
 /*
- * Column col of the first result row, which must not be NULL.
+ * Set the statements' parameter $3 to the batch of out's code.
  */
-static Datum
-result_value(int col)
+static void
+set_batch(CodesStmtArgs *args, const CodesOutcome *out)
 {
-	bool		isnull;
-	Datum		value;
-
-	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-						  col, &isnull);
-	if (isnull)
-		elog(ERROR, "unexpected null in column %d", col);
-	return value;
-}
-
-/*
- * What the batch of the first result row (column 1) allows.  False if the
- * batch is gone: a batch_del that committed after this statement's
- * snapshot was taken, whose code is then treated as gone too.
- */
-static bool
-result_batch(CodesBatchInfo *batch)
-{
-	return codes_batch_info(DatumGetInt32(result_value(1)), batch);
+	args->values[2] = Int32GetDatum(out->batch.id);
+	args->nulls[2] = ' ';
 }
 
 /*
  * Read the code's row with a saved statement that returns its batch and
  * uses (lock_sql or query_sql) and fill out with them; false if there is
- * no such code or batch.  A row found is no guess, even if its batch is
- * gone.
+ * no such code or batch (a batch_del that committed after this statement's
+ * snapshot was taken, whose code is then treated as gone too).  A row
+ * found is no guess, even if its batch is gone.
  */
 static bool
 read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
 		  CodesStmtArgs *args, CodesOutcome *out)
 {
-	run_stmt(planp, sql, args, read_only, SPI_OK_SELECT);
+	codes_run_stmt(planp, sql, args, read_only, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return false;
 	out->guess = false;
-	if (!result_batch(&out->batch))
+	if (!codes_batch_info(DatumGetInt32(codes_result(1)), &out->batch))
 		return false;
-	out->uses = DatumGetInt32(result_value(2));
+	out->base = DatumGetInt32(codes_result(2));
+	out->uses = out->base;
 	return true;
 }
 
 /*
- * Lock the code's row (lock_sql) and fill out with its batch and uses;
- * false if there is no such code or batch.
+ * Lock a single-use code's row (lock_sql) and fill out with its batch and
+ * uses; false if there is no such code or batch.
  */
 static bool
 lock_code(CodesStmtArgs *args, CodesOutcome *out)
@@ -305,8 +264,8 @@ lock_code(CodesStmtArgs *args, CodesOutcome *out)
 }
 
 /*
- * Read the code's row without locking it, as lock_code does: directly
- * (codes_read_directly) where it can, else with query_sql.
+ * Read the code's row without locking it: directly (codes_read_directly)
+ * where it can, else with query_sql.
  */
 static bool
 look_up_code(CodesStmtArgs *args, CodesOutcome *out)
@@ -320,90 +279,162 @@ look_up_code(CodesStmtArgs *args, CodesOutcome *out)
 }
 
 /*
- * Record a use of a multi-use code in the history, whose rows the code's
- * own row cannot hold.
+ * A batch with a limit per redeemer needs one: a NULL redeemer is an error
+ * for any code of it, whatever the code's state (a bug of the caller's,
+ * better found on the first call than on the first use that succeeds).
  */
 static void
-log_use(CodesStmtArgs *args, Datum batch_id)
+require_redeemer(CodesStmtArgs *args, const CodesBatchInfo *batch)
 {
-	static SPIPlanPtr plan = NULL;
-
-	args->values[2] = batch_id;
-	args->nulls[2] = ' ';
-	run_stmt(&plan, log_sql, args, false, SPI_OK_INSERT);
+	if (args->nulls[1] != 'n' ||
+		(batch->per_redeemer_null && batch->batch_limit_null))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("redeemer must not be null for this code"),
+			 batch->per_redeemer_null ?
+			 errdetail_plural("Its batch allows each redeemer at most %d use of its codes.",
+							  "Its batch allows each redeemer at most %d uses of its codes.",
+							  batch->batch_limit, batch->batch_limit) :
+			 errdetail_plural("Its batch allows each redeemer at most %d of its uses.",
+							  "Its batch allows each redeemer at most %d of its uses.",
+							  batch->per_redeemer, batch->per_redeemer)));
 }
 
 /*
- * Whether the code whose batch and uses are in out may be used now, by the
- * redeemer in args: CODES_OK, or why not.  A batch that limits the uses
- * per redeemer needs a redeemer (else 22004) and, for a multi-use code,
- * the redeemer's standing uses are counted; the caller holds the code's
- * row locked when it is about to use it.
+ * Count a code's standing uses into out->uses, for a multi-use code with a
+ * total cap: its row's and its stripes', as the statement's snapshot sees
+ * them, or (fresh) with this operation's own changes.  A code without a
+ * cap keeps its row's count there (its uses left are not counted); a
+ * single-use code's row counts them all.
  */
-static CodesReason
-judge(CodesStmtArgs *args, const CodesOutcome *out)
+static void
+count_uses(CodesStmtArgs *args, CodesOutcome *out, bool fresh)
 {
-	static SPIPlanPtr count_plan = NULL;
-	CodesReason reason = codes_refusal(&out->batch, out->uses);
+	out->uses = out->base;
+	if (CODES_MULTI_USE(&out->batch) && !out->batch.max_uses_null)
+		out->uses += codes_stripes_uses(args, fresh);
+}
 
-	if (reason != CODES_OK || out->batch.per_redeemer_null)
-		return reason;
-	if (args->nulls[1] == 'n')
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("redeemer must not be null for this code"),
-				 errdetail("Its batch allows each redeemer at most %d of its uses.",
-						   out->batch.per_redeemer)));
-	if (out->batch.max_uses > 1)
+/*
+ * Use a single-use code through SQL, its row locked first: at READ
+ * COMMITTED a concurrent use or undo is waited for and its result seen.
+ * A batch with a limit per redeemer across the batch records the use in
+ * the history under it; the row then only counts the use.  The UPDATE
+ * fires every trigger an UPDATE fires; if a BEFORE trigger skips it,
+ * nothing was used (reported as used up).
+ */
+static void
+use_single(CodesStmtArgs *args, CodesOutcome *out)
+{
+	static SPIPlanPtr apply_plan = NULL;
+	static SPIPlanPtr count_plan = NULL;
+
+	if (!lock_code(args, out))
 	{
-		run_stmt(&count_plan, count_sql, args, false, SPI_OK_SELECT);
-		if (DatumGetInt64(result_value(1)) >= out->batch.per_redeemer)
-			return CODES_REDEEMER_LIMIT;
+		out->reason = CODES_NOT_FOUND;
+		return;
 	}
-	return CODES_OK;
+	out->reason = codes_refusal(&out->batch, out->uses);
+	if (out->reason != CODES_OK)
+		return;
+
+	if (!out->batch.batch_limit_null)
+	{
+		out->reason = codes_history_record(args, &out->batch);
+		if (out->reason != CODES_OK)
+			return;
+		codes_run_stmt(&count_plan, count_use_sql, args, false, SPI_OK_UPDATE);
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+					 errmsg("a trigger on codes.codes skipped the use of a code"),
+					 errdetail("The code's batch limits the uses of each redeemer across the batch, so its uses are recorded in codes.redemption_log; a BEFORE trigger on codes.codes must not skip them.")));
+	}
+	else
+	{
+		codes_run_stmt(&apply_plan, apply_sql, args, false, SPI_OK_UPDATE);
+		if (SPI_processed != 1)
+		{
+			out->reason = CODES_USED_UP;
+			return;
+		}
+	}
+	out->uses++;
+}
+
+/*
+ * Use a multi-use code: take one of its uses left from its stripes, if its
+ * batch caps them, then record the use in the history under its batch's
+ * limits per redeemer, giving the stripe's use back if they refuse.  A
+ * refusal that an unlocked look can tell (the redeemer's share used, as
+ * committed) writes nothing.  Its row is never locked.
+ */
+static void
+use_multi(CodesStmtArgs *args, CodesOutcome *out)
+{
+	bool		capped = !out->batch.max_uses_null;
+	int			stripe = -1;
+
+	out->reason = codes_refusal(&out->batch, out->base);
+	if (out->reason != CODES_OK && out->reason != CODES_USED_UP)
+		return;
+	codes_lock_batch(out->batch.id, ShareLock);
+	set_batch(args, out);
+
+	out->reason = codes_history_precheck(args, &out->batch);
+	if (out->reason == CODES_OK && capped)
+	{
+		stripe = codes_stripes_take(args, &out->batch, out->base);
+		if (stripe < 0)
+			out->reason = CODES_USED_UP;
+	}
+	if (out->reason == CODES_OK)
+	{
+		out->reason = codes_history_record(args, &out->batch);
+		if (out->reason != CODES_OK && stripe >= 0)
+			codes_stripes_put_back(args, stripe);
+	}
+	else if (capped)
+	{
+		/* used up comes before the redeemer's share, as for a query */
+		count_uses(args, out, true);
+		if (!codes_usable(&out->batch, out->uses))
+			out->reason = CODES_USED_UP;
+	}
 }
 
 /*
  * Use the code, if it can be used now, and say what happened in out:
  * code_use's operation.
  *
- * Most uses are codes_use_directly's.  When it cannot decide (the table has
- * triggers; the code's batch limits the uses per redeemer; or, seen from
- * this statement's snapshot, the code cannot be used, which a concurrent
- * undo may be changing), the use is decided again with the row locked by
- * SQL, which at READ COMMITTED waits for any concurrent use or undo and
- * then sees its result, so that the redeemer's uses counted are all the
- * committed ones.  The UPDATE then fires every trigger an UPDATE fires; if
- * a BEFORE trigger skips it, nothing was used (reported as used up).
+ * A single-use code is used directly (codes_use_directly) when it can,
+ * else through SQL (use_single); a multi-use code by use_multi.
  */
 void
 codes_store_use(CodesOp *op, CodesOutcome *out)
 {
-	static SPIPlanPtr apply_plan = NULL;
 	CodesStmtArgs *args = &op->args;
 
-	if (!codes_use_directly(args, out))
+	switch (codes_use_directly(args, out))
 	{
-		if (!lock_code(args, out))
-		{
-			out->reason = CODES_NOT_FOUND;
+		case CODES_DIRECT_DECIDED:
 			return;
-		}
-		out->reason = judge(args, out);
-		if (out->reason != CODES_OK)
-			return;
-
-		run_stmt(&apply_plan, apply_sql, args, false, SPI_OK_UPDATE);
-		if (SPI_processed != 1)
-		{
-			out->reason = CODES_USED_UP;
-			return;
-		}
-		out->uses++;
+		case CODES_DIRECT_FOUND:
+			break;
+		case CODES_DIRECT_NONE:
+			if (!look_up_code(args, out))
+			{
+				out->reason = CODES_NOT_FOUND;
+				return;
+			}
+			break;
 	}
-
-	if (out->reason == CODES_OK && out->batch.max_uses > 1)
-		log_use(args, Int32GetDatum(out->batch.id));
+	require_redeemer(args, &out->batch);
+	if (CODES_MULTI_USE(&out->batch))
+		use_multi(args, out);
+	else
+		use_single(args, out);
 }
 
 /*
@@ -418,10 +449,9 @@ add_details(CodesStmtArgs *args, CodesOutcome *out)
 
 	if (out->reason == CODES_NOT_FOUND)
 		return;
-	args->values[2] = Int32GetDatum(out->batch.id);
-	args->nulls[2] = ' ';
+	set_batch(args, out);
 	/* a new snapshot, as the use had: it sees the batch the use saw */
-	run_stmt(&plan, details_sql, args, false, SPI_OK_SELECT);
+	codes_run_stmt(&plan, details_sql, args, false, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 	{
 		/* the batch went since; a use made stands, with no details */
@@ -430,7 +460,7 @@ add_details(CodesStmtArgs *args, CodesOutcome *out)
 		return;
 	}
 	out->have_details = true;
-	out->batch_name = SPI_datumTransfer(result_value(1), false, -1);
+	out->batch_name = SPI_datumTransfer(codes_result(1), false, -1);
 	out->metadata = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 								  2, &isnull);
 	out->metadata_null = isnull;
@@ -439,50 +469,45 @@ add_details(CodesStmtArgs *args, CodesOutcome *out)
 }
 
 /*
- * Undo the latest standing use of the code (by the redeemer, if given);
- * true when there was one.  The row is locked first, so an undo and a use
- * of one code take turns.
- */
-bool
-codes_store_undo(CodesOp *op)
-{
-	static SPIPlanPtr single_plan = NULL;
-	static SPIPlanPtr multi_plan = NULL;
-	CodesStmtArgs *args = &op->args;
-	CodesOutcome found;
-
-	if (!lock_code(args, &found))
-		return false;
-
-	if (found.batch.max_uses == 1)
-		run_stmt(&single_plan, undo_single_sql, args, false, SPI_OK_UPDATE);
-	else
-		run_stmt(&multi_plan, undo_multi_sql, args, false, SPI_OK_UPDATE);
-	return SPI_processed == 1;
-}
-
-/*
- * Use the code, and tell its batch: code_redeem's operation.
+ * Use the code, and tell its batch and its uses left: code_redeem's
+ * operation.
  */
 void
 codes_store_redeem(CodesOp *op, CodesOutcome *out)
 {
 	codes_store_use(op, out);
+	if (out->reason != CODES_NOT_FOUND && out->reason != CODES_BRAKED &&
+		CODES_MULTI_USE(&out->batch))
+		count_uses(&op->args, out, true);
 	add_details(&op->args, out);
 }
 
 /*
  * Whether the code could be used now, without using it or locking it, and
- * its batch: code_check's operation.
+ * its batch: code_check's operation.  Its uses are those code_redeem would
+ * answer with: after the use, when it could be used.
  */
 void
 codes_store_check(CodesOp *op, CodesOutcome *out)
 {
-	if (look_up_code(&op->args, out))
-		out->reason = judge(&op->args, out);
-	else
+	CodesStmtArgs *args = &op->args;
+
+	if (!look_up_code(args, out))
 		out->reason = CODES_NOT_FOUND;
-	add_details(&op->args, out);
+	else
+	{
+		require_redeemer(args, &out->batch);
+		count_uses(args, out, false);
+		out->reason = codes_refusal(&out->batch, out->uses);
+		if (out->reason == CODES_OK)
+		{
+			set_batch(args, out);
+			out->reason = codes_history_limits(args, &out->batch);
+		}
+		if (out->reason == CODES_OK)
+			out->uses++;
+	}
+	add_details(args, out);
 }
 
 /*
@@ -493,25 +518,101 @@ void
 codes_store_query(CodesOp *op, CodesOutcome *out)
 {
 	if (look_up_code(&op->args, out))
+	{
+		count_uses(&op->args, out, false);
 		out->reason = codes_refusal(&out->batch, out->uses);
+	}
 	else
 		out->reason = CODES_NOT_FOUND;
 }
 
 /*
- * Delete the code and its history: code_del's operation.  Directly
- * (codes_delete_directly) where it can, else with del_sql and
- * del_history_sql.
+ * Undo the latest standing use of the code (by the redeemer, if given);
+ * true when there was one.  A single-use code's row is locked first, so
+ * an undo and a use of it take turns; its use is moved from the row into
+ * the history, marked undone, or, if the history holds it, marked undone
+ * there.  A multi-use code's use is marked undone in the history and, if
+ * its batch caps its uses, given back to its stripes.
+ */
+bool
+codes_store_undo(CodesOp *op)
+{
+	static SPIPlanPtr single_plan = NULL;
+	static SPIPlanPtr uncount_plan = NULL;
+	CodesStmtArgs *args = &op->args;
+	CodesOutcome found;
+
+	memset(&found, 0, sizeof(found));
+	if (!look_up_code(args, &found))
+		return false;
+	set_batch(args, &found);
+
+	if (CODES_MULTI_USE(&found.batch))
+	{
+		codes_lock_batch(found.batch.id, ShareLock);
+		if (!codes_history_undo(args))
+			return false;
+		if (!found.batch.max_uses_null)
+			codes_stripes_give(args, &found.batch);
+		return true;
+	}
+
+	if (!lock_code(args, &found))
+		return false;
+	codes_run_stmt(&single_plan, undo_single_sql, args, false, SPI_OK_UPDATE);
+	if (SPI_processed == 1)
+		return true;
+	if (found.uses == 0 || !codes_history_undo(args))
+		return false;
+	codes_run_stmt(&uncount_plan, uncount_use_sql, args, false, SPI_OK_UPDATE);
+	return true;
+}
+
+/*
+ * Delete the code, its history and its stripes: code_del's operation.
+ * Directly (codes_delete_directly) where it can, else with del_sql and
+ * del_history_sql.  A multi-use code's batch lock is taken alone between
+ * its row and its history (see codes_delete_directly).
  */
 void
 codes_store_delete(CodesOp *op)
 {
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr history_plan = NULL;
+	CodesStmtArgs *args = &op->args;
+	CodesBatchInfo batch;
+	int32		batch_id = 0;
 
-	if (codes_delete_directly(&op->args))
-		return;
-	run_stmt(&plan, del_sql, &op->args, false, SPI_OK_DELETE);
-	if (SPI_processed > 0)
-		run_stmt(&history_plan, del_history_sql, &op->args, false, SPI_OK_DELETE);
+	if (!codes_delete_directly(args, &batch_id))
+	{
+		codes_run_stmt(&plan, del_sql, args, false, SPI_OK_DELETE_RETURNING);
+		if (SPI_processed == 0)
+			return;
+		batch_id = DatumGetInt32(codes_result(1));
+		if (codes_batch_info(batch_id, &batch) && CODES_MULTI_USE(&batch))
+			codes_lock_batch(batch_id, ExclusiveLock);
+		codes_run_stmt(&history_plan, del_history_sql, args, false, SPI_OK_DELETE);
+	}
+	if (batch_id != 0 && codes_batch_info(batch_id, &batch) &&
+		CODES_MULTI_USE(&batch))
+	{
+		static SPIPlanPtr leftovers_plan = NULL;
+
+		codes_stripes_delete(args);
+		/*
+		 * At REPEATABLE READ or SERIALIZABLE, a use that committed while
+		 * the delete waited for the batch's lock left history or stripes
+		 * its snapshot cannot see, nor so delete: as for a DELETE of a row
+		 * changed meanwhile, a serialization failure.
+		 */
+		if (IsolationUsesXactSnapshot())
+		{
+			codes_run_stmt_snapshot(&leftovers_plan, leftovers_sql, args,
+									GetLatestSnapshot(), SPI_OK_SELECT);
+			if (DatumGetInt64(codes_result(1)) > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+		}
+	}
 }

@@ -12,8 +12,8 @@
  * differences between PostgreSQL versions in the executor and index scan
  * calls are compat.h's.
  *
- * Calls tables.c, batch.c and text.c (the key fold); called by store.c
- * only.
+ * Calls tables.c, rows.c, locks.c, batch.c and text.c (the key fold);
+ * called by store.c only.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,28 +31,11 @@
 
 #include "batch.h"
 #include "compat.h"
+#include "locks.h"
+#include "rows.h"
 #include "store_direct.h"
 #include "tables.h"
 #include "text.h"
-
-/* Columns of codes.codes, in the order the install scripts create them. */
-#define COL_BATCH		1
-#define COL_USES		2
-#define COL_CODE		3
-#define COL_USED_AT		4
-#define COL_USED_BY		5
-
-/*
- * Does the row in slot hold this key in column col?
- */
-static bool
-holds_key(TupleTableSlot *slot, AttrNumber col, const pg_uuid_t *key)
-{
-	bool		isnull;
-	Datum		code = slot_getattr(slot, col, &isnull);
-
-	return !isnull && memcmp(DatumGetUUIDP(code)->data, key->data, UUID_LEN) == 0;
-}
 
 /*
  * The row of the code with this key, visible to snapshot, into slot;
@@ -75,72 +58,68 @@ find_code(Relation rel, Oid indexoid, Snapshot snapshot, const pg_uuid_t *key,
 	scan = compat_index_beginscan(rel, index, snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	while (!found && index_getnext_slot(scan, ForwardScanDirection, slot))
-		found = holds_key(slot, COL_CODE, key);
+		found = codes_holds_key(slot, CODES_COL_CODE, key);
 	index_endscan(scan);
 	index_close(index, NoLock);
 	return found;
 }
 
 /*
- * Write the use into the locked row in slot: one more use, the
- * transaction's time, the redeemer.  The index entries are added as an
- * UPDATE statement adds them (none for a HOT update).  Only for a table
- * that runs no user's code (CodesTables.direct): ExecSimpleRelationUpdate fires no
- * statement triggers, and its AFTER ROW triggers need a query around them.
+ * Write the use into the row in slot: one more use, the transaction's
+ * time, the redeemer.  If locked, this transaction holds the row locked;
+ * else it was found with snapshot, and it is updated as an UPDATE would
+ * (in one WAL record, waiting for a transaction that holds it), or not:
+ * the result says why (codes_writer_try_update).  Index entries are added
+ * as an UPDATE adds them (none for a HOT update).  Only for a table that
+ * runs no user's code (CodesTables.direct).
  */
-static void
-write_use(Relation rel, Snapshot snapshot, TupleTableSlot *locked,
-		  CodesStmtArgs *args)
+static TM_Result
+write_use(Relation rel, Snapshot snapshot, TupleTableSlot *slot, bool locked,
+		  CodesStmtArgs *args, TM_FailureData *tmfd)
 {
-	EState	   *estate = CreateExecutorState();
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	TupleTableSlot *newslot;
-	int			natts = RelationGetDescr(rel)->natts;
-	Bitmapset  *updated = NULL;
+	static const AttrNumber changed[] = {CODES_COL_USES, CODES_COL_USED_AT,
+	CODES_COL_USED_BY};
+	CodesWriter w;
+	TupleTableSlot *row;
+	TM_Result	res = TM_Ok;
 
-	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(rel);
-	rte->relkind = rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	updated = bms_add_member(updated, COL_USES - FirstLowInvalidHeapAttributeNumber);
-	updated = bms_add_member(updated, COL_USED_AT - FirstLowInvalidHeapAttributeNumber);
-	updated = bms_add_member(updated, COL_USED_BY - FirstLowInvalidHeapAttributeNumber);
-	compat_init_range_table(estate, rte, updated);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	estate->es_output_cid = GetCurrentCommandId(true);
-	estate->es_snapshot = snapshot;
-	ExecOpenIndices(rri, false);
-
-	newslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
-									 &TTSOpsVirtual);
-	slot_getallattrs(locked);
-	ExecClearTuple(newslot);
-	memcpy(newslot->tts_values, locked->tts_values, natts * sizeof(Datum));
-	memcpy(newslot->tts_isnull, locked->tts_isnull, natts * sizeof(bool));
-	newslot->tts_values[COL_USES - 1] =
-		Int32GetDatum(DatumGetInt32(locked->tts_values[COL_USES - 1]) + 1);
-	newslot->tts_values[COL_USED_AT - 1] =
+	codes_writer_open(&w, rel, snapshot, codes_columns(lengthof(changed), changed));
+	row = codes_writer_new_row(&w, slot);
+	row->tts_values[CODES_COL_USES - 1] =
+		Int32GetDatum(DatumGetInt32(row->tts_values[CODES_COL_USES - 1]) + 1);
+	row->tts_values[CODES_COL_USED_AT - 1] =
 		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	newslot->tts_isnull[COL_USED_AT - 1] = false;
-	newslot->tts_values[COL_USED_BY - 1] = args->values[1];
-	newslot->tts_isnull[COL_USED_BY - 1] = (args->nulls[1] == 'n');
-	ExecStoreVirtualTuple(newslot);
-
-	ExecSimpleRelationUpdate(rri, estate, NULL, locked, newslot);
-
-	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);	/* releases the slot */
-	FreeExecutorState(estate);
+	row->tts_isnull[CODES_COL_USED_AT - 1] = false;
+	row->tts_values[CODES_COL_USED_BY - 1] = args->values[1];
+	row->tts_isnull[CODES_COL_USED_BY - 1] = (args->nulls[1] == 'n');
+	if (locked)
+		codes_writer_update(&w, slot);
+	else
+		res = codes_writer_try_update(&w, slot, true, tmfd);
+	codes_writer_close(&w);
+	return res;
 }
 
 /*
- * Lock the row in slot, found with snapshot and checked usable, and write
- * the use into it, unless a concurrent change that the lock waited for
- * makes the code unusable; out says which.  At READ COMMITTED the lock
- * follows the row to its newest version (a concurrent use's) and checks
- * that again; at REPEATABLE READ or SERIALIZABLE a concurrent change is a
- * serialization failure, as it is for an UPDATE.
+ * A serialization failure: the row changed since the transaction's
+ * snapshot, as an UPDATE of it would find.
+ */
+static void
+serialization_failure(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to concurrent update")));
+}
+
+/*
+ * Write the use into the row in slot, found with snapshot and checked
+ * usable, unless a concurrent change waited for makes the code unusable;
+ * out says which.  As an UPDATE: the row is updated in one WAL record if
+ * no transaction changed it since the snapshot (waiting for one that holds
+ * it).  At READ COMMITTED a row a concurrent use changed (and committed)
+ * is followed to its newest version, locked, checked again and written;
+ * at REPEATABLE READ or SERIALIZABLE that is a serialization failure.
  */
 static void
 lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
@@ -150,31 +129,32 @@ lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
 	TM_Result	res;
 	bool		isnull;
 
-	res = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot,
-						   GetCurrentCommandId(false),
-						   LockTupleNoKeyExclusive, LockWaitBlock,
-						   IsolationUsesXactSnapshot() ? 0 :
-						   TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-						   &tmfd);
+	res = write_use(rel, snapshot, slot, false, args, &tmfd);
+	if (res == TM_Ok)
+	{
+		out->uses++;
+		out->reason = CODES_OK;
+		return;
+	}
+	if (res == TM_Updated && !IsolationUsesXactSnapshot())
+		res = codes_lock_row(rel, slot, snapshot, LockWaitBlock, &tmfd);
 	switch (res)
 	{
 		case TM_Ok:
-			out->uses = DatumGetInt32(slot_getattr(slot, COL_USES, &isnull));
-			/* a newer version, after waiting: check it again */
-			out->reason = tmfd.traversed ?
-				codes_refusal(&out->batch, out->uses) : CODES_OK;
+			/* the newest version, after waiting: check it again */
+			out->uses = DatumGetInt32(slot_getattr(slot, CODES_COL_USES, &isnull));
+			out->base = out->uses;
+			out->reason = codes_refusal(&out->batch, out->uses);
 			if (out->reason == CODES_OK)
 			{
-				write_use(rel, snapshot, slot, args);
+				write_use(rel, snapshot, slot, true, args, &tmfd);
 				out->uses++;
 			}
 			break;
 		case TM_Updated:
 		case TM_Deleted:
 			if (IsolationUsesXactSnapshot())
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to concurrent update")));
+				serialization_failure();
 			out->reason = (res == TM_Deleted) ? CODES_NOT_FOUND : CODES_USED_UP;
 			break;
 		case TM_SelfModified:
@@ -182,43 +162,67 @@ lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
 			out->reason = CODES_USED_UP;
 			break;
 		default:
-			elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
+			elog(ERROR, "unexpected table_tuple_update result %d", (int) res);
 	}
 }
 
 /*
- * The common use, without SPI or the executor: find the code's row, check
- * it may be used (it has uses left, now lies in its period, and its batch
- * sets no limit per redeemer), lock it, and write the use.  This is what
- * the conditional UPDATE of a use does, at a third of the cost: when two
- * transactions use the same code, the second waits for the first's row
- * lock; at READ COMMITTED it then checks the new row version (and so finds
- * no use left), at REPEATABLE READ or SERIALIZABLE it raises a
- * serialization failure.  Uses of different codes of one batch never wait
- * for each other.  Under SERIALIZABLE the index probe and the row read
- * take the predicate locks a SELECT takes.
- *
- * Returns false, undecided, when the table has triggers, rules or row
- * security, or anything else that runs a user's code (CodesTables.direct:
- * then only SQL does what SQL would), when Citus keeps the rows in shards
- * (citus.c), and when
- * the code exists but this statement's snapshot says it cannot be used or
- * its batch limits uses per redeemer: store.c decides those with SQL.
- * Else true, with out filled.
+ * Is the row in slot, found with snapshot, the code's newest version, with
+ * no transaction changing it?  Then what snapshot saw of it is what a
+ * lock would see: a use it refuses need not lock it to be refused.  A
+ * look with a dirty snapshot, which sees changes in progress.
  */
-bool
+static bool
+settled(Relation rel, Oid indexoid, const pg_uuid_t *key, TupleTableSlot *slot)
+{
+	SnapshotData dirty;
+	TupleTableSlot *newest = table_slot_create(rel, NULL);
+	bool		same;
+
+	InitDirtySnapshot(dirty);
+	same = find_code(rel, indexoid, &dirty, key, newest) &&
+		!TransactionIdIsValid(dirty.xmin) && !TransactionIdIsValid(dirty.xmax) &&
+		ItemPointerEquals(&newest->tts_tid, &slot->tts_tid);
+	ExecDropSingleTupleTableSlot(newest);
+	return same;
+}
+
+/*
+ * The common use, without SPI or the executor: find the code's row, check
+ * it may be used (it has uses left, now lies in its period), lock it, and
+ * write the use.  This is what the conditional UPDATE of a use does, at a
+ * third of the cost: when two transactions use the same code, the second
+ * waits for the first's row lock; at READ COMMITTED it then checks the new
+ * row version (and so finds no use left), at REPEATABLE READ or
+ * SERIALIZABLE it raises a serialization failure.  Uses of different codes
+ * of one batch never wait for each other.  Under SERIALIZABLE the index
+ * probe and the row read take the predicate locks a SELECT takes.  A code
+ * that cannot be used is refused without a lock (and so without a
+ * transaction id or a WAL record) when no transaction is changing its row.
+ *
+ * Decides only single-use codes whose batch sets no limit per redeemer.
+ * Returns CODES_DIRECT_DECIDED with out filled; CODES_DIRECT_FOUND when
+ * the row was found but store.c decides (a multi-use code, a limit per
+ * redeemer, or a row that another transaction is changing), with out's
+ * batch and base uses filled; CODES_DIRECT_NONE where the direct path
+ * steps aside: the table runs a user's code (CodesTables.direct: then only
+ * SQL does what SQL would), Citus keeps the rows in shards, or the code's
+ * batch was not found.
+ */
+CodesDirect
 codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
 {
 	const CodesTables *known = codes_tables(RowExclusiveLock);
 	Oid			indexoid = known->key_index;
+	const pg_uuid_t *key = DatumGetUUIDP(args->values[0]);
+	CodesDirect result = CODES_DIRECT_DECIDED;
 	Relation	rel;
 	Snapshot	snapshot;
 	TupleTableSlot *slot;
-	bool		decided = true;
 	bool		isnull;
 
 	if (!known->direct)
-		return false;
+		return CODES_DIRECT_NONE;
 	rel = table_open(known->codes, NoLock);
 
 	/* as a statement of its own: see this transaction's earlier work */
@@ -227,26 +231,35 @@ codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
 	PushActiveSnapshot(snapshot);
 	slot = table_slot_create(rel, NULL);
 
-	if (!find_code(rel, indexoid, snapshot, DatumGetUUIDP(args->values[0]), slot))
+	if (!find_code(rel, indexoid, snapshot, key, slot))
 		out->reason = CODES_NOT_FOUND;
+	else if (!codes_batch_info(DatumGetInt32(slot_getattr(slot, CODES_COL_BATCH, &isnull)),
+							   &out->batch))
+	{
+		out->guess = false;
+		result = CODES_DIRECT_NONE;
+	}
 	else
 	{
 		out->guess = false;
-		if (codes_batch_info(DatumGetInt32(slot_getattr(slot, COL_BATCH, &isnull)),
-							 &out->batch) &&
-			out->batch.per_redeemer_null &&
-			codes_usable(&out->batch,
-						 DatumGetInt32(slot_getattr(slot, COL_USES, &isnull))))
+		out->base = DatumGetInt32(slot_getattr(slot, CODES_COL_USES, &isnull));
+		out->uses = out->base;
+		if (CODES_MULTI_USE(&out->batch) || !out->batch.per_redeemer_null ||
+			!out->batch.batch_limit_null)
+			result = CODES_DIRECT_FOUND;
+		else if (codes_usable(&out->batch, out->uses))
 			lock_and_write(rel, snapshot, slot, args, out);
+		else if (settled(rel, indexoid, key, slot))
+			out->reason = codes_refusal(&out->batch, out->uses);
 		else
-			decided = false;
+			result = CODES_DIRECT_FOUND;
 	}
 
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	PopActiveSnapshot();
 	UnregisterSnapshot(snapshot);
-	return decided;
+	return result;
 }
 
 /*
@@ -282,10 +295,11 @@ codes_read_directly(CodesStmtArgs *args, CodesOutcome *out, bool *found)
 				  DatumGetUUIDP(args->values[0]), slot))
 	{
 		out->guess = false;
-		if (codes_batch_info(DatumGetInt32(slot_getattr(slot, COL_BATCH, &isnull)),
+		if (codes_batch_info(DatumGetInt32(slot_getattr(slot, CODES_COL_BATCH, &isnull)),
 							 &out->batch))
 		{
-			out->uses = DatumGetInt32(slot_getattr(slot, COL_USES, &isnull));
+			out->base = DatumGetInt32(slot_getattr(slot, CODES_COL_USES, &isnull));
+			out->uses = out->base;
 			*found = true;
 		}
 	}
@@ -348,7 +362,7 @@ delete_row(Relation rel, TupleTableSlot *slot, Snapshot snapshot,
 			return false;
 		if (res != TM_Ok)
 			elog(ERROR, "unexpected table_tuple_lock result %d", (int) res);
-		if (!holds_key(slot, keycol, key))
+		if (!codes_holds_key(slot, keycol, key))
 			return false;
 	}
 }
@@ -356,7 +370,8 @@ delete_row(Relation rel, TupleTableSlot *slot, Snapshot snapshot,
 /*
  * Delete the history of the code with this key, whose row this
  * transaction has just deleted: the rows of codes.redemption_log that
- * snapshot sees, found through its index on code (delete_row for each).
+ * snapshot sees, found through its index on (code, id) (delete_row for
+ * each).
  */
 static void
 delete_history(const CodesTables *known, const pg_uuid_t *key,
@@ -371,8 +386,7 @@ delete_history(const CodesTables *known, const pg_uuid_t *key,
 	CheckCmdReplicaIdentity(log, CMD_DELETE);
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ,
 				UUIDPGetDatum(key));
-	scan = compat_index_beginscan(log, index, snapshot, 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
+	scan = codes_index_scan(log, index, snapshot, 1, &skey);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 		delete_row(log, slot, snapshot, CODES_LOG_COL_CODE, key);
 	index_endscan(scan);
@@ -392,13 +406,20 @@ delete_history(const CodesTables *known, const pg_uuid_t *key,
  * snapshot taken after the code's row is deleted, as the second statement
  * would be, so that the history of a use the delete waited for goes too.
  *
+ * A multi-use code's uses do not lock its row: between its row and its
+ * history the delete takes its batch's lock alone (codes_lock_batch),
+ * which waits for the uses in progress and keeps new ones out, so that
+ * its history is read after they commit.  *batch_id is set to the batch
+ * of the code deleted (0 if none was): store.c deletes a multi-use
+ * code's stripes.
+ *
  * Returns false, undecided, where the direct paths step aside
  * (CodesTables.direct_delete: triggers, rules, row security or foreign
- * keys on either table, an index on code not as made, or Citus); store.c
- * deletes with SQL then.
+ * keys on a table, an index not as made, or Citus); store.c deletes with
+ * SQL then.
  */
 bool
-codes_delete_directly(CodesStmtArgs *args)
+codes_delete_directly(CodesStmtArgs *args, int32 *batch_id)
 {
 	const CodesTables *known = codes_tables(RowExclusiveLock);
 	const pg_uuid_t *key = DatumGetUUIDP(args->values[0]);
@@ -417,9 +438,16 @@ codes_delete_directly(CodesStmtArgs *args)
 	PushActiveSnapshot(snapshot);
 	slot = table_slot_create(rel, NULL);
 
+	*batch_id = 0;
 	if (find_code(rel, known->key_index, snapshot, key, slot) &&
-		delete_row(rel, slot, snapshot, COL_CODE, key))
+		delete_row(rel, slot, snapshot, CODES_COL_CODE, key))
 	{
+		CodesBatchInfo batch;
+		bool		isnull;
+
+		*batch_id = DatumGetInt32(slot_getattr(slot, CODES_COL_BATCH, &isnull));
+		if (codes_batch_info(*batch_id, &batch) && CODES_MULTI_USE(&batch))
+			codes_lock_batch(*batch_id, ExclusiveLock);
 		if (IsolationUsesXactSnapshot())
 			delete_history(known, key, snapshot);
 		else

@@ -1,32 +1,42 @@
 /*-------------------------------------------------------------------------
  *
  * text.c
- *	  How a code is written: its shapes (UUID or pattern), the alphabet and
- *	  check symbol of patterned codes, reading what a person typed into
- *	  canonical form, and writing a key out in the form that is handed out.
+ *	  How a code is written: its shapes (UUID or pattern), the symbols of
+ *	  patterns (random symbols of the alphabet, random digits, the check),
+ *	  the keyspace of a pattern, and writing a key out in the form that is
+ *	  handed out.
  *
  * Every code has one 16-byte key.  A UUID code's key is the UUID itself; a
  * patterned code's key is the first 16 bytes of the SHA-256 digest of its
- * canonical form: upper case, without spaces and hyphens.  Input is matched
- * the same way, so "gift 7kqm x4tp 9" finds "GIFT-7KQM-X4TP-9".  Text that
- * cannot be a code is reported as such, never as an error, and no message
- * here ever contains a code: codes must not reach the log.  (The keys of
- * hashed codes, which need a server key, are lookup.c's.)
+ * canonical form: upper case, without spaces and hyphens.  Input is read
+ * into that form (input.c), so "gift 7kqm x4tp 9" finds "GIFT-7KQM-X4TP-9".
+ * Text that cannot be a code is reported as such, never as an error, and
+ * no message here ever contains a code: codes must not reach the log.
+ * (The keys of hashed codes, which need a server key, are lookup.c's.)
  *
- * Pure: no catalog, no SPI, no shared memory, no state.  Calls no other
- * file of the extension; every other file may call it.
+ * Pure: no catalog, no SPI, no shared memory, no state (but that input.c,
+ * in a database not in UTF8, looks up one conversion).  Calls check.c
+ * (check symbols and digits) and input.c (reading input); every other file
+ * may call it.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include <uuid/uuid.h>
 
 #include "common/cryptohash.h"
 #include "common/sha2.h"
 
+#include "check.h"
 #include "compat.h"
+#include "input.h"
 #include "text.h"
+
+StaticAssertDecl(CODES_CHECK_MODULUS == CODES_ALPHABET_SIZE,
+				 "the check symbol works modulo the size of the alphabet");
 
 /* Number of hex digits in a UUID key. */
 #define KEY_DIGITS		(2 * UUID_LEN)
@@ -65,6 +75,42 @@ symbol_value(char c)
 }
 
 /*
+ * Is a character of a pattern's canonical form one of its symbols (a
+ * random symbol, a random digit or the check) rather than a literal?
+ */
+static inline bool
+is_symbol(char p)
+{
+	return p == CODES_SYMBOL_RANDOM || p == CODES_SYMBOL_DIGIT ||
+		p == CODES_SYMBOL_CHECK;
+}
+
+/*
+ * Does the symbol p of the pattern stand for a digit (0 to 9) rather than
+ * a symbol of the alphabet?  A random digit does, and so does the check of
+ * a pattern of digits only.
+ */
+static inline bool
+is_digit_symbol(const CodesPattern *pat, char p)
+{
+	return p == CODES_SYMBOL_DIGIT ||
+		(p == CODES_SYMBOL_CHECK && pat->check_digit);
+}
+
+/*
+ * Value of the character c where the pattern has the symbol p: 0 to 9 for
+ * a digit, 0 to 30 for a symbol of the alphabet; -1 if c may not stand
+ * there.
+ */
+static inline int
+value_at(const CodesPattern *pat, char p, char c)
+{
+	if (is_digit_symbol(pat, p))
+		return (c >= '0' && c <= '9') ? c - '0' : -1;
+	return symbol_value(c);
+}
+
+/*
  * Does the canonical text spell a UUID, 32 hex digits?  Then it is read as
  * one, so generation never makes a patterned code of that form.
  */
@@ -96,32 +142,6 @@ codes_uuid_from_canonical(const char *canon, pg_uuid_t *key)
 }
 
 /*
- * The check symbol's value for random symbols of the given values: the one
- * value c that makes 1*v[0] + 2*v[1] + ... + n*v[n-1] + (n+1)*c a multiple
- * of 31.  As 31 is prime and every weight lies between 1 and 30, changing
- * one symbol, or swapping two neighbouring different ones, changes the sum
- * modulo 31, so the check catches it.
- */
-int
-codes_check_value(const int *values, int n)
-{
-	int			sum = 0;
-	int			weight = n + 1;
-	int			inverse = 1;
-	int			i;
-
-	Assert(n + 1 < CODES_ALPHABET_SIZE);
-	for (i = 0; i < n; i++)
-		sum = (sum + (i + 1) * values[i]) % CODES_ALPHABET_SIZE;
-
-	/* weight^29 is weight's inverse modulo 31 (Fermat) */
-	for (i = 0; i < CODES_ALPHABET_SIZE - 2; i++)
-		inverse = (inverse * weight) % CODES_ALPHABET_SIZE;
-
-	return ((CODES_ALPHABET_SIZE - sum) * inverse) % CODES_ALPHABET_SIZE;
-}
-
-/*
  * The alphabet's symbol of a value.
  */
 char
@@ -132,11 +152,35 @@ codes_symbol(int value)
 }
 
 /*
- * Parse a pattern: '#' is a random symbol, '^' the check symbol (at most
- * one, after every '#'), anything else a literal.  Literals are kept in
- * upper case; spaces and hyphens are layout only, as in input.  Raises
- * 22023 for a pattern that cannot make codes; the pattern is not a code,
- * so it may appear in messages.
+ * Can text of the pattern's shape read as a UUID: has it 32 characters,
+ * each literal a hex digit?  (Random digits always are hex digits; random
+ * symbols and a check symbol of the alphabet may be.)
+ */
+static bool
+may_read_as_uuid(const CodesPattern *pat)
+{
+	int			i;
+
+	if (pat->canon_len != 2 * UUID_LEN)
+		return false;
+	for (i = 0; i < pat->canon_len; i++)
+	{
+		char		p = pat->canon[i];
+
+		if (!is_symbol(p) && hex_value((unsigned char) p) < 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Parse a pattern: '#' is a random symbol of the alphabet, '*' a random
+ * digit, '^' the check (at most one, after every '#' and '*'; literals may
+ * follow it), anything else a literal.  The check is a digit when every
+ * random symbol is a digit, else a symbol of the alphabet.  Literals are
+ * kept in upper case; spaces and hyphens are layout only, as in input.
+ * Raises 22023 for a pattern that cannot make codes; the pattern is not a
+ * code, so it may appear in messages.
  */
 void
 codes_parse_pattern(const char *pattern, CodesPattern *pat)
@@ -164,16 +208,18 @@ codes_parse_pattern(const char *pattern, CodesPattern *pat)
 		pat->layout[i] = pg_ascii_toupper((unsigned char) c);
 		if (c == ' ' || c == '-')
 			continue;
-		if (c == '#')
+		if (c == CODES_SYMBOL_RANDOM || c == CODES_SYMBOL_DIGIT)
 		{
 			if (pat->has_check)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("the check symbol (^) in pattern \"%s\" must come after every random symbol (#)",
+						 errmsg("the check symbol (^) in pattern \"%s\" must come after every random symbol (# or *)",
 								pattern)));
 			pat->nrandom++;
+			if (c == CODES_SYMBOL_DIGIT)
+				pat->ndigits++;
 		}
-		else if (c == '^')
+		else if (c == CODES_SYMBOL_CHECK)
 		{
 			if (pat->has_check)
 				ereport(ERROR,
@@ -185,26 +231,69 @@ codes_parse_pattern(const char *pattern, CodesPattern *pat)
 		pat->canon[pat->canon_len++] = pat->layout[i];
 	}
 	pat->layout_len = len;
+	pat->check_digit = pat->has_check && pat->ndigits == pat->nrandom;
 
 	if (pat->nrandom == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pattern \"%s\" has no random symbol (#)", pattern),
-				 errhint("Each # in a pattern stands for one random symbol.")));
-	if (pat->has_check && pat->nrandom > CODES_MAX_CHECKED)
+				 errmsg("pattern \"%s\" has no random symbol (# or *)", pattern),
+				 errhint("Each # in a pattern stands for one random symbol, each * for one random digit.")));
+	if (pat->has_check && !pat->check_digit &&
+		pat->nrandom > CODES_MAX_CHECKED)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("pattern \"%s\" has too many random symbols for a check symbol",
 						pattern),
 				 errdetail("A check symbol covers at most %d random symbols; this pattern has %d.",
 						   CODES_MAX_CHECKED, pat->nrandom)));
+	if (pat->ndigits == pat->nrandom && may_read_as_uuid(pat))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("every code of pattern \"%s\" would read as a UUID",
+						pattern),
+				 errdetail("Its codes have 32 characters, all hex digits, and such input is read as a UUID."),
+				 errhint("Add or remove a symbol, or make a literal a character that is not a hex digit.")));
 }
 
 /*
- * Write a patterned code: the pattern's layout with its '#' and '^'
- * replaced, in order, by symbols (the random symbols, then the check
- * symbol).  Fills display (layout_len + 1 bytes) and canon (canon_len + 1
- * bytes).
+ * The number of different codes a pattern makes: 31 for each '#' times 10
+ * for each '*' (a check adds none); less, where the pattern's text may read
+ * as a UUID, the codes whose every '#' is a hex digit (14 of the 31
+ * symbols are), as generation makes none that reads as a UUID.  (With a
+ * check symbol of the alphabet, which may be no hex digit, a few of those
+ * are left out needlessly: the result is then a lower bound.)
+ */
+double
+codes_pattern_keyspace(const CodesPattern *pat)
+{
+	int			nalpha = pat->nrandom - pat->ndigits;
+	double		digits = pow(10, pat->ndigits);
+	double		keyspace = pow(CODES_ALPHABET_SIZE, nalpha) * digits;
+
+	if (may_read_as_uuid(pat))
+		keyspace -= pow(CODES_ALPHABET_HEX, nalpha) * digits;
+	return keyspace;
+}
+
+/*
+ * The check of a code of the pattern whose random symbols have the given
+ * values, in order (0 to 9 for a '*', 0 to 30 for a '#'): the check digit
+ * (check.c's Damm digit) of a pattern of digits only, else the check
+ * symbol of the alphabet (its weighted sum) over all of them.
+ */
+char
+codes_pattern_check(const CodesPattern *pat, const int *values)
+{
+	Assert(pat->has_check);
+	if (pat->check_digit)
+		return (char) ('0' + codes_check_digit(values, pat->nrandom));
+	return codes_symbol(codes_check_value(values, pat->nrandom));
+}
+
+/*
+ * Write a patterned code: the pattern's layout with its '#', '*' and '^'
+ * replaced, in order, by symbols (the random symbols, then the check).
+ * Fills display (layout_len + 1 bytes) and canon (canon_len + 1 bytes).
  */
 void
 codes_pattern_write(const CodesPattern *pat, const char *symbols,
@@ -217,7 +306,7 @@ codes_pattern_write(const CodesPattern *pat, const char *symbols,
 	{
 		char		c = pat->layout[i];
 
-		if (c == '#' || c == '^')
+		if (is_symbol(c))
 			c = *symbols++;
 		display[i] = c;
 		if (c != ' ' && c != '-')
@@ -228,15 +317,15 @@ codes_pattern_write(const CodesPattern *pat, const char *symbols,
 }
 
 /*
- * Does canonical text have the pattern's shape and, if the pattern has a
- * check symbol, a correct one?
+ * Does canonical text have the pattern's shape (a symbol of the alphabet
+ * for each '#', a digit for each '*') and, if the pattern has a check, a
+ * correct one?
  */
 bool
 codes_pattern_matches(const CodesPattern *pat, const char *canon, int len)
 {
 	int			values[CODES_MAX_PATTERN];
 	int			n = 0;
-	int			sum = 0;
 	int			i;
 
 	if (len != pat->canon_len)
@@ -245,9 +334,9 @@ codes_pattern_matches(const CodesPattern *pat, const char *canon, int len)
 	{
 		char		p = pat->canon[i];
 
-		if (p == '#' || p == '^')
+		if (is_symbol(p))
 		{
-			values[n] = symbol_value(canon[i]);
+			values[n] = value_at(pat, p, canon[i]);
 			if (values[n] < 0)
 				return false;
 			n++;
@@ -257,35 +346,9 @@ codes_pattern_matches(const CodesPattern *pat, const char *canon, int len)
 	}
 	if (!pat->has_check)
 		return true;
-	for (i = 0; i < n; i++)
-		sum += (i + 1) * values[i];
-	return sum % CODES_ALPHABET_SIZE == 0;
-}
-
-/*
- * Read text as a person may have typed a code into its canonical form:
- * upper case, without spaces and hyphens.  Returns the length, or -1 when
- * the text cannot be a code (too long, or not ASCII).  Stops at the first
- * byte that rules the text out, so a long or strange input costs no more
- * than a miss.  buf holds CODES_MAX_PATTERN + 1 bytes.
- */
-int
-codes_canonical_form(text *code, char *buf)
-{
-	const unsigned char *p = (const unsigned char *) VARDATA_ANY(code);
-	const unsigned char *end = p + VARSIZE_ANY_EXHDR(code);
-	int			len = 0;
-
-	for (; p < end; p++)
-	{
-		if (*p == ' ' || *p == '-')
-			continue;
-		if (*p <= ' ' || *p > '~' || len == CODES_MAX_PATTERN)
-			return -1;
-		buf[len++] = pg_ascii_toupper(*p);
-	}
-	buf[len] = '\0';
-	return len;
+	if (pat->check_digit)
+		return codes_check_digit_ok(values, n);
+	return codes_check_sum_ok(values, n);
 }
 
 /*
@@ -347,7 +410,7 @@ codes_normal_form(text *code, const CodesShape *shapes, int nshapes)
 		if (!codes_pattern_matches(pat, canon, len))
 			continue;
 		for (j = 0; j < len; j++)
-			if (pat->canon[j] == '#' || pat->canon[j] == '^')
+			if (is_symbol(pat->canon[j]))
 				symbols[n++] = canon[j];
 		symbols[n] = '\0';
 		display = palloc(pat->layout_len + 1);
@@ -359,12 +422,12 @@ codes_normal_form(text *code, const CodesShape *shapes, int nshapes)
 
 /*
  * Is there text that has both shapes?  Two patterns share text when they
- * are as long and, place by place, both have a random symbol, or one a
- * random symbol and the other a literal of the alphabet, or both the same
- * literal.  (Check symbols are not weighed: they make the answer "yes" a
- * little more often than needed, never "no" wrongly.)  UUID text has no
- * pattern's shape: generation never makes a patterned code that reads as a
- * UUID.
+ * are as long and, place by place, both have a symbol (the alphabet and
+ * the digits share 2 to 9), or one a symbol and the other a literal that
+ * may stand there, or both the same literal.  (Checks are not weighed:
+ * they make the answer "yes" a little more often than needed, never "no"
+ * wrongly.)  UUID text has no pattern's shape: generation never makes a
+ * patterned code that reads as a UUID.
  */
 bool
 codes_shapes_overlap(const CodesShape *a, const CodesShape *b)
@@ -379,13 +442,13 @@ codes_shapes_overlap(const CodesShape *a, const CodesShape *b)
 	{
 		char		ca = a->pat.canon[i];
 		char		cb = b->pat.canon[i];
-		bool		ra = (ca == '#' || ca == '^');
-		bool		rb = (cb == '#' || cb == '^');
+		bool		ra = is_symbol(ca);
+		bool		rb = is_symbol(cb);
 
 		if (ra && rb)
 			continue;
-		if (ra ? symbol_value(cb) < 0 :
-			rb ? symbol_value(ca) < 0 : ca != cb)
+		if (ra ? value_at(&a->pat, ca, cb) < 0 :
+			rb ? value_at(&b->pat, cb, ca) < 0 : ca != cb)
 			return false;
 	}
 	return true;

@@ -2,7 +2,8 @@
  *
  * text.h
  *	  How a code is written (text.c): the alphabet, patterns, shapes, and
- *	  the keys of text that need no server key.
+ *	  the keys of text that need no server key; and, from input.h, how
+ *	  what a person typed or pasted is read (input.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -10,6 +11,8 @@
 #define CODES_TEXT_H
 
 #include "utils/uuid.h"
+
+#include "input.h"				/* how text typed or pasted is read */
 
 /* Length of a UUID code's text form, with hyphens. */
 #define CODES_TEXT_LEN			36
@@ -19,6 +22,14 @@
 #define CODES_ALPHABET_SIZE		31
 StaticAssertDecl(sizeof(CODES_ALPHABET) == CODES_ALPHABET_SIZE + 1,
 				 "CODES_ALPHABET_SIZE must be the length of CODES_ALPHABET");
+
+/* How many symbols of the alphabet are hex digits too: 2-9 and A-F. */
+#define CODES_ALPHABET_HEX		14
+
+/* Pattern symbols: a random symbol, a random digit, the check. */
+#define CODES_SYMBOL_RANDOM		'#'
+#define CODES_SYMBOL_DIGIT		'*'
+#define CODES_SYMBOL_CHECK		'^'
 
 /* Longest pattern, in characters (documented in README.md). */
 #define CODES_MAX_PATTERN		64
@@ -36,8 +47,10 @@ typedef struct CodesPattern
 	int			layout_len;
 	char		canon[CODES_MAX_PATTERN + 1];	/* without spaces, hyphens */
 	int			canon_len;
-	int			nrandom;		/* number of '#' */
+	int			nrandom;		/* number of '#' and '*' */
 	bool		has_check;		/* ends its symbols with '^' */
+	int			ndigits;		/* number of '*' */
+	bool		check_digit;	/* its '^' is a digit: it has no '#' */
 } CodesPattern;
 
 /* A shape of codes that some batch has (batch.c reads them). */
@@ -48,15 +61,15 @@ typedef struct CodesShape
 	char		key_id[CODES_KEY_ID_LEN + 1];	/* hashed under; "" if plain */
 } CodesShape;
 
-extern int	codes_canonical_form(text *code, char *buf);
 extern bool codes_canonical_is_uuid(const char *canon, int len);
 extern void codes_uuid_from_canonical(const char *canon, pg_uuid_t *key);
 extern void codes_uuid_canonical(const pg_uuid_t *key, char *buf);
 extern void codes_key_to_cstring(const pg_uuid_t *key, char *buf);
 extern int64 codes_key_fold(const pg_uuid_t *key);
-extern int	codes_check_value(const int *values, int n);
 extern char codes_symbol(int value);
 extern void codes_parse_pattern(const char *pattern, CodesPattern *pat);
+extern double codes_pattern_keyspace(const CodesPattern *pat);
+extern char codes_pattern_check(const CodesPattern *pat, const int *values);
 extern void codes_pattern_write(const CodesPattern *pat, const char *symbols,
 								char *display, char *canon);
 extern bool codes_pattern_matches(const CodesPattern *pat, const char *canon,

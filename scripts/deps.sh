@@ -4,7 +4,8 @@
 # its headers (PGXS), libuuid's and libcrypto's headers (OpenSSL's, for
 # HMAC), IPC::Run for PostgreSQL's TAP test modules, Debian's python3
 # (sql_tests/hmac_at_rest.sh searches files with it) and its psycopg 3
-# (the example shop, sql_tests/example.sh), what building the Debian
+# (the example shop, sql_tests/example.sh), node (the README's JavaScript,
+# sql_tests/readme_js.sh), what building the Debian
 # package needs (sql_tests/package.sh: debhelper, pg_buildext from
 # postgresql-server-dev-all, the postgresql package its build-time check
 # depends on, build-essential, lintian), pg_auto_failover for the failover
@@ -16,7 +17,7 @@ need=""
 for pkg in postgresql-15 postgresql-server-dev-15 uuid-dev libssl-dev \
 	libipc-run-perl make gcc python3 python3-psycopg \
 	debhelper postgresql-server-dev-all postgresql build-essential lintian \
-	postgresql-15-auto-failover "$@"; do
+	postgresql-15-auto-failover nodejs "$@"; do
 	dpkg-query -W -f '${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' ||
 		need="$need $pkg"
 done

@@ -2,7 +2,8 @@
 # Every test of codes, from a fresh clone: install the build dependencies,
 # build warning-free, and test that build in throwaway clusters: the
 # pg_regress suite (three times: as is, in parallel plans, SERIALIZABLE),
-# the isolation specs, the dump/restore, getting started, hashed-at-rest,
+# the isolation specs, the dump/restore, getting started, the README's
+# JavaScript, hashed-at-rest,
 # load and example shop tests in one cluster (with codes preloaded, for the
 # brake on guessing, and a key file for hashed codes), then the TAP tests
 # (crash, standby, restart, upgrade, logical replication, server log,
@@ -96,8 +97,10 @@ in_cluster='
 	make -s installcheck REGRESS= TAP_TESTS= || cat output_iso/regression.diffs
 	sh sql_tests/dump_restore.sh
 	sh sql_tests/getting_started.sh
+	sh sql_tests/readme_js.sh
 	sh sql_tests/hmac_at_rest.sh
 	sh sql_tests/load.sh
+	sh sql_tests/hot_race.sh
 	sh sql_tests/example.sh
 '
 

@@ -57,10 +57,14 @@ RESET codes.max_failures;
 RESET codes.failure_window;
 
 -- long and strange redeemers are fine; the view shows their first bytes
-SELECT codes.code_use('x', repeat('é', 1000));
+SELECT codes.code_use('x', repeat('é', 500));
 SELECT length(redeemer), failures FROM codes.throttled WHERE redeemer LIKE 'é%';
 
 -- (a redeemer shown cut is reset by its full text)
 SELECT left(redeemer, 10) AS redeemer, codes.throttle_reset(redeemer) FROM codes.throttled ORDER BY 1;
-SELECT codes.throttle_reset(repeat('é', 1000));
+SELECT codes.throttle_reset(repeat('é', 500));
+-- longer than 1000 bytes: an error, not counted
+SELECT codes.code_use('x', repeat('é', 501));
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM codes.throttled WHERE redeemer LIKE 'é%';
 DROP EXTENSION codes;

@@ -22,9 +22,7 @@ SELECT codes.code_gen(1, '2026-01-02 00:00+00', '2026-01-01 00:00+00');
 SELECT codes.code_gen(1, NULL, NULL, pattern => 'GIFT-####');
 \echo :LAST_ERROR_SQLSTATE
 
--- max_uses: not NULL, at least 1
-SELECT codes.code_gen(1, NULL, NULL, max_uses => NULL);
-\echo :LAST_ERROR_SQLSTATE
+-- max_uses: at least 1 (NULL: no limit, see sql/hot_codes.sql)
 SELECT codes.code_gen(1, NULL, NULL, max_uses => 0);
 \echo :LAST_ERROR_SQLSTATE
 
@@ -32,6 +30,12 @@ SELECT codes.code_gen(1, NULL, NULL, max_uses => 0);
 SELECT codes.code_gen(1, NULL, NULL, max_uses => 5, max_uses_per_redeemer => 0);
 \echo :LAST_ERROR_SQLSTATE
 SELECT codes.code_gen(1, NULL, NULL, max_uses => 5, max_uses_per_redeemer => 6);
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_gen(1, NULL, NULL, max_uses => NULL, max_uses_per_redeemer => 0);
+\echo :LAST_ERROR_SQLSTATE
+
+-- max_batch_uses_per_redeemer: NULL (no limit) or at least 1
+SELECT codes.code_gen(1, NULL, NULL, max_batch_uses_per_redeemer => 0);
 \echo :LAST_ERROR_SQLSTATE
 
 -- batch names: not empty, at most 200 bytes, unique

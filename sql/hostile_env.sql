@@ -12,7 +12,7 @@ CREATE EXTENSION codes;
 CREATE ROLE regress_codes_attacker;
 GRANT USAGE ON SCHEMA codes TO regress_codes_attacker;
 GRANT EXECUTE ON FUNCTION
-	codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text, jsonb),
+	codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text, jsonb, integer),
 	codes.code_use(text, text), codes.code_query(text, text), codes.code_del(text)
 	TO regress_codes_attacker;
 CREATE SCHEMA evil AUTHORIZATION regress_codes_attacker;

@@ -1,6 +1,7 @@
 --
--- Input of a code: case, spaces and hyphens do not matter; anything that
--- cannot be a code is simply not found.
+-- Input of a code: case, spaces and hyphens do not matter, nor what a
+-- paste adds (white space, full-width digits); anything that cannot be a
+-- code is simply not found.
 --
 CREATE EXTENSION codes;
 
@@ -17,7 +18,11 @@ FROM c, LATERAL (VALUES
 	('hyphen after every symbol', regexp_replace(code, '([0-9a-f])', '\1-', 'g')),
 	('leading and trailing spaces', '   ' || code || '   '),
 	('a megabyte of spaces first', repeat(' ', 1000000) || code),
-	('mixed case', upper(left(code, 18)) || substr(code, 19))
+	('mixed case', upper(left(code, 18)) || substr(code, 19)),
+	-- since 1.3: what a paste adds (see pasted_input.sql for all of it)
+	('a tab inside', replace(code, '-', E'\t')),
+	('a newline inside', replace(code, '-', E'\n')),
+	('full-width digits', translate(code, '0123456789', '０１２３４５６７８９'))
 ) AS v(form, input);
 SELECT * FROM forms;
 
@@ -29,12 +34,10 @@ FROM c, LATERAL (VALUES
 	('only separators', ' - - '),
 	('one digit short', left(replace(code, '-', ''), 31)),
 	('one digit too many', replace(code, '-', '') || '0'),
-	('a tab inside', replace(code, '-', E'\t')),
-	('a newline inside', replace(code, '-', E'\n')),
 	('braces', '{' || code || '}'),
 	('urn form', 'urn:uuid:' || code),
 	('a non-hex letter', 'g' || substr(code, 2)),
-	('full-width digits', translate(code, '0123456789', '０１２３４５６７８９')),
+	('Arabic-Indic digits', translate(code, '0123456789', '٠١٢٣٤٥٦٧٨٩')),
 	('a combining mark', left(code, 1) || U&'\0301' || substr(code, 2)),
 	('quotes', '''' || code || ''''),
 	('backslashes', E'\\' || code),

@@ -11,7 +11,7 @@ SELECT codes.code_use(code, 'p1'), codes.code_query(code) FROM launch;
 SELECT codes.code_use(code, 'p2'), codes.code_query(code) FROM launch;
 SELECT codes.code_use(code, 'p3'), codes.code_query(code) FROM launch;
 SELECT codes.code_use(code, 'p4'), codes.code_query(code) FROM launch;
-SELECT c.uses, c.used_by AS latest FROM codes.codes c JOIN launch l ON c.code = l.code::uuid;
+SELECT status, uses, used_by AS latest FROM codes.batch_codes('launch');
 
 -- every use is in the history, in order
 SELECT r.batch, r.redeemer, r.undone_at FROM codes.redemptions r
@@ -35,11 +35,11 @@ GROUP BY 1 ORDER BY 1;
 -- such a code needs a redeemer; the refusal changes nothing
 CREATE TEMP TABLE strict AS
 SELECT code FROM codes.code_gen(1, NULL, NULL, max_uses => 2,
-								max_uses_per_redeemer => 1) AS code;
+								max_uses_per_redeemer => 1, batch => 'strict') AS code;
 SELECT codes.code_use(code) FROM strict;
 \echo :LAST_ERROR_SQLSTATE
 SELECT codes.code_use(code, 'erin') FROM strict;
-SELECT c.uses FROM codes.codes c JOIN strict s ON c.code = s.code::uuid;
+SELECT uses FROM codes.batch_codes('strict');
 
 -- a per-redeemer limit on a single-use code only asks for a redeemer
 CREATE TEMP TABLE single AS

@@ -59,7 +59,6 @@ CREATE TRIGGER before_statement BEFORE UPDATE ON codes.codes
 CREATE TRIGGER after_statement AFTER UPDATE ON codes.codes
 	FOR EACH STATEMENT EXECUTE FUNCTION audit_statement();
 SELECT codes.code_use(code, 'carol') FROM c WHERE n = 2;
-SELECT codes.code_use(code, 'dave') FROM m WHERE n = 1;
 SELECT event, uses, used_by FROM audit ORDER BY seq;
 DROP TRIGGER of_uses ON codes.codes;
 DROP TRIGGER before_statement ON codes.codes;
@@ -72,11 +71,48 @@ CREATE TRIGGER before_row_skip BEFORE UPDATE ON codes.codes
 	FOR EACH ROW EXECUTE FUNCTION skip_row();
 SELECT codes.code_use(code) FROM c WHERE n = 3;
 SELECT codes.code_use(code) FROM c WHERE n = 3;
-SELECT codes.code_use(code) FROM m WHERE n = 2;
 SELECT codes.code_query(code) FROM c WHERE n = 3;
 SELECT event FROM audit ORDER BY seq;
 SELECT count(*) AS history FROM codes.redemption_log;
 DROP TRIGGER before_row_skip ON codes.codes;
+TRUNCATE audit;
+
+-- a multi-use code's use does not write the code's row: it takes a use
+-- from one of the code's stripes (an INSERT or UPDATE of codes.use_stripes)
+-- and adds its history (an INSERT of codes.redemption_log), whose triggers
+-- fire; an undo gives the use back to a stripe
+CREATE FUNCTION audit_table() RETURNS trigger LANGUAGE plpgsql
+SET search_path = public, pg_temp AS $$
+BEGIN
+	INSERT INTO audit (event) VALUES (TG_TABLE_NAME || ' ' || TG_NAME || ' ' || TG_OP);
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER stripe_row AFTER INSERT OR UPDATE ON codes.use_stripes
+	FOR EACH ROW EXECUTE FUNCTION audit_table();
+CREATE TRIGGER log_row AFTER INSERT OR UPDATE ON codes.redemption_log
+	FOR EACH ROW EXECUTE FUNCTION audit_table();
+CREATE TRIGGER codes_row AFTER UPDATE ON codes.codes
+	FOR EACH ROW EXECUTE FUNCTION audit_table();
+SELECT codes.code_use(code, 'dave') FROM m WHERE n = 1;
+SELECT codes.code_use(code, 'dave') FROM m WHERE n = 1;
+SELECT codes.code_undo(code, 'dave') FROM m WHERE n = 1;
+SELECT event FROM audit ORDER BY seq;
+SELECT codes.code_query(code) FROM m WHERE n = 1;
+DROP TRIGGER stripe_row ON codes.use_stripes;
+DROP TRIGGER log_row ON codes.redemption_log;
+DROP TRIGGER codes_row ON codes.codes;
+TRUNCATE audit;
+
+-- a BEFORE ROW trigger that skips a stripe's write would make a use
+-- uncounted: the use is refused with an error, and nothing changes
+CREATE TRIGGER stripe_skip BEFORE INSERT OR UPDATE ON codes.use_stripes
+	FOR EACH ROW EXECUTE FUNCTION skip_row();
+SELECT codes.code_use(code, 'erin') FROM m WHERE n = 2;
+\echo :LAST_ERROR_SQLSTATE
+DROP TRIGGER stripe_skip ON codes.use_stripes;
+SELECT count(*) AS history FROM codes.redemption_log l JOIN m ON l.code = m.code::uuid
+WHERE m.n = 2;
 TRUNCATE audit;
 
 -- without the trigger the code is used once, as usual

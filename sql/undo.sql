@@ -33,7 +33,7 @@ SELECT codes.code_undo(code, 'b') FROM multi;
 SELECT codes.code_query(code) FROM multi;
 SELECT r.redeemer, r.undone_at IS NOT NULL AS undone
 FROM codes.redemptions r JOIN multi m ON r.code = m.code ORDER BY r.used_at, r.redeemer;
-SELECT c.uses FROM codes.codes c JOIN multi m ON c.code = m.code::uuid;
+SELECT uses FROM codes.batch_codes('multi');
 SELECT codes.code_use(code, 'c') FROM multi;
 SELECT codes.code_use(code, 'd') FROM multi;
 
@@ -44,7 +44,8 @@ FROM codes.redemptions r JOIN multi m ON r.code = m.code ORDER BY r.used_at, r.r
 
 -- undone uses count again toward a per-redeemer limit
 CREATE TEMP TABLE limited AS
-SELECT code FROM codes.code_gen(1, NULL, NULL, max_uses => 3, max_uses_per_redeemer => 1) AS code;
+SELECT code FROM codes.code_gen(1, NULL, NULL, max_uses => 3, max_uses_per_redeemer => 1,
+								batch => 'limited') AS code;
 SELECT codes.code_use(code, 'x') FROM limited;
 SELECT codes.code_use(code, 'x') FROM limited;
 SELECT codes.code_undo(code, 'x') FROM limited;
@@ -60,7 +61,7 @@ SELECT codes.code_undo(NULL);
 BEGIN;
 SELECT codes.code_undo(code) FROM limited;
 ROLLBACK;
-SELECT codes.code_query(code), (SELECT uses FROM codes.codes c WHERE c.code = l.code::uuid)
+SELECT codes.code_query(code), (SELECT uses FROM codes.batch_codes('limited'))
 FROM limited l;
 
 DROP EXTENSION codes;
