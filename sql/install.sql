@@ -28,7 +28,7 @@ SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull
 FROM pg_attribute a
 WHERE a.attrelid = 'codes.codes'::regclass AND a.attnum > 0
 ORDER BY a.attnum;
-SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'codes.codes'::regclass;
+SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'codes.codes'::regclass ORDER BY 1;
 
 -- the four operations run with the owner's rights and a pinned search_path;
 -- key_fold, the unique index's expression, is a plain immutable function
