@@ -7,6 +7,7 @@ MODULE_big = codes
 OBJS = \
 	extension/codes.o \
 	extension/code_gen.o \
+	extension/code_control.o \
 	extension/store.o \
 	extension/store_direct.o \
 	extension/stripes.o \

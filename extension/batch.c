@@ -295,24 +295,62 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 
 /*
  * Why a code of this batch with this many standing uses cannot be used
- * now, or CODES_OK: its batch was revoked, its period has not begun or has
- * ended (as of the transaction's start), or it has no use left (never, for
- * a batch without a total cap); in that order.
+ * now, or CODES_OK: its batch was revoked, the code deactivated, its
+ * period has not begun or has ended (as of the transaction's start), it
+ * is bound to another redeemer than the one asking, or it has no use left
+ * (never, for a batch without a total cap); in that order.
  */
 CodesReason
-codes_refusal(const CodesBatchInfo *batch, int64 uses)
+codes_code_refusal(const CodesBatchInfo *batch, int64 uses, bool deactivated,
+				   bool bound_elsewhere)
 {
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
 	if (batch->revoked)
 		return CODES_REVOKED;
+	if (deactivated)
+		return CODES_DEACTIVATED;
 	if (!batch->from_null && now < batch->valid_from)
 		return CODES_NOT_YET_VALID;
 	if (!batch->until_null && now > batch->valid_until)
 		return CODES_EXPIRED;
+	if (bound_elsewhere)
+		return CODES_BOUND_ELSEWHERE;
 	if (!batch->max_uses_null && uses >= batch->max_uses)
 		return CODES_USED_UP;
 	return CODES_OK;
+}
+
+/*
+ * codes_code_refusal of a code neither deactivated nor bound.
+ */
+CodesReason
+codes_refusal(const CodesBatchInfo *batch, int64 uses)
+{
+	return codes_code_refusal(batch, uses, false, false);
+}
+
+/*
+ * A batch with a limit per redeemer (of a code's uses, or of the batch's)
+ * needs one: a NULL redeemer is an error for any code of it, whatever the
+ * code's state (a bug of the caller's, better found on the first call than
+ * on the first use that succeeds).
+ */
+void
+codes_require_redeemer(const CodesBatchInfo *batch, bool redeemer_null)
+{
+	if (!redeemer_null || (batch->per_redeemer_null && batch->batch_limit_null))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("redeemer must not be null for this code"),
+			 batch->per_redeemer_null ?
+			 errdetail_plural("Its batch allows each redeemer at most %d use of its codes.",
+							  "Its batch allows each redeemer at most %d uses of its codes.",
+							  batch->batch_limit, batch->batch_limit) :
+			 errdetail_plural("Its batch allows each redeemer at most %d of its uses.",
+							  "Its batch allows each redeemer at most %d of its uses.",
+							  batch->per_redeemer, batch->per_redeemer)));
 }
 
 /*
@@ -336,6 +374,10 @@ codes_reason_name(CodesReason reason)
 			return "expired";
 		case CODES_REVOKED:
 			return "revoked";
+		case CODES_DEACTIVATED:
+			return "deactivated";
+		case CODES_BOUND_ELSEWHERE:
+			return "bound_to_other";
 		case CODES_REDEEMER_LIMIT:
 			return "redeemer_limit";
 		case CODES_BATCH_REDEEMER_LIMIT:
@@ -356,7 +398,17 @@ codes_reason_name(CodesReason reason)
 const char *
 codes_status(const CodesBatchInfo *batch, int64 uses)
 {
-	switch (codes_refusal(batch, uses))
+	return codes_code_status(batch, uses, false);
+}
+
+/*
+ * The status of a code, now, as code_query reports it: as codes_status,
+ * and TIMEINVALID for a deactivated code, as for a revoked batch.
+ */
+const char *
+codes_code_status(const CodesBatchInfo *batch, int64 uses, bool deactivated)
+{
+	switch (codes_code_refusal(batch, uses, deactivated, false))
 	{
 		case CODES_OK:
 			return CODES_UNACTIVED;

@@ -60,6 +60,8 @@ typedef enum CodesReason
 	CODES_NOT_YET_VALID,
 	CODES_EXPIRED,
 	CODES_REVOKED,
+	CODES_DEACTIVATED,			/* code_deactivate stopped the code */
+	CODES_BOUND_ELSEWHERE,		/* bound to another redeemer */
 	CODES_REDEEMER_LIMIT,		/* this redeemer has used its share */
 	CODES_BATCH_REDEEMER_LIMIT, /* ... of the batch's codes */
 	CODES_BRAKED				/* the redeemer is braked for guessing */
@@ -70,8 +72,13 @@ extern void codes_refresh_batch_cache(void);
 extern bool codes_batch_info(int32 id, CodesBatchInfo *info);
 extern const CodesShape *codes_known_shapes(int *n);
 extern CodesReason codes_refusal(const CodesBatchInfo *batch, int64 uses);
+extern CodesReason codes_code_refusal(const CodesBatchInfo *batch, int64 uses,
+									  bool deactivated, bool bound_elsewhere);
+extern void codes_require_redeemer(const CodesBatchInfo *batch, bool redeemer_null);
 extern const char *codes_reason_name(CodesReason reason);
 extern const char *codes_status(const CodesBatchInfo *batch, int64 uses);
+extern const char *codes_code_status(const CodesBatchInfo *batch, int64 uses,
+									 bool deactivated);
 extern bool codes_usable(const CodesBatchInfo *batch, int64 uses);
 
 #endif							/* CODES_BATCH_H */

@@ -1295,6 +1295,101 @@ COMMENT ON FUNCTION codes.code_gen(integer, timestamptz, timestamptz, text, inte
 'Create a batch of num new codes valid from valid_from to valid_until (inclusive, NULL = open) and return them.';
 
 /*
+ * One code at a time (issue 25): an admin deactivates a leaked code and
+ * keeps its history (reactivates it), binds a code to the one redeemer
+ * who may use it, and gives a code what it grants beside its batch's
+ * metadata.  On the code's row, which a use reads anyway: one row update
+ * each, seen by every session at once.  NULL for nearly every code, so
+ * they cost a code little (its row's null bitmap).
+ */
+ALTER TABLE codes.codes
+	ADD COLUMN deactivated_at timestamptz,
+	ADD COLUMN bound_to text,
+	ADD COLUMN metadata jsonb;
+
+COMMENT ON COLUMN codes.codes.deactivated_at IS
+'When code_deactivate stopped the code (NULL: active); code_reactivate lifts it.';
+COMMENT ON COLUMN codes.codes.bound_to IS
+'The one redeemer who may use the code (code_bind), or NULL for anyone.';
+COMMENT ON COLUMN codes.codes.metadata IS
+'What this code grants besides its batch''s metadata (code_set_metadata), for the application.';
+
+/*
+ * code_redeem and code_check answer with the code's own metadata too,
+ * beside its batch's, and with the reasons of the code's own state
+ * (deactivated, bound_to_other).  A new result row is a new function:
+ * the old one's grants are carried over.
+ */
+ALTER FUNCTION codes.code_redeem(text, text) RENAME TO code_redeem_1_2;
+ALTER FUNCTION codes.code_check(text, text) RENAME TO code_check_1_2;
+
+CREATE FUNCTION codes.code_redeem(code text, redeemer text DEFAULT NULL,
+								  OUT ok boolean, OUT reason text, OUT batch text,
+								  OUT metadata jsonb, OUT uses_left integer,
+								  OUT valid_until timestamptz, OUT code_metadata jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'code_redeem'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_redeem(text, text) IS
+'Use a code as code_use does; one row: ok, why not (reason), and its batch, metadata, uses left, end of validity and its own metadata.';
+
+CREATE FUNCTION codes.code_check(code text, redeemer text DEFAULT NULL,
+								 OUT ok boolean, OUT reason text, OUT batch text,
+								 OUT metadata jsonb, OUT uses_left integer,
+								 OUT valid_until timestamptz, OUT code_metadata jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'code_check'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_check(text, text) IS
+'What code_redeem would answer, without using the code; braked like code_use.';
+
+REVOKE ALL ON FUNCTION codes.code_redeem(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.code_check(text, text) FROM PUBLIC;
+SELECT codes.carry_grants('codes.code_redeem_1_2(text, text)', 'codes.code_redeem(text, text)');
+SELECT codes.carry_grants('codes.code_check_1_2(text, text)', 'codes.code_check(text, text)');
+DROP FUNCTION codes.code_redeem_1_2(text, text);
+DROP FUNCTION codes.code_check_1_2(text, text);
+
+CREATE FUNCTION codes.code_deactivate(code text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'code_deactivate'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_deactivate(text) IS
+'Stop one code, keeping its history: its uses are refused (deactivated), its status is TIMEINVALID; true if the code exists.';
+
+CREATE FUNCTION codes.code_reactivate(code text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'code_reactivate'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_reactivate(text) IS
+'Lift code_deactivate; true if the code exists.';
+
+CREATE FUNCTION codes.code_bind(code text, redeemer text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'code_bind'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_bind(text, text) IS
+'Let only this redeemer use the code (NULL: anyone); true if the code exists.';
+
+CREATE FUNCTION codes.code_set_metadata(code text, metadata jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'code_set_metadata'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+COMMENT ON FUNCTION codes.code_set_metadata(text, jsonb) IS
+'Set what one code grants beside its batch''s metadata (NULL: nothing); true if the code exists.';
+
+REVOKE ALL ON FUNCTION codes.code_deactivate(text), codes.code_reactivate(text),
+	codes.code_bind(text, text), codes.code_set_metadata(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION codes.code_deactivate(text), codes.code_reactivate(text),
+	codes.code_bind(text, text), codes.code_set_metadata(text, jsonb) TO codes_admin;
+
+/*
  * Every use in the views.  A single-use code's use is on its row, unless
  * it had to be recorded in the history (its batch limits uses per redeemer
  * across the batch): then its row says uses = 1 with used_at NULL.  Every
@@ -1747,6 +1842,10 @@ FROM (VALUES
 	('pg_proc'::regclass::oid, 'codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text, jsonb, integer)'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_proc'::regclass::oid, 'codes.code_del(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_proc'::regclass::oid, 'codes.code_undo(text, text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.code_deactivate(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.code_reactivate(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.code_bind(text, text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.code_set_metadata(text, jsonb)'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_proc'::regclass::oid, 'codes.batch_extend(text, timestamptz)'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_proc'::regclass::oid, 'codes.batch_revoke(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_proc'::regclass::oid, 'codes.batch_unrevoke(text)'::regprocedure::oid, 'EXECUTE', 'admin'),

@@ -231,19 +231,22 @@ code_use(PG_FUNCTION_ARGS)
 
 /*
  * The row that code_redeem and code_check return: (ok, reason, batch,
- * metadata, uses_left, valid_until).  For a code not found, and for a
- * braked redeemer, only ok and reason: a guesser learns nothing more.
+ * metadata, uses_left, valid_until, code_metadata).  For a code not found,
+ * and for a braked redeemer, only ok and reason: a guesser learns nothing
+ * more.
  */
 static Datum
 outcome_row(FunctionCallInfo fcinfo, const CodesOutcome *out)
 {
 	TupleDesc	desc;
-	Datum		values[6];
-	bool		nulls[6] = {false, false, true, true, true, true};
+	Datum		values[7];
+	bool		nulls[7] = {false, false, true, true, true, true, true};
 	const char *reason = codes_reason_name(out->reason);
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
+		desc->natts != lengthof(values))
+		elog(ERROR, "return type must be a row type of %d columns",
+			 (int) lengthof(values));
 	desc = BlessTupleDesc(desc);
 
 	values[0] = BoolGetDatum(out->reason == CODES_OK);
@@ -259,6 +262,8 @@ outcome_row(FunctionCallInfo fcinfo, const CodesOutcome *out)
 		nulls[4] = out->batch.max_uses_null;
 		values[5] = TimestampTzGetDatum(out->batch.valid_until);
 		nulls[5] = out->batch.until_null;
+		values[6] = out->code_metadata;
+		nulls[6] = out->code_metadata_null;
 	}
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
@@ -355,7 +360,7 @@ code_query(PG_FUNCTION_ARGS)
 	begin_hiding(&hiding);
 	run_braked(fcinfo, false, codes_store_query, &out);
 	if (out.reason != CODES_NOT_FOUND && out.reason != CODES_BRAKED)
-		status = codes_status(&out.batch, out.uses);
+		status = codes_code_status(&out.batch, out.uses, out.deactivated);
 	end_hiding(&hiding);
 
 	PG_RETURN_TEXT_P(cstring_to_text(status));

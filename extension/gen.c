@@ -173,17 +173,19 @@ insert_batch(const CodesBatchSpec *spec)
 }
 
 /*
- * The error for a hashed batch whose key is not configured and whose codes
- * new codes could be mistaken for: their uniqueness cannot be checked.
+ * A hashed batch whose key is not configured has codes that new codes
+ * could be mistaken for: they cannot be checked against them.  Its codes
+ * cannot be looked up either (a look-up answers them as not found), so
+ * generation goes on, and says so.
  */
 static void
-codes_missing_key_error(const char *key_id)
+warn_missing_key(const char *key_id)
 {
-	ereport(ERROR,
+	ereport(WARNING,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("key %s of hashed codes is not configured", key_id),
-			 errdetail("New codes could have the text of codes of a batch stored with that key, which cannot be checked without it."),
-			 errhint("Name the key's file in codes.key_file or codes.old_key_files; the server log tells of key files that could not be used.")));
+			 errdetail("New codes are not checked against the codes of batches hashed under that key, which cannot be looked up without it."),
+			 errhint("Name the key's file in codes.key_file or codes.old_key_files, or retire or delete those batches.")));
 }
 
 /*
@@ -220,12 +222,11 @@ drop_taken(const GenState *st, CodesChunk *chunk, bool own_keys)
 			int			nfound;
 			int			k;
 
+			/* a key not configured was warned of: gen_state_init */
 			nfound = codes_canonical_keys(chunk->canon[i],
 										  strlen(chunk->canon[i]),
 										  st->shapes, st->nshapes,
 										  found, missing_key);
-			if (missing_key[0] != '\0')
-				codes_missing_key_error(missing_key);
 			for (k = 0; k < nfound; k++)
 			{
 				if (memcmp(found[k].data, chunk->keys[i].data, UUID_LEN) == 0)
@@ -464,7 +465,7 @@ lock_shape_class(const CodesBatchSpec *spec)
 /*
  * Learn the batch's shape and the shapes of all batches, and whether any of
  * them is stored another way with text in common; such a batch whose key is
- * not configured is an error.
+ * not configured is warned of.
  */
 static void
 gen_state_init(GenState *st, const CodesBatchSpec *spec)
@@ -489,7 +490,7 @@ gen_state_init(GenState *st, const CodesBatchSpec *spec)
 	st->other_stores = codes_other_stores(&st->own, st->shapes, st->nshapes,
 										  missing_key);
 	if (missing_key[0] != '\0')
-		codes_missing_key_error(missing_key);
+		warn_missing_key(missing_key);
 }
 
 /*

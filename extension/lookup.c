@@ -91,6 +91,31 @@ codes_canonical_keys(const char *canon, int len, const CodesShape *shapes,
 }
 
 /*
+ * Tell the server log, once per backend and key, that codes of batches
+ * hashed under this key (its id) cannot be looked up, as the key is not
+ * configured: they are answered as not found.  Not the client: the
+ * caller may be an application, and a guesser must learn nothing.
+ */
+void
+codes_note_missing_key(const char *key_id)
+{
+	static char noted[8][CODES_KEY_ID_LEN + 1];
+	static int	nnoted = 0;
+	int			i;
+
+	for (i = 0; i < nnoted; i++)
+		if (strcmp(noted[i], key_id) == 0)
+			return;
+	if (nnoted < (int) lengthof(noted))
+		strlcpy(noted[nnoted++], key_id, CODES_KEY_ID_LEN + 1);
+	ereport(LOG,
+			(errmsg("key %s of hashed codes is not configured", key_id),
+			 errdetail("Codes of batches hashed under that key are answered as not found."),
+			 errhint("Name the key's file in codes.key_file or codes.old_key_files, or retire or delete those batches."),
+			 errhidestmt(true)));
+}
+
+/*
  * Read a code as a person may have typed it into the keys it may be stored
  * under, and return how many there are (palloc'd in *keys).
  *

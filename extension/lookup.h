@@ -14,6 +14,7 @@ extern int	codes_canonical_keys(const char *canon, int len,
 								 const CodesShape *shapes, int nshapes,
 								 pg_uuid_t *keys, char *missing_key);
 extern int	codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key);
+extern void codes_note_missing_key(const char *key_id);
 extern bool codes_other_stores(const CodesShape *own, const CodesShape *shapes,
 							   int nshapes, char *missing_key);
 

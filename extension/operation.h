@@ -26,6 +26,10 @@ typedef struct CodesOutcome
 	int32		base;			/* the uses its row holds */
 	int64		uses;			/* its standing uses (after a use); for a
 								 * code without a total cap, base */
+	bool		deactivated;	/* code_deactivate stopped it */
+	bool		bound_elsewhere;	/* bound to another redeemer than $2 */
+	bool		code_metadata_null;
+	Datum		code_metadata;	/* jsonb: what the code itself grants */
 	bool		have_details;	/* batch_name and metadata are set */
 	Datum		batch_name;		/* with details (add_details): text */
 	Datum		metadata;		/* jsonb */

@@ -59,7 +59,8 @@
  * concurrent use is waited for and its result seen.
  */
 static const char *const lock_sql =
-"SELECT c.batch, c.uses FROM codes.codes AS c WHERE " MATCH_SQL " FOR UPDATE";
+"SELECT c.batch, c.uses, c.deactivated_at IS NOT NULL, c.bound_to, c.metadata "
+"FROM codes.codes AS c WHERE " MATCH_SQL " FOR UPDATE";
 
 /* A use of a single-use code whose row we hold locked and have checked. */
 static const char *const apply_sql =
@@ -94,9 +95,10 @@ static const char *const uncount_use_sql =
 static const char *const exists_sql =
 "SELECT FROM codes.codes AS c WHERE " MATCH_SQL;
 
-/* The code's batch and uses, and whether its row holds its use. */
+/* The code's batch, uses and state, as lock_sql reads them. */
 static const char *const query_sql =
-"SELECT c.batch, c.uses, c.used_at IS NOT NULL FROM codes.codes AS c WHERE " MATCH_SQL;
+"SELECT c.batch, c.uses, c.deactivated_at IS NOT NULL, c.bound_to, c.metadata "
+"FROM codes.codes AS c WHERE " MATCH_SQL;
 
 /* The name and metadata of batch $3. */
 static const char *const details_sql =
@@ -150,8 +152,10 @@ prepare_writes(CodesPin *pin)
  * such code, which callers answer as "not found".  Text
  * of no batch's shape is found so without touching a table.  A code that
  * may be stored under more than one key (plain and hashed batches of one
- * shape) is looked up under each in turn.  A code not found that may
- * belong to a hashed batch whose key is not configured is an error.
+ * shape) is looked up under each in turn.  A code of a hashed batch whose
+ * key is not configured cannot be looked up: not found too (the server
+ * log says so, once per key and backend), so plain codes of the same
+ * shape work on, and a guess is counted as any guess.
  * Either way the caller ends with codes_store_close.  writes: the operation
  * writes to the tables; then, if the text may be a code, they are locked
  * first (prepare_writes).
@@ -199,11 +203,7 @@ codes_store_open(CodesOp *op, text *code, Datum redeemer, bool redeemer_null,
 	args->connected = false;
 
 	if (missing_key[0] != '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("key %s of hashed codes is not configured", missing_key),
-				 errdetail("The code may belong to a batch stored with that key, which cannot be looked up without it."),
-				 errhint("Name the key's file in codes.key_file or codes.old_key_files; the server log tells of key files that could not be used.")));
+		codes_note_missing_key(missing_key);
 	return false;
 }
 
@@ -230,16 +230,21 @@ set_batch(CodesStmtArgs *args, const CodesOutcome *out)
 }
 
 /*
- * Read the code's row with a saved statement that returns its batch and
- * uses (lock_sql or query_sql) and fill out with them; false if there is
- * no such code or batch (a batch_del that committed after this statement's
- * snapshot was taken, whose code is then treated as gone too).  A row
- * found is no guess, even if its batch is gone.
+ * Read the code's row with a saved statement that returns its batch, uses
+ * and state (lock_sql or query_sql) and fill out with them; false if there
+ * is no such code or batch (a batch_del that committed after this
+ * statement's snapshot was taken, whose code is then treated as gone
+ * too).  A row found is no guess, even if its batch is gone.
  */
 static bool
 read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
 		  CodesStmtArgs *args, CodesOutcome *out)
 {
+	HeapTuple	row;
+	TupleDesc	desc;
+	Datum		bound;
+	bool		isnull;
+
 	codes_run_stmt(planp, sql, args, read_only, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return false;
@@ -248,7 +253,27 @@ read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
 		return false;
 	out->base = DatumGetInt32(codes_result(2));
 	out->uses = out->base;
+	out->deactivated = DatumGetBool(codes_result(3));
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	bound = SPI_getbinval(row, desc, 4, &isnull);
+	out->bound_elsewhere = !isnull &&
+		(args->nulls[1] == 'n' || !codes_texts_equal(bound, args->values[1]));
+	out->code_metadata = SPI_getbinval(row, desc, 5, &out->code_metadata_null);
+	if (!out->code_metadata_null)
+		out->code_metadata = SPI_datumTransfer(out->code_metadata, false, -1);
 	return true;
+}
+
+/*
+ * Why the code in out cannot be used now, or CODES_OK: its batch, its own
+ * state and its uses (codes_code_refusal).
+ */
+static CodesReason
+refusal(const CodesOutcome *out, int64 uses)
+{
+	return codes_code_refusal(&out->batch, uses, out->deactivated,
+							  out->bound_elsewhere);
 }
 
 /*
@@ -276,29 +301,6 @@ look_up_code(CodesStmtArgs *args, CodesOutcome *out)
 	if (codes_read_directly(args, out, &found))
 		return found;
 	return read_code(&plan, query_sql, true, args, out);
-}
-
-/*
- * A batch with a limit per redeemer needs one: a NULL redeemer is an error
- * for any code of it, whatever the code's state (a bug of the caller's,
- * better found on the first call than on the first use that succeeds).
- */
-static void
-require_redeemer(CodesStmtArgs *args, const CodesBatchInfo *batch)
-{
-	if (args->nulls[1] != 'n' ||
-		(batch->per_redeemer_null && batch->batch_limit_null))
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-			 errmsg("redeemer must not be null for this code"),
-			 batch->per_redeemer_null ?
-			 errdetail_plural("Its batch allows each redeemer at most %d use of its codes.",
-							  "Its batch allows each redeemer at most %d uses of its codes.",
-							  batch->batch_limit, batch->batch_limit) :
-			 errdetail_plural("Its batch allows each redeemer at most %d of its uses.",
-							  "Its batch allows each redeemer at most %d of its uses.",
-							  batch->per_redeemer, batch->per_redeemer)));
 }
 
 /*
@@ -335,7 +337,7 @@ use_single(CodesStmtArgs *args, CodesOutcome *out)
 		out->reason = CODES_NOT_FOUND;
 		return;
 	}
-	out->reason = codes_refusal(&out->batch, out->uses);
+	out->reason = refusal(out, out->uses);
 	if (out->reason != CODES_OK)
 		return;
 
@@ -376,7 +378,7 @@ use_multi(CodesStmtArgs *args, CodesOutcome *out)
 	bool		capped = !out->batch.max_uses_null;
 	int			stripe = -1;
 
-	out->reason = codes_refusal(&out->batch, out->base);
+	out->reason = refusal(out, out->base);
 	if (out->reason != CODES_OK && out->reason != CODES_USED_UP)
 		return;
 	codes_lock_batch(out->batch.id, ShareLock);
@@ -430,11 +432,17 @@ codes_store_use(CodesOp *op, CodesOutcome *out)
 			}
 			break;
 	}
-	require_redeemer(args, &out->batch);
+	codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
 	if (CODES_MULTI_USE(&out->batch))
 		use_multi(args, out);
 	else
-		use_single(args, out);
+	{
+		/* a refusal by the batch's limit that an unlocked look tells */
+		set_batch(args, out);
+		out->reason = codes_history_precheck(args, &out->batch);
+		if (out->reason == CODES_OK)
+			use_single(args, out);
+	}
 }
 
 /*
@@ -496,9 +504,9 @@ codes_store_check(CodesOp *op, CodesOutcome *out)
 		out->reason = CODES_NOT_FOUND;
 	else
 	{
-		require_redeemer(args, &out->batch);
+		codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
 		count_uses(args, out, false);
-		out->reason = codes_refusal(&out->batch, out->uses);
+		out->reason = refusal(out, out->uses);
 		if (out->reason == CODES_OK)
 		{
 			set_batch(args, out);
@@ -520,7 +528,8 @@ codes_store_query(CodesOp *op, CodesOutcome *out)
 	if (look_up_code(&op->args, out))
 	{
 		count_uses(&op->args, out, false);
-		out->reason = codes_refusal(&out->batch, out->uses);
+		out->reason = codes_code_refusal(&out->batch, out->uses,
+										 out->deactivated, false);
 	}
 	else
 		out->reason = CODES_NOT_FOUND;

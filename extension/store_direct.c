@@ -38,6 +38,27 @@
 #include "text.h"
 
 /*
+ * Fill out with what the code's own row in slot says beside its uses:
+ * whether it is deactivated, whether it is bound to another redeemer than
+ * the one in args, and its metadata (copied out of the slot).
+ */
+static void
+read_code_state(TupleTableSlot *slot, CodesStmtArgs *args, CodesOutcome *out)
+{
+	bool		isnull;
+	Datum		value;
+
+	(void) slot_getattr(slot, CODES_COL_DEACTIVATED_AT, &isnull);
+	out->deactivated = !isnull;
+	value = slot_getattr(slot, CODES_COL_BOUND_TO, &isnull);
+	out->bound_elsewhere = !isnull &&
+		(args->nulls[1] == 'n' || !codes_texts_equal(value, args->values[1]));
+	value = slot_getattr(slot, CODES_COL_METADATA, &out->code_metadata_null);
+	if (!out->code_metadata_null)
+		out->code_metadata = PointerGetDatum(PG_DETOAST_DATUM_COPY(value));
+}
+
+/*
  * The row of the code with this key, visible to snapshot, into slot;
  * false if there is none.  One probe of the unique index on key_fold,
  * whose lock is kept to the end of the transaction, as a statement keeps
@@ -144,7 +165,9 @@ lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
 			/* the newest version, after waiting: check it again */
 			out->uses = DatumGetInt32(slot_getattr(slot, CODES_COL_USES, &isnull));
 			out->base = out->uses;
-			out->reason = codes_refusal(&out->batch, out->uses);
+			read_code_state(slot, args, out);
+			out->reason = codes_code_refusal(&out->batch, out->uses,
+											 out->deactivated, out->bound_elsewhere);
 			if (out->reason == CODES_OK)
 			{
 				write_use(rel, snapshot, slot, true, args, &tmfd);
@@ -200,10 +223,13 @@ settled(Relation rel, Oid indexoid, const pg_uuid_t *key, TupleTableSlot *slot)
  * that cannot be used is refused without a lock (and so without a
  * transaction id or a WAL record) when no transaction is changing its row.
  *
- * Decides only single-use codes whose batch sets no limit per redeemer.
- * Returns CODES_DIRECT_DECIDED with out filled; CODES_DIRECT_FOUND when
- * the row was found but store.c decides (a multi-use code, a limit per
- * redeemer, or a row that another transaction is changing), with out's
+ * Decides single-use codes: uses those whose batch sets no limit per
+ * redeemer, refuses any that cannot be used.  A NULL redeemer for a code
+ * of a batch that limits uses per redeemer is an error.  Returns
+ * CODES_DIRECT_DECIDED with out filled; CODES_DIRECT_FOUND when the row
+ * was found but store.c decides (a multi-use code, a usable code whose
+ * batch limits uses per redeemer, or a row that another transaction is
+ * changing), with out's
  * batch and base uses filled; CODES_DIRECT_NONE where the direct path
  * steps aside: the table runs a user's code (CodesTables.direct: then only
  * SQL does what SQL would), Citus keeps the rows in shards, or the code's
@@ -216,6 +242,7 @@ codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
 	Oid			indexoid = known->key_index;
 	const pg_uuid_t *key = DatumGetUUIDP(args->values[0]);
 	CodesDirect result = CODES_DIRECT_DECIDED;
+	CodesReason reason;
 	Relation	rel;
 	Snapshot	snapshot;
 	TupleTableSlot *slot;
@@ -244,15 +271,25 @@ codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
 		out->guess = false;
 		out->base = DatumGetInt32(slot_getattr(slot, CODES_COL_USES, &isnull));
 		out->uses = out->base;
-		if (CODES_MULTI_USE(&out->batch) || !out->batch.per_redeemer_null ||
-			!out->batch.batch_limit_null)
+		read_code_state(slot, args, out);
+		codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
+		reason = codes_code_refusal(&out->batch, out->uses, out->deactivated,
+									out->bound_elsewhere);
+		if (reason != CODES_OK && reason != CODES_USED_UP)
+			out->reason = reason;	/* nothing a concurrent use changes */
+		else if (CODES_MULTI_USE(&out->batch))
 			result = CODES_DIRECT_FOUND;
-		else if (codes_usable(&out->batch, out->uses))
-			lock_and_write(rel, snapshot, slot, args, out);
-		else if (settled(rel, indexoid, key, slot))
-			out->reason = codes_refusal(&out->batch, out->uses);
+		else if (reason != CODES_OK)
+		{
+			if (settled(rel, indexoid, key, slot))
+				out->reason = reason;
+			else
+				result = CODES_DIRECT_FOUND;
+		}
+		else if (!out->batch.per_redeemer_null || !out->batch.batch_limit_null)
+			result = CODES_DIRECT_FOUND;
 		else
-			result = CODES_DIRECT_FOUND;
+			lock_and_write(rel, snapshot, slot, args, out);
 	}
 
 	ExecDropSingleTupleTableSlot(slot);
@@ -300,6 +337,7 @@ codes_read_directly(CodesStmtArgs *args, CodesOutcome *out, bool *found)
 		{
 			out->base = DatumGetInt32(slot_getattr(slot, CODES_COL_USES, &isnull));
 			out->uses = out->base;
+			read_code_state(slot, args, out);
 			*found = true;
 		}
 	}

@@ -41,7 +41,8 @@ static uint64 tables_read = 0;
 
 /* The columns of each table, in the order the install scripts make them. */
 static const char *const codes_columns[] = {
-	"batch", "uses", "code", "used_at", "used_by", "shown"
+	"batch", "uses", "code", "used_at", "used_by", "shown", "deactivated_at",
+	"bound_to", "metadata"
 };
 static const char *const log_columns[] = {
 	"id", "code", "batch", "redeemer", "used_at", "undone_at"

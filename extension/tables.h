@@ -24,6 +24,9 @@
 #define CODES_COL_USED_AT	4
 #define CODES_COL_USED_BY	5
 #define CODES_COL_SHOWN		6
+#define CODES_COL_DEACTIVATED_AT	7
+#define CODES_COL_BOUND_TO	8
+#define CODES_COL_METADATA	9
 
 /* Columns of codes.redemption_log. */
 #define CODES_LOG_COL_ID		1

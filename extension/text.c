@@ -483,6 +483,21 @@ codes_key_to_cstring(const pg_uuid_t *key, char *buf)
 }
 
 /*
+ * Whether two texts hold the same bytes (a redeemer and the one a code is
+ * bound to: compared as given, as the history and the brake compare
+ * them).
+ */
+bool
+codes_texts_equal(Datum a, Datum b)
+{
+	text	   *ta = DatumGetTextPP(a);
+	text	   *tb = DatumGetTextPP(b);
+
+	return VARSIZE_ANY_EXHDR(ta) == VARSIZE_ANY_EXHDR(tb) &&
+		memcmp(VARDATA_ANY(ta), VARDATA_ANY(tb), VARSIZE_ANY_EXHDR(ta)) == 0;
+}
+
+/*
  * The key of the unique index on codes.codes: the two halves of the
  * 16-byte key XORed.  Each half of a version 4 UUID has a few fixed bits,
  * in different places, so the fold is uniformly random over all 64 bits;

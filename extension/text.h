@@ -66,6 +66,7 @@ extern void codes_uuid_from_canonical(const char *canon, pg_uuid_t *key);
 extern void codes_uuid_canonical(const pg_uuid_t *key, char *buf);
 extern void codes_key_to_cstring(const pg_uuid_t *key, char *buf);
 extern int64 codes_key_fold(const pg_uuid_t *key);
+extern bool codes_texts_equal(Datum a, Datum b);
 extern char codes_symbol(int value);
 extern void codes_parse_pattern(const char *pattern, CodesPattern *pat);
 extern double codes_pattern_keyspace(const CodesPattern *pat);
