@@ -6,12 +6,21 @@ MODULE_big = codes
 # the table, generation, a code's keys, batches and keys, the bottom.
 OBJS = \
 	extension/codes.o \
+	extension/code_add.o \
 	extension/code_gen.o \
 	extension/code_control.o \
+	extension/entry.o \
+	extension/checkout.o \
+	extension/holds.o \
+	extension/batch_rules.o \
 	extension/store.o \
 	extension/store_direct.o \
+	extension/store_undo.o \
 	extension/stripes.o \
+	extension/stripes_sql.o \
 	extension/history.o \
+	extension/import.o \
+	extension/given.o \
 	extension/statements.o \
 	extension/rows.o \
 	extension/locks.o \

@@ -1,7 +1,7 @@
 -- examples/setup.sql: what a shop's admin does once, in the shop's
 -- database, as a superuser: install codes, create the shop's orders
--- table and the application's login role (codes_app and its own table,
--- nothing more), and make this season's batches of coupon codes, each with
+-- table and the application's login role (codes_app and its own table:
+-- it places orders and marks them refunded, nothing more), and make this season's batches of coupon codes, each with
 -- the metadata that says what it grants.  Prints the codes handed out, one
 -- a line, for the flyers (and for examples/shop.py):
 --
@@ -21,15 +21,19 @@
 
 CREATE EXTENSION IF NOT EXISTS codes;
 
--- an order exists only with the use of its code (see shop.py)
+-- an order exists only with the use of its code (see shop.py); its
+-- reference, the shop's order number, is the reference of that use, by
+-- which a refund undoes it
 CREATE TABLE shop_orders (
 	id					bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	reference			text NOT NULL UNIQUE,
 	customer			text NOT NULL,
 	code				text NOT NULL,		-- as the customer typed it
 	batch				text NOT NULL,
 	discount_percent	integer,
 	free_shipping		boolean NOT NULL DEFAULT false,
-	placed_at			timestamptz NOT NULL DEFAULT now()
+	placed_at			timestamptz NOT NULL DEFAULT now(),
+	refunded_at			timestamptz			-- with the undo of its use
 );
 
 -- the application logs in as shop_app: roles belong to the cluster, so it
@@ -39,7 +43,7 @@ SELECT format(CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = 'shop_app')
 				   ELSE 'CREATE ROLE shop_app LOGIN PASSWORD %L' END,
 			  :'app_password') \gexec
 GRANT codes_app TO shop_app;
-GRANT SELECT, INSERT ON shop_orders TO shop_app;
+GRANT SELECT, INSERT, UPDATE (refunded_at) ON shop_orders TO shop_app;
 
 -- this season's coupons
 CREATE TEMP TABLE handed_out (batch text, code text);

@@ -12,8 +12,8 @@
  * raised here contains a code, and the statement of an error is kept out
  * of the server log, as for the other calls on a code (codes.c).
  *
- * The top layer, beside codes.c: calls sqlversion.c (first), store.c (to
- * find the code), statements.c (its UPDATE) and searchpath.c; nothing
+ * The top layer, beside codes.c: calls sqlversion.c (first), entry.c,
+ * store.c (to find the code) and statements.c (its UPDATE); nothing
  * calls it.
  *
  *-------------------------------------------------------------------------
@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "entry.h"
 #include "sqlversion.h"
 #include "statements.h"
 #include "store.h"
@@ -34,10 +35,6 @@ PG_FUNCTION_INFO_V1(code_reactivate);
 PG_FUNCTION_INFO_V1(code_bind);
 PG_FUNCTION_INFO_V1(code_set_metadata);
 
-/* The row c of the code whose key is $1: one probe of the unique index. */
-#define MATCH_SQL \
-	"codes.key_fold(c.code)" EQ "codes.key_fold($1) AND c.code" EQ "$1"
-
 /*
  * One statement per control.  $2 carries the new value, as text: the
  * redeemer to bind, or the metadata.  Deactivating keeps the time of the
@@ -45,27 +42,17 @@ PG_FUNCTION_INFO_V1(code_set_metadata);
  */
 static const char *const deactivate_sql =
 "UPDATE codes.codes AS c SET deactivated_at = pg_catalog.now() "
-"WHERE " MATCH_SQL " AND c.deactivated_at IS NULL";
+"WHERE " CODES_MATCH_SQL " AND c.deactivated_at IS NULL";
 static const char *const reactivate_sql =
-"UPDATE codes.codes AS c SET deactivated_at = NULL WHERE " MATCH_SQL;
+"UPDATE codes.codes AS c SET deactivated_at = NULL WHERE " CODES_MATCH_SQL;
 static const char *const bind_sql =
-"UPDATE codes.codes AS c SET bound_to = $2 WHERE " MATCH_SQL;
+"UPDATE codes.codes AS c SET bound_to = $2 WHERE " CODES_MATCH_SQL;
 static const char *const metadata_sql =
-"UPDATE codes.codes AS c SET metadata = CAST($2 AS pg_catalog.jsonb) WHERE " MATCH_SQL;
+"UPDATE codes.codes AS c SET metadata = CAST($2 AS pg_catalog.jsonb) WHERE " CODES_MATCH_SQL;
 
 /* Whether the code exists (when its UPDATE changed nothing). */
 static const char *const exists_sql =
-"SELECT FROM codes.codes AS c WHERE " MATCH_SQL;
-
-/*
- * Error context callback of each call: keep the statement, which may hold
- * the code as a literal, out of the server log.
- */
-static void
-hide_statement(void *arg)
-{
-	errhidestmt(true);
-}
+"SELECT FROM codes.codes AS c WHERE " CODES_MATCH_SQL;
 
 /*
  * Control the code argument (0): run sql on its row, with $2 the given
@@ -82,16 +69,9 @@ control(FunctionCallInfo fcinfo, SPIPlanPtr *planp, const char *sql,
 	bool		found = false;
 
 	codes_require_sql_version();
-	hiding.callback = hide_statement;
-	hiding.arg = NULL;
-	hiding.previous = error_context_stack;
-	error_context_stack = &hiding;
-
+	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("a change to a code");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("code must not be null")));
+	codes_require_code(fcinfo);
 	if (codes_store_open(&op, PG_GETARG_TEXT_PP(0), value, value_null, true))
 	{
 		static SPIPlanPtr exists_plan = NULL;
@@ -106,7 +86,7 @@ control(FunctionCallInfo fcinfo, SPIPlanPtr *planp, const char *sql,
 	}
 	codes_store_close(&op);
 
-	error_context_stack = hiding.previous;
+	codes_end_hiding(&hiding);
 	return found;
 }
 

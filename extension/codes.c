@@ -14,8 +14,9 @@
  * while it runs (searchpath.c).  No message raised here contains a code:
  * server logs are read by more people than the codes table.
  *
- * The top layer: calls code_gen.c (its settings), store.c, searchpath.c,
- * tables.c, batch.c, brake.c, progress.c, serverlog.c, sqlversion.c,
+ * The top layer: calls entry.c, code_gen.c (its settings), store.c,
+ * store_undo.c, searchpath.c, tables.c, batch.c, brake.c, progress.c,
+ * serverlog.c, sqlversion.c,
  * keys.c and text.c; nothing calls it.
  *
  *-------------------------------------------------------------------------
@@ -32,6 +33,7 @@
 #include "batch.h"
 #include "brake.h"
 #include "code_gen.h"
+#include "entry.h"
 #include "input.h"
 #include "keys.h"
 #include "progress.h"
@@ -39,15 +41,12 @@
 #include "serverlog.h"
 #include "sqlversion.h"
 #include "store.h"
+#include "store_undo.h"
+#include "stripes.h"
 #include "tables.h"
 #include "text.h"
 
 PG_MODULE_MAGIC;
-
-/* Results, as the seed service spelled them. */
-#define CODES_SUCCEED			"SUCCEED"
-#define CODES_FAILED			"FAILED"
-#define CODES_NO_EXISTED		"NO EXISTED"
 
 void		_PG_init(void);
 
@@ -61,42 +60,6 @@ PG_FUNCTION_INFO_V1(code_del);
 PG_FUNCTION_INFO_V1(code_valid);
 PG_FUNCTION_INFO_V1(key_fold);
 PG_FUNCTION_INFO_V1(code_status);
-
-/* An operation on a code opened by codes_store_open (run_braked). */
-typedef void (*CodeAction) (CodesOp *op, CodesOutcome *out);
-
-/*
- * Error context callback of every function that takes a code: keep the
- * statement out of the server log for any error raised while it runs, its
- * own and PostgreSQL's (a serialization failure, a lock timeout), since
- * the statement may well hold the code as a literal.
- */
-static void
-hide_statement(void *arg)
-{
-	errhidestmt(true);
-}
-
-/*
- * Install hide_statement for the rest of a call; end_hiding removes it.
- */
-static void
-begin_hiding(ErrorContextCallback *callback)
-{
-	callback->callback = hide_statement;
-	callback->arg = NULL;
-	callback->previous = error_context_stack;
-	error_context_stack = callback;
-}
-
-/*
- * Remove the callback installed by begin_hiding.
- */
-static void
-end_hiding(ErrorContextCallback *callback)
-{
-	error_context_stack = callback->previous;
-}
 
 /*
  * Module load: the settings, the invalidation of what a backend remembers
@@ -115,93 +78,11 @@ _PG_init(void)
 	codes_init_keys();
 	codes_init_serverlog();
 	codes_init_sql_version();
+	codes_init_entry();
+	codes_init_stripes();
 
 	/* after every codes.* setting is defined, or theirs would be dropped */
 	MarkGUCPrefixReserved("codes");
-}
-
-/*
- * Raise an error if the code argument (argument 0) is NULL.
- */
-static void
-require_code(FunctionCallInfo fcinfo)
-{
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("code must not be null")));
-}
-
-/*
- * The redeemer argument (1), or NULL if the function has none or it is
- * NULL.  One longer than CODES_MAX_REDEEMER bytes is an error: the history
- * indexes its redeemers.
- */
-static text *
-redeemer_arg(FunctionCallInfo fcinfo)
-{
-	text	   *redeemer;
-
-	if (PG_NARGS() < 2 || PG_ARGISNULL(1))
-		return NULL;
-	redeemer = PG_GETARG_TEXT_PP(1);
-	if (VARSIZE_ANY_EXHDR(redeemer) > CODES_MAX_REDEEMER)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("redeemer is too long"),
-				 errdetail("A redeemer has at most %d bytes; this one has %d.",
-						   CODES_MAX_REDEEMER, (int) VARSIZE_ANY_EXHDR(redeemer)),
-				 errhint("Pass the end user's identity, such as an account id.")));
-	return redeemer;
-}
-
-/*
- * Open an operation on the code argument (argument 0) for the redeemer
- * argument (1, where the function has one): codes_store_open.
- */
-static bool
-open_code(FunctionCallInfo fcinfo, bool writes, CodesOp *op)
-{
-	bool		redeemer_null = redeemer_arg(fcinfo) == NULL;
-
-	return codes_store_open(op, PG_GETARG_TEXT_PP(0),
-							redeemer_null ? (Datum) 0 : PG_GETARG_DATUM(1),
-							redeemer_null, writes);
-}
-
-/*
- * Run an action on the code argument (0) for the redeemer argument (1,
- * which may be NULL or missing), under the brake: a braked redeemer gets
- * CODES_BRAKED without a look-up, and a redeemer's guess, a code of which
- * no row is found, is counted (brake.c).  A code that exists but cannot be
- * used now (used up, out of its period, a lost race, even with a delete of
- * its batch) is no guess.  writes: the action writes (see
- * codes_pin_search_path).
- */
-static void
-run_braked(FunctionCallInfo fcinfo, bool writes, CodeAction action,
-		   CodesOutcome *out)
-{
-	text	   *redeemer;
-	CodesOp		op;
-
-	require_code(fcinfo);
-	redeemer = redeemer_arg(fcinfo);
-	memset(out, 0, sizeof(*out));
-	out->reason = CODES_NOT_FOUND;
-	out->guess = true;
-	if (redeemer != NULL && codes_braked(redeemer))
-	{
-		out->reason = CODES_BRAKED;
-		return;
-	}
-
-	if (open_code(fcinfo, writes, &op))
-		action(&op, out);
-	codes_store_close(&op);
-
-	if (out->guess && redeemer != NULL)
-		codes_count_failure(redeemer);
 }
 
 /*
@@ -220,92 +101,70 @@ code_use(PG_FUNCTION_ARGS)
 	CodesOutcome out;
 
 	codes_require_sql_version();
-	begin_hiding(&hiding);
+	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_use()");
-	run_braked(fcinfo, true, codes_store_use, &out);
-	end_hiding(&hiding);
+	codes_run_braked(fcinfo, true, codes_store_use, NULL, &out);
+	codes_end_hiding(&hiding);
 
 	PG_RETURN_TEXT_P(cstring_to_text(out.reason == CODES_OK ?
 									 CODES_SUCCEED : CODES_FAILED));
 }
 
 /*
- * The row that code_redeem and code_check return: (ok, reason, batch,
- * metadata, uses_left, valid_until, code_metadata).  For a code not found,
- * and for a braked redeemer, only ok and reason: a guesser learns nothing
- * more.
+ * Run a braked action (codes_run_braked) for code_redeem or code_check,
+ * with the extras of a use from argument refarg on (none if refarg is
+ * negative: codes_extras_args), and return its outcome as their row.
+ * writer: the function's name if the action writes, which a read-only
+ * transaction refuses; else NULL.
  */
 static Datum
-outcome_row(FunctionCallInfo fcinfo, const CodesOutcome *out)
+outcome_call(FunctionCallInfo fcinfo, const char *writer, CodesAction action,
+			 int refarg)
 {
+	ErrorContextCallback hiding;
+	CodesExtras extras;
+	CodesOutcome out;
 	TupleDesc	desc;
 	Datum		values[7];
-	bool		nulls[7] = {false, false, true, true, true, true, true};
-	const char *reason = codes_reason_name(out->reason);
+	bool		nulls[7];
+	Datum		row;
 
+	codes_require_sql_version();
+	codes_begin_hiding(&hiding);
+	if (writer)
+		PreventCommandIfReadOnly(writer);
+	if (refarg >= 0)
+		codes_extras_args(fcinfo, refarg, &extras);
+	codes_run_braked(fcinfo, writer != NULL, action,
+					 refarg >= 0 ? &extras : NULL, &out);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
 		desc->natts != lengthof(values))
 		elog(ERROR, "return type must be a row type of %d columns",
 			 (int) lengthof(values));
-	desc = BlessTupleDesc(desc);
-
-	values[0] = BoolGetDatum(out->reason == CODES_OK);
-	values[1] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
-	nulls[1] = (reason == NULL);
-	if (out->reason != CODES_NOT_FOUND && out->reason != CODES_BRAKED)
-	{
-		values[2] = out->batch_name;
-		nulls[2] = !out->have_details;
-		values[3] = out->metadata;
-		nulls[3] = !out->have_details || out->metadata_null;
-		values[4] = Int32GetDatum((int32) Max(out->batch.max_uses - out->uses, 0));
-		nulls[4] = out->batch.max_uses_null;
-		values[5] = TimestampTzGetDatum(out->batch.valid_until);
-		nulls[5] = out->batch.until_null;
-		values[6] = out->code_metadata;
-		nulls[6] = out->code_metadata_null;
-	}
-	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
-}
-
-/*
- * Run a braked action (run_braked) for code_redeem or code_check, and
- * return its outcome as their row.  writer: the function's name if the
- * action writes, which a read-only transaction refuses; else NULL.
- */
-static Datum
-outcome_call(FunctionCallInfo fcinfo, const char *writer, CodeAction action)
-{
-	ErrorContextCallback hiding;
-	CodesOutcome out;
-	Datum		row;
-
-	codes_require_sql_version();
-	begin_hiding(&hiding);
-	if (writer)
-		PreventCommandIfReadOnly(writer);
-	run_braked(fcinfo, writer != NULL, action, &out);
-	row = outcome_row(fcinfo, &out);
-	end_hiding(&hiding);
+	codes_outcome_values(&out, values, nulls);
+	row = HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
+	codes_end_hiding(&hiding);
 	return row;
 }
 
 /*
- * code_redeem(code, redeemer) returns (ok, reason, batch, metadata,
- * uses_left, valid_until)
+ * code_redeem(code, redeemer, reference, details) returns (ok, reason,
+ * batch, metadata, uses_left, valid_until, code_metadata)
  *
- * Use the code exactly as code_use does, and tell in the same call why it
- * failed, or which batch it belonged to and what that batch grants.
+ * Use the code exactly as code_use does, for a reference (an order) with
+ * details of the use, recorded in the history, and tell in the same call
+ * why it failed, or which batch it belonged to and what that batch and the
+ * code grant.
  */
 Datum
 code_redeem(PG_FUNCTION_ARGS)
 {
-	return outcome_call(fcinfo, "code_redeem()", codes_store_redeem);
+	return outcome_call(fcinfo, "code_redeem()", codes_store_redeem, 2);
 }
 
 /*
  * code_check(code, redeemer) returns (ok, reason, batch, metadata,
- * uses_left, valid_until)
+ * uses_left, valid_until, code_metadata)
  *
  * code_redeem's answer without using the code: for a "check my code"
  * button.  Braked and counted as code_use is.  Read-only.
@@ -313,7 +172,7 @@ code_redeem(PG_FUNCTION_ARGS)
 Datum
 code_check(PG_FUNCTION_ARGS)
 {
-	return outcome_call(fcinfo, NULL, codes_store_check);
+	return outcome_call(fcinfo, NULL, codes_store_check, -1);
 }
 
 /*
@@ -331,13 +190,13 @@ code_undo(PG_FUNCTION_ARGS)
 	bool		undone = false;
 
 	codes_require_sql_version();
-	begin_hiding(&hiding);
+	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_undo()");
-	require_code(fcinfo);
-	if (open_code(fcinfo, true, &op))
+	codes_require_code(fcinfo);
+	if (codes_open_code(fcinfo, true, &op))
 		undone = codes_store_undo(&op);
 	codes_store_close(&op);
-	end_hiding(&hiding);
+	codes_end_hiding(&hiding);
 
 	PG_RETURN_TEXT_P(cstring_to_text(undone ? CODES_SUCCEED : CODES_FAILED));
 }
@@ -357,11 +216,11 @@ code_query(PG_FUNCTION_ARGS)
 	const char *status = CODES_NO_EXISTED;
 
 	codes_require_sql_version();
-	begin_hiding(&hiding);
-	run_braked(fcinfo, false, codes_store_query, &out);
+	codes_begin_hiding(&hiding);
+	codes_run_braked(fcinfo, false, codes_store_query, NULL, &out);
 	if (out.reason != CODES_NOT_FOUND && out.reason != CODES_BRAKED)
 		status = codes_code_status(&out.batch, out.uses, out.deactivated);
-	end_hiding(&hiding);
+	codes_end_hiding(&hiding);
 
 	PG_RETURN_TEXT_P(cstring_to_text(status));
 }
@@ -383,13 +242,13 @@ code_normalize(PG_FUNCTION_ARGS)
 	char	   *normal;
 
 	codes_require_sql_version();
-	begin_hiding(&hiding);
+	codes_begin_hiding(&hiding);
 	codes_pin_search_path(&pin);
 	codes_refresh_batch_cache();
 	shapes = codes_known_shapes(&nshapes);
 	normal = codes_normal_form(PG_GETARG_TEXT_PP(0), shapes, nshapes);
 	codes_unpin_search_path(&pin);
-	end_hiding(&hiding);
+	codes_end_hiding(&hiding);
 
 	if (normal == NULL)
 		PG_RETURN_NULL();
@@ -410,13 +269,13 @@ code_del(PG_FUNCTION_ARGS)
 	CodesOp		op;
 
 	codes_require_sql_version();
-	begin_hiding(&hiding);
+	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_del()");
-	require_code(fcinfo);
-	if (open_code(fcinfo, true, &op))
+	codes_require_code(fcinfo);
+	if (codes_open_code(fcinfo, true, &op))
 		codes_store_delete(&op);
 	codes_store_close(&op);
-	end_hiding(&hiding);
+	codes_end_hiding(&hiding);
 
 	PG_RETURN_TEXT_P(cstring_to_text(CODES_SUCCEED));
 }

@@ -7,21 +7,25 @@
  *	  the latest standing use of a code undone.
  *
  * The limits per redeemer are exact under any concurrency.  A use counts
- * the redeemer's standing uses (through the index on (redeemer, code), or
- * on (batch, redeemer) for a batch-wide limit) and records its own while
- * it holds a short lock on that redeemer of that code or batch (locks.c),
- * reading with a dirty snapshot: a use or undo of the same redeemer in
- * progress in another transaction is seen, and waited for (without the
- * lock) before counting again.  So two uses of one redeemer take turns,
- * and uses of different redeemers never wait for each other.  At
- * REPEATABLE READ or SERIALIZABLE, a refusal that rests on a use committed
- * after the transaction's snapshot is a serialization failure, as INSERT
- * ... ON CONFLICT DO NOTHING's would be.  Every look-up is one index range:
- * the cost of a use does not grow with the code's past uses.
+ * the redeemer's standing uses (through the index on (redeemer, code,
+ * id), or on (batch, redeemer) for a batch-wide limit) and records its
+ * own while it holds a short lock on that redeemer of that code or batch
+ * (locks.c), reading with a dirty snapshot: a use or undo of the same
+ * redeemer in progress in another transaction is seen, and waited for
+ * (without the lock) before counting again.  So two uses of one redeemer
+ * take turns, and uses of different redeemers never wait for each other.
+ * At REPEATABLE READ or SERIALIZABLE, a refusal that rests on a use
+ * committed after the transaction's snapshot is a serialization failure,
+ * as INSERT ... ON CONFLICT DO NOTHING's would be.  Every look-up is one
+ * index range, and an undo reads the latest use first: the cost of a use
+ * or an undo does not grow with the code's past uses.
  *
  * Directly (rows.c) where the tables run no user's code; through SQL
- * otherwise, where the lock is held to the end of the transaction and the
- * count read with the latest snapshot.  No message contains a code.
+ * otherwise, where the lock is one of 64 per code or batch (the
+ * redeemer's bucket), held to the end of the transaction, and the count
+ * is read with the latest snapshot; on Citus a worker reads it with its
+ * own snapshot, exact at READ COMMITTED only (codes_history_require_exact).
+ * No message contains a code.
  *
  * Calls rows.c, statements.c, tables.c and locks.c; called by store.c.
  *
@@ -34,6 +38,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "commands/sequence.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -55,36 +60,38 @@ typedef struct Standing
 } Standing;
 
 /* Standing uses of redeemer $2 of code $1, and in batch $3. */
+#define STANDING_SQL \
+	"l.undone_at IS NULL AND (l.held_until IS NULL OR l.held_until >= pg_catalog.now())"
 static const char *const count_code_sql =
 "SELECT pg_catalog.count(*) FROM codes.redemption_log AS l "
-"WHERE l.redeemer" EQ "$2 AND l.code" EQ "$1 AND l.undone_at IS NULL";
+"WHERE l.redeemer" EQ "$2 AND l.code" EQ "$1 AND " STANDING_SQL;
 static const char *const count_batch_sql =
 "SELECT pg_catalog.count(*) FROM codes.redemption_log AS l "
-"WHERE l.batch" EQ "$3 AND l.redeemer" EQ "$2 AND l.undone_at IS NULL";
+"WHERE l.batch" EQ "$3 AND l.redeemer" EQ "$2 AND " STANDING_SQL;
 
-/* The history entry of a use. */
+/* The history entry of a use (or a hold), with its id. */
 static const char *const insert_sql =
-"INSERT INTO codes.redemption_log (code, batch, redeemer, used_at) "
-"VALUES ($1, $3, $2, pg_catalog.now())";
+"INSERT INTO codes.redemption_log (code, batch, redeemer, used_at, reference, details, held_until) "
+"VALUES ($1, $3, $2, pg_catalog.now(), $6, $7, $8) RETURNING id";
 
 /*
- * Undo the latest standing use of code $1, of redeemer $2: found among the
- * redeemer's uses of the code (the subquery keeps the planner on the index
- * on (redeemer, code) rather than walking the code's uses), or, without a
- * redeemer, the code's latest.
+ * Undo the latest standing use of code $1 (of redeemer $2, found through
+ * the index on (redeemer, code, id), read backwards from the newest): the
+ * use chosen, and the one undone (NULL when the UPDATE skipped the chosen
+ * one); no row when none stands.
  */
+#define UNDO_LATEST_SQL(which) \
+	"WITH latest AS (SELECT h.id FROM codes.redemption_log AS h " \
+	" WHERE " which " AND h.undone_at IS NULL AND h.held_until IS NULL " \
+	" ORDER BY h.id DESC LIMIT 1), " \
+	"undone AS (UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() " \
+	" WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT latest.id FROM latest) " \
+	" AND l.undone_at IS NULL RETURNING l.id) " \
+	"SELECT latest.id, (SELECT undone.id FROM undone) FROM latest"
 static const char *const undo_redeemer_sql =
-"UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() "
-"WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT h.id FROM (SELECT h.id, h.undone_at "
-"  FROM codes.redemption_log AS h "
-"  WHERE h.redeemer" EQ "$2 AND h.code" EQ "$1 OFFSET 0) AS h "
-" WHERE h.undone_at IS NULL ORDER BY h.id DESC LIMIT 1) "
-"AND l.undone_at IS NULL";
+UNDO_LATEST_SQL("h.redeemer" EQ "$2 AND h.code" EQ "$1");
 static const char *const undo_code_sql =
-"UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() "
-"WHERE l.code" EQ "$1 AND l.id" EQ "(SELECT h.id FROM codes.redemption_log AS h "
-" WHERE h.code" EQ "$1 AND h.undone_at IS NULL ORDER BY h.id DESC LIMIT 1) "
-"AND l.undone_at IS NULL";
+UNDO_LATEST_SQL("h.code" EQ "$1");
 
 /*
  * Whether a use of a code of this batch is recorded under a limit per
@@ -106,26 +113,15 @@ args_redeemer(CodesStmtArgs *args)
 	return args->nulls[1] == 'n' ? NULL : DatumGetTextPP(args->values[1]);
 }
 
-/*
- * A serialization failure: a refusal would rest on a use committed after
- * the transaction's snapshot.
- */
-static void
-serialization_failure(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-			 errmsg("could not serialize access due to concurrent update")));
-}
-
 /* ---------------------------------------------------------------------
  * The direct way
  * ---------------------------------------------------------------------
  */
 
 /*
- * Keys for a scan of one redeemer's uses: of code key through the index
- * on (redeemer, code), or of batch batch_id through (batch, redeemer).
+ * Keys for a scan of one redeemer's uses: of code key through the first
+ * two columns of the index on (redeemer, code, id), or of batch batch_id
+ * through (batch, redeemer).
  * The redeemer is compared under the index's collation.
  */
 static void
@@ -151,15 +147,21 @@ redeemer_keys(Relation index, ScanKey keys, text *redeemer,
 }
 
 /*
- * Is the use in slot standing (not undone)?
+ * Is the use in slot standing: not undone, and not a hold whose time has
+ * passed (as of the transaction's start)?
  */
 static bool
 standing(TupleTableSlot *slot)
 {
 	bool		isnull;
+	Datum		held_until;
 
 	(void) slot_getattr(slot, CODES_LOG_COL_UNDONE_AT, &isnull);
-	return isnull;
+	if (!isnull)
+		return false;
+	held_until = slot_getattr(slot, CODES_LOG_COL_HELD_UNTIL, &isnull);
+	return isnull ||
+		DatumGetTimestampTz(held_until) >= GetCurrentTransactionStartTimestamp();
 }
 
 /*
@@ -256,20 +258,21 @@ judge_directly(const CodesTables *known, Relation log, Snapshot snapshot,
 }
 
 /*
- * Add the history entry of a use of the code in args, directly: its id
- * from the log's sequence, the transaction's time.
+ * Add the history entry of a use (or a hold) of the code in args,
+ * directly, and return its id: from the log's sequence; the transaction's
+ * time; the reference, details and end of a hold that args carry.
  */
-static void
+static int64
 insert_directly(const CodesTables *known, Relation log, Snapshot snapshot,
 				CodesStmtArgs *args, int32 batch_id)
 {
 	CodesWriter w;
 	TupleTableSlot *row;
+	int64		id = nextval_internal(known->log_seq, false);
 
 	codes_writer_open(&w, log, snapshot, NULL);
 	row = codes_writer_new_row(&w, NULL);
-	row->tts_values[CODES_LOG_COL_ID - 1] =
-		Int64GetDatum(nextval_internal(known->log_seq, false));
+	row->tts_values[CODES_LOG_COL_ID - 1] = Int64GetDatum(id);
 	row->tts_isnull[CODES_LOG_COL_ID - 1] = false;
 	row->tts_values[CODES_LOG_COL_CODE - 1] = args->values[0];
 	row->tts_isnull[CODES_LOG_COL_CODE - 1] = false;
@@ -280,8 +283,15 @@ insert_directly(const CodesTables *known, Relation log, Snapshot snapshot,
 	row->tts_values[CODES_LOG_COL_USED_AT - 1] =
 		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	row->tts_isnull[CODES_LOG_COL_USED_AT - 1] = false;
+	row->tts_values[CODES_LOG_COL_REFERENCE - 1] = args->values[CODES_ARG_REFERENCE];
+	row->tts_isnull[CODES_LOG_COL_REFERENCE - 1] = (args->nulls[CODES_ARG_REFERENCE] == 'n');
+	row->tts_values[CODES_LOG_COL_DETAILS - 1] = args->values[CODES_ARG_DETAILS];
+	row->tts_isnull[CODES_LOG_COL_DETAILS - 1] = (args->nulls[CODES_ARG_DETAILS] == 'n');
+	row->tts_values[CODES_LOG_COL_HELD_UNTIL - 1] = args->values[CODES_ARG_HELD_UNTIL];
+	row->tts_isnull[CODES_LOG_COL_HELD_UNTIL - 1] = (args->nulls[CODES_ARG_HELD_UNTIL] == 'n');
 	codes_writer_insert(&w);
 	codes_writer_close(&w);
+	return id;
 }
 
 /*
@@ -320,7 +330,7 @@ lock_redeemer(CodesStmtArgs *args, const CodesBatchInfo *batch, bool lock)
  */
 static CodesReason
 record_directly(const CodesTables *known, CodesStmtArgs *args,
-				const CodesBatchInfo *batch)
+				const CodesBatchInfo *batch, int64 *id)
 {
 	bool		guarded = codes_history_guarded(batch);
 	Relation	log = table_open(known->log, NoLock);
@@ -343,13 +353,17 @@ record_directly(const CodesTables *known, CodesStmtArgs *args,
 		lock_redeemer(args, batch, true);
 		InitDirtySnapshot(dirty);
 		reason = judge_directly(known, log, &dirty, args, batch, &wait, &newer);
-		if (reason == CODES_OK && !TransactionIdIsValid(wait))
+		if (!TransactionIdIsValid(wait))
 		{
-			/* under SERIALIZABLE, the predicate locks of the reads */
+			/*
+			 * Under SERIALIZABLE, the predicate locks of the reads, whether
+			 * they accepted the use or refused it.
+			 */
 			if (IsolationIsSerializable())
 				(void) judge_directly(known, log, snapshot, args, batch,
 									  &unused_wait, &unused_newer);
-			insert_directly(known, log, snapshot, args, batch->id);
+			if (reason == CODES_OK)
+				*id = insert_directly(known, log, snapshot, args, batch->id);
 		}
 		lock_redeemer(args, batch, false);
 		if (TransactionIdIsValid(wait))
@@ -358,11 +372,11 @@ record_directly(const CodesTables *known, CodesStmtArgs *args,
 			continue;
 		}
 		if (newer)
-			serialization_failure();
+			codes_serialization_failure();
 		break;
 	}
 	if (!guarded)
-		insert_directly(known, log, snapshot, args, batch->id);
+		*id = insert_directly(known, log, snapshot, args, batch->id);
 	PopActiveSnapshot();
 	UnregisterSnapshot(snapshot);
 	table_close(log, NoLock);
@@ -414,15 +428,36 @@ judge_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch,
 }
 
 /*
+ * Lock the redeemer of the use until the transaction ends, for the SQL
+ * path: its bucket (locks.c) of the code, then of the batch, as the
+ * batch's limits need.
+ */
+static void
+lock_redeemer_bucket(CodesStmtArgs *args, const CodesBatchInfo *batch)
+{
+	text	   *redeemer = args_redeemer(args);
+	uint32		fold = (uint32) codes_key_fold(DatumGetUUIDP(args->values[0]));
+
+	if (CODES_MULTI_USE(batch) && !batch->per_redeemer_null)
+		codes_lock_redeemer_bucket(CODES_LOCK_CODE_REDEEMER, fold, redeemer);
+	if (!batch->batch_limit_null)
+		codes_lock_redeemer_bucket(CODES_LOCK_BATCH_REDEEMER, (uint32) batch->id,
+								   redeemer);
+}
+
+/*
  * Record the use with SQL, under the batch's limits per redeemer: the
- * locks on the redeemer are held to the end of the transaction, so a use
- * of the same redeemer in progress has committed or rolled back when the
- * count is read, with the latest snapshot.  At REPEATABLE READ or
- * SERIALIZABLE a refusal counted from uses the transaction's snapshot
- * does not see is a serialization failure.
+ * redeemer's bucket locks are held to the end of the transaction, so a
+ * use of the same redeemer in progress has committed or rolled back when
+ * the count is read, with the latest snapshot, after a command counter
+ * increment (so that it sees the transaction's own uses, those of the
+ * same statement included).  At REPEATABLE READ or SERIALIZABLE a refusal
+ * is a serialization failure when the transaction's snapshot, as a new
+ * statement would see it (its own uses too), counts otherwise: when it
+ * rests on uses or undos of other transactions that committed after it.
  */
 static CodesReason
-record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch)
+record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch, int64 *id)
 {
 	static SPIPlanPtr plan = NULL;
 	CodesReason reason = CODES_OK;
@@ -431,22 +466,28 @@ record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch)
 
 	if (codes_history_guarded(batch))
 	{
-		lock_redeemer(args, batch, true);
+		lock_redeemer_bucket(args, batch);
+		CommandCounterIncrement();
 		reason = judge_by_sql(args, batch, GetLatestSnapshot(), latest);
 		if (reason != CODES_OK && IsolationUsesXactSnapshot())
 		{
-			(void) judge_by_sql(args, batch, NULL, own);
+			(void) judge_by_sql(args, batch, GetTransactionSnapshot(), own);
 			if (own[0] != latest[0] || own[1] != latest[1])
-				serialization_failure();
+				codes_serialization_failure();
 		}
 		else if (IsolationIsSerializable())
-			(void) judge_by_sql(args, batch, NULL, own);	/* predicate locks */
+		{
+			/* the predicate locks of the reads */
+			(void) judge_by_sql(args, batch, GetTransactionSnapshot(), own);
+		}
 	}
 	if (reason == CODES_OK)
 	{
 		args->values[2] = Int32GetDatum(batch->id);
 		args->nulls[2] = ' ';
-		codes_run_stmt(&plan, insert_sql, args, false, SPI_OK_INSERT);
+		codes_run_stmt(&plan, insert_sql, args, false, SPI_OK_INSERT_RETURNING);
+		if (SPI_processed == 1)
+			*id = DatumGetInt64(codes_result(1));
 		if (SPI_processed != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
@@ -462,19 +503,45 @@ record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch)
  */
 
 /*
- * Record a use of the code in args by its redeemer in the history, unless
- * the batch's limits per redeemer refuse it: CODES_OK (recorded), or
- * CODES_REDEEMER_LIMIT or CODES_BATCH_REDEEMER_LIMIT.  The caller has
- * checked that a redeemer is given where a limit needs one.
+ * Record a use (or, with $8 set, a hold) of the code in args by its
+ * redeemer in the history, with the reference and details in args, unless
+ * the batch's limits per redeemer refuse it: CODES_OK (recorded; *id is
+ * the entry's id), or CODES_REDEEMER_LIMIT or CODES_BATCH_REDEEMER_LIMIT.
+ * The caller has checked that a redeemer is given where a limit needs one.
  */
 CodesReason
-codes_history_record(CodesStmtArgs *args, const CodesBatchInfo *batch)
+codes_history_record(CodesStmtArgs *args, const CodesBatchInfo *batch,
+					 int64 *id)
 {
 	const CodesTables *known = codes_tables(RowExclusiveLock);
 
+	*id = 0;
 	if (!known->direct_multi)
-		return record_by_sql(args, batch);
-	return record_directly(known, args, batch);
+		return record_by_sql(args, batch, id);
+	return record_directly(known, args, batch, id);
+}
+
+/*
+ * Refuse a use that the batch's limits per redeemer guard where they
+ * cannot be kept exact: when Citus keeps the history, a worker counts the
+ * redeemer's uses with its part of the transaction's snapshot, taken for
+ * the statement (after the redeemer's lock) at READ COMMITTED, but at
+ * REPEATABLE READ or SERIALIZABLE by the transaction's first statement
+ * there, which may miss a use of the same redeemer committed since.
+ * Whatever the code's state, so that the caller learns it at once.
+ */
+void
+codes_history_require_exact(const CodesBatchInfo *batch)
+{
+	if (!codes_history_guarded(batch) || !IsolationUsesXactSnapshot() ||
+		!codes_tables(RowExclusiveLock)->log_remote)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("a code limited per redeemer cannot be used at isolation level %s on Citus",
+					IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+			 errdetail("On Citus a worker counts the redeemer's uses with its transaction's snapshot, which may not show a use another transaction has committed since."),
+			 errhint("Use it in a READ COMMITTED transaction.")));
 }
 
 /*
@@ -499,8 +566,23 @@ codes_history_precheck(CodesStmtArgs *args, const CodesBatchInfo *batch)
 	log = table_open(known->log, NoLock);
 	InitDirtySnapshot(dirty);
 	reason = judge_directly(known, log, &dirty, args, batch, &wait, &newer);
+	if (TransactionIdIsValid(wait) || newer)
+		reason = CODES_OK;
+	else if (reason != CODES_OK && IsolationIsSerializable())
+	{
+		/*
+		 * A refusal under SERIALIZABLE reads the uses it counted again with
+		 * the transaction's snapshot, for the predicate locks a SELECT of
+		 * them would take: a transaction that undoes one of them and
+		 * depends on this one's outcome is then a conflict SSI sees.
+		 */
+		Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+
+		(void) judge_directly(known, log, snapshot, args, batch, &wait, &newer);
+		UnregisterSnapshot(snapshot);
+	}
 	table_close(log, NoLock);
-	return (TransactionIdIsValid(wait) || newer) ? CODES_OK : reason;
+	return reason;
 }
 
 /*
@@ -520,28 +602,42 @@ codes_history_limits(CodesStmtArgs *args, const CodesBatchInfo *batch)
 
 /*
  * Undo the latest standing use of the code in args (of its redeemer, if
- * given): mark it undone now.  True if there was one.  At READ COMMITTED
- * an undo that finds the use undone meanwhile by another looks for the
- * next.
+ * given): mark it undone now.  True if there was one.
+ *
+ * At READ COMMITTED an undo that waited for another transaction changing
+ * the use it chose finds it undone when that one commits (the UPDATE
+ * skips it), while older uses may stand: it looks again, with a new
+ * snapshot, until it undoes one or none stands.  Each lost race is a use
+ * that another transaction undid, so the next look chooses another; one
+ * chosen twice and skipped twice was not lost but kept (a trigger that
+ * skips the row, a row security policy), and the undo gives up.  At
+ * REPEATABLE READ or SERIALIZABLE the UPDATE raises the serialization
+ * failure itself.
  */
 bool
 codes_history_undo(CodesStmtArgs *args)
 {
 	static SPIPlanPtr redeemer_plan = NULL;
 	static SPIPlanPtr code_plan = NULL;
-	int			tries;
+	int64		before = 0;
 
-	for (tries = 0; tries < 2; tries++)
+	for (;;)
 	{
+		int64		chosen;
+
 		if (args->nulls[1] == 'n')
-			codes_run_stmt(&code_plan, undo_code_sql, args, false, SPI_OK_UPDATE);
+			codes_run_stmt(&code_plan, undo_code_sql, args, false, SPI_OK_SELECT);
 		else
 			codes_run_stmt(&redeemer_plan, undo_redeemer_sql, args, false,
-						   SPI_OK_UPDATE);
-		if (SPI_processed == 1)
+						   SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			return false;
+		if (!codes_result_null(2))
 			return true;
-		if (IsolationUsesXactSnapshot())
-			break;
+		chosen = DatumGetInt64(codes_result(1));
+		if (IsolationUsesXactSnapshot() || chosen == before)
+			return false;
+		before = chosen;
+		CHECK_FOR_INTERRUPTS();
 	}
-	return false;
 }

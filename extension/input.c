@@ -31,7 +31,6 @@
 
 #include "compat.h"
 #include "input.h"
-#include "text.h"
 
 /* What a character of input is: one of these, or an ASCII character. */
 #define NOT_A_CODE		(-1)	/* rules the text out */

@@ -3,8 +3,10 @@
  * locks.c
  *	  The heavyweight locks codes takes besides row locks: on a batch,
  *	  which uses of its multi-use codes share and deletes of its codes take
- *	  alone; and short ones that make two transactions take turns while
- *	  one of them makes a code's stripe or records a redeemer's use.
+ *	  alone; short ones that make two transactions take turns while one of
+ *	  them makes a code's stripe or records a redeemer's use; and, for
+ *	  history recorded through SQL, ones on buckets of redeemers held to
+ *	  the end of the transaction.
  *
  * Their tags are LOCKTAG_USERLOCK, which PostgreSQL reserves for code
  * outside the core and no SQL function takes: an application cannot take
@@ -52,9 +54,8 @@ set_tag(LOCKTAG *tag, uint32 field2, uint32 field3, CodesLockKind kind)
 /*
  * Lock a batch until the transaction ends.  Uses of its multi-use codes,
  * which do not lock their code's row, share it (ShareLock); a delete of
- * one of its codes, or of the batch, takes it alone (ExclusiveLock), so
- * that it waits for the uses in progress and no use adds history to a code
- * it deleted.
+ * the batch takes it alone (ExclusiveLock), so that it waits for the uses
+ * in progress and no use adds history to a code it deleted.
  */
 void
 codes_lock_batch(int32 batch_id, LOCKMODE mode)
@@ -62,6 +63,23 @@ codes_lock_batch(int32 batch_id, LOCKMODE mode)
 	LOCKTAG		tag;
 
 	set_tag(&tag, (uint32) batch_id, 0, CODES_LOCK_BATCH);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/*
+ * The same for one code, by its key: uses of a multi-use code (and undos,
+ * confirms and releases of its uses) share it after its batch's; code_del
+ * takes it alone before it deletes the code's row, so that it waits only
+ * for the uses of that code, and its batch's other codes go on being
+ * used.  Codes whose 64-bit folds agree share the lock.
+ */
+void
+codes_lock_code_uses(const pg_uuid_t *key, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+	uint64		fold = (uint64) codes_key_fold(key);
+
+	set_tag(&tag, (uint32) (fold >> 32), (uint32) fold, CODES_LOCK_CODE);
 	(void) LockAcquire(&tag, mode, false, false);
 }
 
@@ -200,4 +218,29 @@ lock_batches(PG_FUNCTION_ARGS)
 		SPI_finish();
 	}
 	PG_RETURN_VOID();
+}
+
+/*
+ * How many locks the SQL path takes, at most, on the redeemers of one code
+ * or of one batch.
+ */
+#define REDEEMER_BUCKETS 64
+
+/*
+ * Lock a redeemer (NULL: uses without one) of a code or a batch ("of", as
+ * for codes_lock_redeemer) until the transaction ends, as the SQL path of
+ * history.c does: one of REDEEMER_BUCKETS locks of that code or batch,
+ * which the redeemer's hash chooses.  So a transaction that records uses
+ * of any number of redeemers holds at most that many locks per code or
+ * batch (one per redeemer would run the shared lock table out of memory);
+ * redeemers of one bucket only take turns.
+ */
+void
+codes_lock_redeemer_bucket(CodesLockKind kind, uint32 of, text *redeemer)
+{
+	LOCKTAG		tag;
+
+	redeemer_tag(&tag, kind, of, redeemer);
+	tag.locktag_field3 %= REDEEMER_BUCKETS;
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }

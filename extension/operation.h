@@ -26,6 +26,10 @@ typedef struct CodesOutcome
 	int32		base;			/* the uses its row holds */
 	int64		uses;			/* its standing uses (after a use); for a
 								 * code without a total cap, base */
+	bool		logged;			/* a single-use code's use is in the history */
+	bool		settled;		/* logged, used up, and no transaction is
+								 * changing its row (store_direct.c) */
+	int64		entry;			/* the history entry of the use or hold made */
 	bool		deactivated;	/* code_deactivate stopped it */
 	bool		bound_elsewhere;	/* bound to another redeemer than $2 */
 	bool		code_metadata_null;
@@ -37,14 +41,19 @@ typedef struct CodesOutcome
 } CodesOutcome;
 
 /*
- * Every statement of the table (store.c, stripes.c, history.c; and each
- * direct path) takes the same five parameters, whether it uses them or
- * not: $1 the code's key, $2 the redeemer (may be NULL), $3 a batch id, $4
- * a number (a stripe, say) and $5 a bigint (a row's id, a change of uses).
- * Here as SPI_execute_plan takes them, with whether the operation has
- * connected to SPI to run them.
+ * Every statement of the table (store.c, stripes.c, history.c, holds.c;
+ * and each direct path) takes the same eight parameters, whether it uses
+ * them or not: $1 the code's key, $2 the redeemer (may be NULL), $3 a
+ * batch id, $4 a number (a stripe, say), $5 a bigint (a row's id, a
+ * change of uses), and what a use records in the history: $6 its
+ * reference (text), $7 its details (jsonb), $8 until when it is held
+ * (timestamptz; NULL for a use).  Here as SPI_execute_plan takes them,
+ * with whether the operation has connected to SPI to run them.
  */
-#define CODES_STMT_NARGS	5
+#define CODES_STMT_NARGS	8
+#define CODES_ARG_REFERENCE		5
+#define CODES_ARG_DETAILS		6
+#define CODES_ARG_HELD_UNTIL	7
 
 typedef struct CodesStmtArgs
 {

@@ -7,7 +7,7 @@
  *	  the processes in the deadlock.
  *
  * The functions that take a code keep their statement out of the server
- * log for any error they raise (hide_statement in codes.c sets the error's
+ * log for any error they raise (hide_statement in entry.c sets the error's
  * hide_stmt), as it may hold the code as a literal.  A deadlock report
  * holds more statements than its own: PostgreSQL writes each process's
  * current statement into the detail it logs (and only there: the client's
@@ -25,7 +25,8 @@
  * statements show $1.
  *
  * Beside the layers: calls no other file of the extension, and is set up
- * by codes.c (_PG_init), whose hide_statement marks the errors it treats.
+ * by codes.c (_PG_init); entry.c's hide_statement marks the errors it
+ * treats.
  *
  *-------------------------------------------------------------------------
  */

@@ -23,8 +23,9 @@
  * again each time, so the first call after the update succeeds.
  *
  * Beside the layers: calls no other file of the extension; called by the
- * SQL entry points (codes.c, code_gen.c), and set up by codes.c
- * (_PG_init).
+ * SQL entry points (codes.c, code_gen.c, code_control.c, code_add.c,
+ * checkout.c, and lock_batch_rules in batch_rules.c), and set up by
+ * codes.c (_PG_init).
  *
  *-------------------------------------------------------------------------
  */

@@ -38,7 +38,7 @@ ready(SPIPlanPtr *planp, const char *sql, CodesStmtArgs *args)
 	if (*planp == NULL)
 	{
 		Oid			argtypes[CODES_STMT_NARGS] = {UUIDOID, TEXTOID, INT4OID,
-		INT4OID, INT8OID};
+		INT4OID, INT8OID, TEXTOID, JSONBOID, TIMESTAMPTZOID};
 
 		*planp = codes_prepare(sql, CODES_STMT_NARGS, argtypes);
 	}

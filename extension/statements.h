@@ -20,6 +20,13 @@
 #define PLUS	" OPERATOR(pg_catalog.+) "
 #define MINUS	" OPERATOR(pg_catalog.-) "
 
+/*
+ * The row c of codes.codes of the code whose key is $1: one probe of the
+ * unique index on its fold, then the whole key.
+ */
+#define CODES_MATCH_SQL \
+	"codes.key_fold(c.code)" EQ "codes.key_fold($1) AND c.code" EQ "$1"
+
 extern void codes_run_stmt(SPIPlanPtr *planp, const char *sql,
 						   CodesStmtArgs *args, bool read_only, int expected);
 extern void codes_run_stmt_snapshot(SPIPlanPtr *planp, const char *sql,

@@ -1,30 +1,36 @@
 /*-------------------------------------------------------------------------
  *
  * store.c
- *	  The codes table, and the one place that decides what happens to a
- *	  code: find it by its key, use it, check it, look it up, undo a use,
- *	  delete it.
+ *	  The codes table, and the one place that decides a use of a code:
+ *	  find the code by its key, read it, use it (or hold a use of it),
+ *	  check it, look it up.  Giving uses back and deleting are
+ *	  store_undo.c's.
  *
  * An operation on a code begins with codes_store_open, which pins
  * search_path and finds the key the code is stored under, and ends with
  * codes_store_close; it connects to SPI only if it runs a statement.
  *
  * A single-use code's use is its row: locked, checked and written, the
- * direct way (store_direct.c) when it can, else through SQL, side by side
- * here.  A multi-use code's row is never locked or written by a use, so
- * that its customers do not queue behind each other: a use takes one of
- * its uses left from its stripes (stripes.c) if its batch caps them, and
- * records itself in the history (history.c) under its batch's limits per
- * redeemer; the uses of a batch's multi-use codes share a lock of the
- * batch that deletes take alone (locks.c).  Every look-up is one index
- * probe or range, whatever the code's past uses.
+ * direct way (store_direct.c) when it can, else through SQL, here.  Its
+ * use is recorded in the history instead (the row then counts it, with
+ * used_at NULL) when its batch limits uses per redeemer across the batch
+ * or the use carries a reference, details or is a hold.  A multi-use
+ * code's row is never locked or written by a use, so that its customers
+ * do not queue behind each other: a use takes one of its uses left from
+ * its stripes (stripes.c) if its batch caps them, and records itself in
+ * the history (history.c) under its batch's limits per redeemer; the uses
+ * of a batch's multi-use codes share a lock of the batch that deletes take
+ * alone (locks.c).  A hold (holds.c) is a use recorded with held_until:
+ * once that has passed, the next use that finds no use left gives its use
+ * back.  Every look-up is one index probe or range, whatever the code's
+ * past uses.
  *
  * No message raised here contains a code: server logs are read by more
  * people than the codes table.
  *
- * Calls store_direct.c (the fast path), stripes.c, history.c, locks.c,
- * statements.c, tables.c, searchpath.c, lookup.c and batch.c; called by
- * the SQL entry points (codes.c).
+ * Calls store_direct.c (the fast path), stripes.c, history.c, holds.c,
+ * locks.c, statements.c, tables.c, searchpath.c, lookup.c and batch.c;
+ * called by the SQL entry points (codes.c) and store_undo.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +44,7 @@
 
 #include "batch.h"
 #include "history.h"
+#include "holds.h"
 #include "locks.h"
 #include "lookup.h"
 #include "searchpath.h"
@@ -48,80 +55,40 @@
 #include "tables.h"
 
 /*
- * The row c of the code whose key is $1: one probe of the unique index.
- * Every statement takes the parameters of CodesStmtArgs (operation.h).
- */
-#define MATCH_SQL \
-	"codes.key_fold(c.code)" EQ "codes.key_fold($1) AND c.code" EQ "$1"
-
-/*
- * Lock the code's row and read its batch and uses.  At READ COMMITTED a
- * concurrent use is waited for and its result seen.
+ * Lock the code's row and read its batch, uses and state.  At READ
+ * COMMITTED a concurrent use is waited for and its result seen.
  */
 static const char *const lock_sql =
-"SELECT c.batch, c.uses, c.deactivated_at IS NOT NULL, c.bound_to, c.metadata "
-"FROM codes.codes AS c WHERE " MATCH_SQL " FOR UPDATE";
+"SELECT c.batch, c.uses, c.deactivated_at IS NOT NULL, c.bound_to, c.metadata, "
+"c.used_at IS NULL FROM codes.codes AS c WHERE " CODES_MATCH_SQL " FOR UPDATE";
+
+/* The code's batch, uses and state, as lock_sql reads them. */
+static const char *const query_sql =
+"SELECT c.batch, c.uses, c.deactivated_at IS NOT NULL, c.bound_to, c.metadata, "
+"c.used_at IS NULL FROM codes.codes AS c WHERE " CODES_MATCH_SQL;
 
 /* A use of a single-use code whose row we hold locked and have checked. */
 static const char *const apply_sql =
 "UPDATE codes.codes AS c "
 "SET uses = c.uses" PLUS "1, used_at = pg_catalog.now(), used_by = $2 "
-"WHERE " MATCH_SQL;
-
-/* The same, for a use that the history holds: the row only counts it. */
-static const char *const count_use_sql =
-"UPDATE codes.codes AS c SET uses = c.uses" PLUS "1 WHERE " MATCH_SQL;
+"WHERE " CODES_MATCH_SQL;
 
 /*
- * Undo the standing use of a single-use code that its row holds (by $2,
- * if given): move it from the row into the history, marked undone.
+ * The same, for a use (or hold) that the history records: the row only
+ * counts it; and its undo, or expiry, by $5 uses.
  */
-static const char *const undo_single_sql =
-"WITH moved AS ("
-" INSERT INTO codes.redemption_log (code, batch, redeemer, used_at, undone_at)"
-" SELECT c.code, c.batch, c.used_by, c.used_at, pg_catalog.now()"
-" FROM codes.codes AS c"
-" WHERE " MATCH_SQL " AND c.uses" GT "0 AND c.used_at IS NOT NULL"
-" AND ($2 IS NULL OR c.used_by" EQ "$2)"
-" RETURNING 1) "
-"UPDATE codes.codes AS c SET uses = 0, used_at = NULL, used_by = NULL "
-"WHERE " MATCH_SQL " AND EXISTS (SELECT FROM moved)";
-
-/* A single-use code's use that the history held was undone there. */
-static const char *const uncount_use_sql =
-"UPDATE codes.codes AS c SET uses = 0 WHERE " MATCH_SQL;
+static const char *const count_use_sql =
+"UPDATE codes.codes AS c SET uses = c.uses" PLUS "1 WHERE " CODES_MATCH_SQL;
+static const char *const uncount_uses_sql =
+"UPDATE codes.codes AS c SET uses = c.uses" MINUS "$5 WHERE " CODES_MATCH_SQL;
 
 /* Whether a code is stored under the key $1. */
 static const char *const exists_sql =
-"SELECT FROM codes.codes AS c WHERE " MATCH_SQL;
-
-/* The code's batch, uses and state, as lock_sql reads them. */
-static const char *const query_sql =
-"SELECT c.batch, c.uses, c.deactivated_at IS NOT NULL, c.bound_to, c.metadata "
-"FROM codes.codes AS c WHERE " MATCH_SQL;
+"SELECT FROM codes.codes AS c WHERE " CODES_MATCH_SQL;
 
 /* The name and metadata of batch $3. */
 static const char *const details_sql =
 "SELECT b.name, b.metadata FROM codes.batch AS b WHERE b.id" EQ "$3";
-
-/*
- * What is left of a deleted code, as the latest snapshot sees it: at
- * REPEATABLE READ, a use that committed after the delete's snapshot.
- */
-static const char *const leftovers_sql =
-"SELECT (SELECT pg_catalog.count(*) FROM codes.redemption_log AS l WHERE l.code" EQ "$1)"
-PLUS "(SELECT pg_catalog.count(*) FROM codes.use_stripes AS s WHERE s.code" EQ "$1)";
-
-/*
- * Delete the code, and then its history: a statement of its own, so that
- * at READ COMMITTED its snapshot, taken after the code's row was deleted
- * (and the batch's lock taken), sees the history of a use that the delete
- * waited for.
- */
-static const char *const del_sql =
-"DELETE FROM codes.codes AS c WHERE " MATCH_SQL " RETURNING c.batch";
-static const char *const del_history_sql =
-"DELETE FROM codes.redemption_log AS l WHERE l.code" EQ "$1";
 
 /*
  * Ready an operation for writes to the tables: lock them, refuse rules,
@@ -144,54 +111,61 @@ prepare_writes(CodesPin *pin)
 }
 
 /*
- * Start an operation on a code: pin the search path (codes_pin_search_path:
- * writes tells whether the operation writes to the tables), take in changes
- * to codes.batch, and read the code into the parameters of a statement,
- * its key as $1 and the redeemer (unless redeemer_null) as $2.  Returns
- * true when a code may be stored under that key; false means there is no
- * such code, which callers answer as "not found".  Text
- * of no batch's shape is found so without touching a table.  A code that
- * may be stored under more than one key (plain and hashed batches of one
- * shape) is looked up under each in turn.  A code of a hashed batch whose
- * key is not configured cannot be looked up: not found too (the server
- * log says so, once per key and backend), so plain codes of the same
- * shape work on, and a guess is counted as any guess.
- * Either way the caller ends with codes_store_close.  writes: the operation
- * writes to the tables; then, if the text may be a code, they are locked
- * first (prepare_writes).
+ * Start the parameters of an operation's statements: none set but the
+ * code's key ($1) and the redeemer ($2), unless redeemer_null.
  */
-bool
-codes_store_open(CodesOp *op, text *code, Datum redeemer, bool redeemer_null,
-				 bool writes)
+static void
+start_args(CodesStmtArgs *args, const pg_uuid_t *key, Datum redeemer,
+		   bool redeemer_null)
 {
-	static SPIPlanPtr exists_plan = NULL;
-	CodesPin   *pin = &op->pin;
-	pg_uuid_t  *key = &op->key;
-	CodesStmtArgs *args = &op->args;
-	pg_uuid_t  *keys;
-	char		missing_key[CODES_KEY_ID_LEN + 1];
-	int			nkeys;
-	int			i;
-
 	args->connected = false;
-	codes_pin_search_path(pin);
-	codes_refresh_batch_cache();
-	nkeys = codes_lookup_keys(code, &keys, missing_key);
-	if (writes && nkeys > 0)
-		prepare_writes(pin);
-
 	memset(args->nulls, 'n', sizeof(args->nulls));
+	args->values[0] = UUIDPGetDatum(key);
 	args->nulls[0] = ' ';
 	if (!redeemer_null)
 	{
 		args->values[1] = redeemer;
 		args->nulls[1] = ' ';
 	}
+}
+
+/*
+ * Start an operation on a code: pin the search path (codes_pin_search_path:
+ * writes tells whether the operation writes to the tables), take in changes
+ * to codes.batch, and read the code into the parameters of a statement,
+ * its key as $1 and the redeemer (unless redeemer_null) as $2.  Returns
+ * true when a code may be stored under that key; false means there is no
+ * such code, which callers answer as "not found".  Text of no batch's
+ * shape is found so without touching a table.  A code that may be stored
+ * under more than one key (plain and hashed batches of one shape) is
+ * looked up under each in turn.  A code of a hashed batch whose key is not
+ * configured cannot be looked up: not found too (the server log says so,
+ * once per key and backend), so plain codes of the same shape work on,
+ * and a guess is counted as any guess.  Either way the caller ends with
+ * codes_store_close.  writes: the operation writes to the tables; then, if
+ * the text may be a code, they are locked first (prepare_writes).
+ */
+bool
+codes_store_open(CodesOp *op, text *code, Datum redeemer, bool redeemer_null,
+				 bool writes)
+{
+	static SPIPlanPtr exists_plan = NULL;
+	CodesStmtArgs *args = &op->args;
+	pg_uuid_t  *keys;
+	char		missing_key[CODES_KEY_ID_LEN + 1];
+	int			nkeys;
+	int			i;
+
+	codes_pin_search_path(&op->pin);
+	codes_refresh_batch_cache();
+	nkeys = codes_lookup_keys(code, &keys, missing_key);
+	if (writes && nkeys > 0)
+		prepare_writes(&op->pin);
+	start_args(args, &op->key, redeemer, redeemer_null);
 
 	for (i = 0; i < nkeys; i++)
 	{
-		*key = keys[i];
-		args->values[0] = UUIDPGetDatum(key);
+		op->key = keys[i];
 		if (nkeys == 1 && missing_key[0] == '\0')
 			return true;
 		codes_run_stmt(&exists_plan, exists_sql, args, true, SPI_OK_SELECT);
@@ -205,6 +179,20 @@ codes_store_open(CodesOp *op, text *code, Datum redeemer, bool redeemer_null,
 	if (missing_key[0] != '\0')
 		codes_note_missing_key(missing_key);
 	return false;
+}
+
+/*
+ * Start an operation on the code stored under key (found in the history,
+ * say), as codes_store_open does, for writes.
+ */
+void
+codes_store_open_key(CodesOp *op, const pg_uuid_t *key)
+{
+	codes_pin_search_path(&op->pin);
+	codes_refresh_batch_cache();
+	prepare_writes(&op->pin);
+	op->key = *key;
+	start_args(&op->args, &op->key, (Datum) 0, true);
 }
 
 /*
@@ -222,30 +210,28 @@ codes_store_close(CodesOp *op)
 /*
  * Set the statements' parameter $3 to the batch of out's code.
  */
-static void
-set_batch(CodesStmtArgs *args, const CodesOutcome *out)
+void
+codes_store_set_batch(CodesStmtArgs *args, const CodesOutcome *out)
 {
 	args->values[2] = Int32GetDatum(out->batch.id);
 	args->nulls[2] = ' ';
 }
 
 /*
- * Read the code's row with a saved statement that returns its batch, uses
- * and state (lock_sql or query_sql) and fill out with them; false if there
- * is no such code or batch (a batch_del that committed after this
+ * Fill out with the code's row, as the statement just run (lock_sql or
+ * query_sql) returned its batch, uses and state; false if there is no
+ * such code or batch (a batch_del that committed after this
  * statement's snapshot was taken, whose code is then treated as gone
  * too).  A row found is no guess, even if its batch is gone.
  */
 static bool
-read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
-		  CodesStmtArgs *args, CodesOutcome *out)
+fill_code(CodesStmtArgs *args, CodesOutcome *out)
 {
 	HeapTuple	row;
 	TupleDesc	desc;
 	Datum		bound;
 	bool		isnull;
 
-	codes_run_stmt(planp, sql, args, read_only, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return false;
 	out->guess = false;
@@ -262,12 +248,26 @@ read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
 	out->code_metadata = SPI_getbinval(row, desc, 5, &out->code_metadata_null);
 	if (!out->code_metadata_null)
 		out->code_metadata = SPI_datumTransfer(out->code_metadata, false, -1);
+	out->logged = !CODES_MULTI_USE(&out->batch) && out->base > 0 &&
+		DatumGetBool(codes_result(6));
 	return true;
 }
 
 /*
- * Why the code in out cannot be used now, or CODES_OK: its batch, its own
- * state and its uses (codes_code_refusal).
+ * Read the code's row with a saved statement that returns its batch, uses
+ * and state (lock_sql or query_sql) and fill out with them (fill_code).
+ */
+static bool
+read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
+		  CodesStmtArgs *args, CodesOutcome *out)
+{
+	codes_run_stmt(planp, sql, args, read_only, SPI_OK_SELECT);
+	return fill_code(args, out);
+}
+
+/*
+ * Why the code in out cannot be used now with this many uses, or CODES_OK:
+ * its batch, its own state and its uses (codes_code_refusal).
  */
 static CodesReason
 refusal(const CodesOutcome *out, int64 uses)
@@ -277,11 +277,23 @@ refusal(const CodesOutcome *out, int64 uses)
 }
 
 /*
- * Lock a single-use code's row (lock_sql) and fill out with its batch and
- * uses; false if there is no such code or batch.
+ * A serialization failure: what a use rests on changed since the
+ * transaction's snapshot (what: "update" or "delete").
  */
-static bool
-lock_code(CodesStmtArgs *args, CodesOutcome *out)
+static void
+serialization_failure(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to concurrent %s", what)));
+}
+
+/*
+ * Lock a single-use code's row (lock_sql) and fill out with its batch,
+ * uses and state; false if there is no such code or batch.
+ */
+bool
+codes_store_lock(CodesStmtArgs *args, CodesOutcome *out)
 {
 	static SPIPlanPtr plan = NULL;
 
@@ -292,8 +304,8 @@ lock_code(CodesStmtArgs *args, CodesOutcome *out)
  * Read the code's row without locking it: directly (codes_read_directly)
  * where it can, else with query_sql.
  */
-static bool
-look_up_code(CodesStmtArgs *args, CodesOutcome *out)
+bool
+codes_store_look_up(CodesStmtArgs *args, CodesOutcome *out)
 {
 	static SPIPlanPtr plan = NULL;
 	bool		found;
@@ -304,27 +316,183 @@ look_up_code(CodesStmtArgs *args, CodesOutcome *out)
 }
 
 /*
- * Count a code's standing uses into out->uses, for a multi-use code with a
- * total cap: its row's and its stripes', as the statement's snapshot sees
- * them, or (fresh) with this operation's own changes.  A code without a
- * cap keeps its row's count there (its uses left are not counted); a
- * single-use code's row counts them all.
+ * Change a single-use code's count of uses by -n ($5): uses the history
+ * held, undone or expired.
  */
-static void
-count_uses(CodesStmtArgs *args, CodesOutcome *out, bool fresh)
+void
+codes_store_uncount(CodesStmtArgs *args, int64 n)
 {
+	static SPIPlanPtr plan = NULL;
+
+	codes_set_big(args, n);
+	codes_run_stmt(&plan, uncount_uses_sql, args, false, SPI_OK_UPDATE);
+}
+
+/*
+ * Count a code's standing uses into out->uses, as the statement's snapshot
+ * sees them, or (fresh) with this operation's own changes: a single-use
+ * code's row counts them; a multi-use code with a total cap has its row's
+ * and its stripes'; one without a cap keeps its row's count there (its
+ * uses left are not counted).  A hold whose time has passed, not yet
+ * expired by a use, is no use; *live (if not NULL) is set to the code's
+ * live holds.
+ */
+void
+codes_store_count_uses(CodesStmtArgs *args, CodesOutcome *out, bool fresh,
+					   int64 *live)
+{
+	bool		capped = CODES_MULTI_USE(&out->batch) && !out->batch.max_uses_null;
+	int64		live_holds = 0;
+	int64		expired = 0;
+
 	out->uses = out->base;
-	if (CODES_MULTI_USE(&out->batch) && !out->batch.max_uses_null)
+	if (capped)
 		out->uses += codes_stripes_uses(args, fresh);
+	if (capped || out->logged)
+	{
+		codes_holds_count(args, fresh, &live_holds, &expired);
+		out->uses -= expired;
+	}
+	if (live)
+		*live = live_holds;
+}
+
+/*
+ * Give back the uses of the code's holds whose time has passed (expiring
+ * them); true if there were any, as a new statement sees them: then the
+ * use looks for a use left again, even if another transaction expired
+ * them first (its expiry, waited for, may have left uses it did not
+ * take).  Before a use finds none left.
+ */
+static bool
+expire_holds(CodesStmtArgs *args, CodesOutcome *out)
+{
+	int64		live;
+	int64		lapsed;
+	int64		expired;
+	int64		i;
+
+	codes_holds_count(args, true, &live, &lapsed);
+	if (lapsed == 0)
+		return false;
+	expired = codes_holds_expire(args);
+	if (expired == 0)
+		return true;
+	if (!CODES_MULTI_USE(&out->batch))
+	{
+		codes_store_uncount(args, expired);
+		out->base -= expired;
+		out->uses = out->base;
+		out->logged = out->base > 0;
+	}
+	else
+		for (i = 0; i < expired; i++)
+			codes_stripes_give(args, &out->batch);
+	return true;
+}
+
+/*
+ * Take the locks that every change of a multi-use code's uses shares (a
+ * use, an undo, a confirm or a release of a hold): its batch's, which
+ * batch_del and a change of the batch's rules (batch_set_max_uses, ...)
+ * take alone, then the code's own, which code_del takes alone (locks.c).
+ * The code was found before they were taken, so what out says of it may
+ * no longer hold: a delete, or a change of its batch's rules (which folds
+ * its stripes into its row, and commits before it lets go of the lock),
+ * may have committed meanwhile.  At READ COMMITTED the code and its batch
+ * are read again, with the latest snapshot: false if the code is gone
+ * (the caller answers as for a code not found); the caller looks again
+ * whether it is still multi-use.  At REPEATABLE READ or SERIALIZABLE a
+ * delete, or a change of the batch's rules, committed after the snapshot
+ * is a serialization failure, as for an UPDATE of a row changed
+ * meanwhile.
+ */
+bool
+codes_store_share_code(CodesStmtArgs *args, CodesOutcome *out)
+{
+	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr exists_plan = NULL;
+	int32		batch_id = out->batch.id;
+
+	codes_lock_batch(batch_id, ShareLock);
+	codes_lock_code_uses(DatumGetUUIDP(args->values[0]), ShareLock);
+	codes_refresh_batch_cache();
+	if (!IsolationUsesXactSnapshot())
+	{
+		codes_run_stmt_snapshot(&plan, query_sql, args, GetLatestSnapshot(),
+								SPI_OK_SELECT);
+		return fill_code(args, out);
+	}
+	codes_run_stmt_snapshot(&exists_plan, exists_sql, args, GetLatestSnapshot(),
+							SPI_OK_SELECT);
+	if (SPI_processed != 1 || !codes_batch_info(batch_id, &out->batch))
+		serialization_failure("delete");
+	if (codes_batch_rules_changed(batch_id))
+		serialization_failure("update");
+	return true;
+}
+
+/*
+ * Used up: or held, if holds of others take some of the code's uses.
+ */
+static CodesReason
+used_up(CodesStmtArgs *args, CodesOutcome *out)
+{
+	int64		live;
+
+	codes_store_count_uses(args, out, true, &live);
+	return live > 0 ? CODES_HELD : CODES_USED_UP;
+}
+
+/*
+ * For a used single-use code whose use the history holds and whose row no
+ * transaction is changing: if none of its holds has run out of time, the
+ * use is refused as used up (or held) without a row lock.  True if so.
+ */
+static bool
+settled_refusal(CodesStmtArgs *args, CodesOutcome *out)
+{
+	int64		live;
+	int64		expired;
+
+	codes_holds_count(args, true, &live, &expired);
+	if (expired > 0)
+		return false;
+	out->reason = live > 0 ? CODES_HELD : CODES_USED_UP;
+	return true;
+}
+
+/*
+ * Does the use in args carry more than a redeemer: a reference, details,
+ * or the end of a hold?
+ */
+static bool
+use_extras(CodesStmtArgs *args)
+{
+	return args->nulls[CODES_ARG_REFERENCE] != 'n' ||
+		args->nulls[CODES_ARG_DETAILS] != 'n' ||
+		args->nulls[CODES_ARG_HELD_UNTIL] != 'n';
+}
+
+/*
+ * Does the use in args have to be recorded in the history, for a
+ * single-use code: a limit per redeemer across its batch, or more than a
+ * redeemer to record?
+ */
+static bool
+logged_use(CodesStmtArgs *args, const CodesOutcome *out)
+{
+	return !out->batch.batch_limit_null || use_extras(args);
 }
 
 /*
  * Use a single-use code through SQL, its row locked first: at READ
  * COMMITTED a concurrent use or undo is waited for and its result seen.
- * A batch with a limit per redeemer across the batch records the use in
- * the history under it; the row then only counts the use.  The UPDATE
- * fires every trigger an UPDATE fires; if a BEFORE trigger skips it,
- * nothing was used (reported as used up).
+ * A use that the history records (logged_use) is recorded under the
+ * batch's limits per redeemer; the row then only counts it.  A code whose
+ * use the history holds as a hold whose time has passed gets it back
+ * first.  The UPDATE fires every trigger an UPDATE fires; if a BEFORE
+ * trigger skips it, nothing was used (reported as used up).
  */
 static void
 use_single(CodesStmtArgs *args, CodesOutcome *out)
@@ -332,18 +500,25 @@ use_single(CodesStmtArgs *args, CodesOutcome *out)
 	static SPIPlanPtr apply_plan = NULL;
 	static SPIPlanPtr count_plan = NULL;
 
-	if (!lock_code(args, out))
+	if (!codes_store_lock(args, out))
 	{
 		out->reason = CODES_NOT_FOUND;
 		return;
 	}
 	out->reason = refusal(out, out->uses);
+	if (out->reason == CODES_USED_UP && out->logged &&
+		expire_holds(args, out))
+		out->reason = refusal(out, out->uses);
+	if (out->reason == CODES_USED_UP && out->logged)
+		out->reason = used_up(args, out);
 	if (out->reason != CODES_OK)
 		return;
+	if (IsolationUsesXactSnapshot() && codes_batch_rules_changed(out->batch.id))
+		serialization_failure("update");
 
-	if (!out->batch.batch_limit_null)
+	if (logged_use(args, out))
 	{
-		out->reason = codes_history_record(args, &out->batch);
+		out->reason = codes_history_record(args, &out->batch, &out->entry);
 		if (out->reason != CODES_OK)
 			return;
 		codes_run_stmt(&count_plan, count_use_sql, args, false, SPI_OK_UPDATE);
@@ -351,7 +526,8 @@ use_single(CodesStmtArgs *args, CodesOutcome *out)
 			ereport(ERROR,
 					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
 					 errmsg("a trigger on codes.codes skipped the use of a code"),
-					 errdetail("The code's batch limits the uses of each redeemer across the batch, so its uses are recorded in codes.redemption_log; a BEFORE trigger on codes.codes must not skip them.")));
+					 errdetail("The use is recorded in codes.redemption_log, and the code's row must count it; a BEFORE trigger on codes.codes must not skip that.")));
+		out->logged = true;
 	}
 	else
 	{
@@ -362,15 +538,19 @@ use_single(CodesStmtArgs *args, CodesOutcome *out)
 			return;
 		}
 	}
+	out->base++;
 	out->uses++;
 }
 
 /*
  * Use a multi-use code: take one of its uses left from its stripes, if its
- * batch caps them, then record the use in the history under its batch's
- * limits per redeemer, giving the stripe's use back if they refuse.  A
- * refusal that an unlocked look can tell (the redeemer's share used, as
- * committed) writes nothing.  Its row is never locked.
+ * batch caps them (if none is left, holds whose time has passed give
+ * theirs back first), then record the use in the history under its
+ * batch's limits per redeemer, giving the stripe's use back if they
+ * refuse.  A refusal that an unlocked look can tell (the redeemer's share
+ * used, as committed) writes nothing.  Its row is never locked.  A code
+ * that its batch made single-use while the use waited for its lock is
+ * used as one.
  */
 static void
 use_multi(CodesStmtArgs *args, CodesOutcome *out)
@@ -381,26 +561,43 @@ use_multi(CodesStmtArgs *args, CodesOutcome *out)
 	out->reason = refusal(out, out->base);
 	if (out->reason != CODES_OK && out->reason != CODES_USED_UP)
 		return;
-	codes_lock_batch(out->batch.id, ShareLock);
-	set_batch(args, out);
+	codes_store_set_batch(args, out);
+	if (!codes_store_share_code(args, out))
+	{
+		out->reason = CODES_NOT_FOUND;
+		return;
+	}
+	/* as it is now: single-use meanwhile (batch_set_max_uses), say */
+	codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
+	if (!CODES_MULTI_USE(&out->batch))
+	{
+		use_single(args, out);
+		return;
+	}
+	out->reason = refusal(out, out->base);
+	if (out->reason != CODES_OK && out->reason != CODES_USED_UP)
+		return;
+	capped = !out->batch.max_uses_null;
 
 	out->reason = codes_history_precheck(args, &out->batch);
 	if (out->reason == CODES_OK && capped)
 	{
 		stripe = codes_stripes_take(args, &out->batch, out->base);
+		if (stripe < 0 && expire_holds(args, out))
+			stripe = codes_stripes_take(args, &out->batch, out->base);
 		if (stripe < 0)
-			out->reason = CODES_USED_UP;
+			out->reason = used_up(args, out);
 	}
 	if (out->reason == CODES_OK)
 	{
-		out->reason = codes_history_record(args, &out->batch);
+		out->reason = codes_history_record(args, &out->batch, &out->entry);
 		if (out->reason != CODES_OK && stripe >= 0)
 			codes_stripes_put_back(args, stripe);
 	}
-	else if (capped)
+	else if (out->reason != CODES_USED_UP && out->reason != CODES_HELD && capped)
 	{
 		/* used up comes before the redeemer's share, as for a query */
-		count_uses(args, out, true);
+		codes_store_count_uses(args, out, true, NULL);
 		if (!codes_usable(&out->batch, out->uses))
 			out->reason = CODES_USED_UP;
 	}
@@ -408,7 +605,8 @@ use_multi(CodesStmtArgs *args, CodesOutcome *out)
 
 /*
  * Use the code, if it can be used now, and say what happened in out:
- * code_use's operation.
+ * code_use's operation (with a reference, details or a hold in args:
+ * code_redeem's and code_hold's).
  *
  * A single-use code is used directly (codes_use_directly) when it can,
  * else through SQL (use_single); a multi-use code by use_multi.
@@ -418,14 +616,14 @@ codes_store_use(CodesOp *op, CodesOutcome *out)
 {
 	CodesStmtArgs *args = &op->args;
 
-	switch (codes_use_directly(args, out))
+	switch (codes_use_directly(args, !use_extras(args), out))
 	{
 		case CODES_DIRECT_DECIDED:
 			return;
 		case CODES_DIRECT_FOUND:
 			break;
 		case CODES_DIRECT_NONE:
-			if (!look_up_code(args, out))
+			if (!codes_store_look_up(args, out))
 			{
 				out->reason = CODES_NOT_FOUND;
 				return;
@@ -433,13 +631,23 @@ codes_store_use(CodesOp *op, CodesOutcome *out)
 			break;
 	}
 	codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
+	codes_history_require_exact(&out->batch);
 	if (CODES_MULTI_USE(&out->batch))
 		use_multi(args, out);
 	else
 	{
-		/* a refusal by the batch's limit that an unlocked look tells */
-		set_batch(args, out);
-		out->reason = codes_history_precheck(args, &out->batch);
+		/*
+		 * A refusal that an unlocked look tells: the batch's limit for an
+		 * unused code, the code's use for a used one (unless it may be a
+		 * hold whose time has passed).
+		 */
+		codes_store_set_batch(args, out);
+		if (refusal(out, out->uses) == CODES_OK)
+			out->reason = codes_history_precheck(args, &out->batch);
+		else if (out->settled && settled_refusal(args, out))
+			return;
+		else
+			out->reason = CODES_OK;
 		if (out->reason == CODES_OK)
 			use_single(args, out);
 	}
@@ -457,7 +665,7 @@ add_details(CodesStmtArgs *args, CodesOutcome *out)
 
 	if (out->reason == CODES_NOT_FOUND)
 		return;
-	set_batch(args, out);
+	codes_store_set_batch(args, out);
 	/* a new snapshot, as the use had: it sees the batch the use saw */
 	codes_run_stmt(&plan, details_sql, args, false, SPI_OK_SELECT);
 	if (SPI_processed != 1)
@@ -477,16 +685,16 @@ add_details(CodesStmtArgs *args, CodesOutcome *out)
 }
 
 /*
- * Use the code, and tell its batch and its uses left: code_redeem's
- * operation.
+ * Use the code (or hold a use of it, with held_until in args), and tell
+ * its batch and its uses left: code_redeem's and code_hold's operation.
  */
 void
 codes_store_redeem(CodesOp *op, CodesOutcome *out)
 {
 	codes_store_use(op, out);
 	if (out->reason != CODES_NOT_FOUND && out->reason != CODES_BRAKED &&
-		CODES_MULTI_USE(&out->batch))
-		count_uses(&op->args, out, true);
+		(CODES_MULTI_USE(&out->batch) || out->logged))
+		codes_store_count_uses(&op->args, out, true, NULL);
 	add_details(&op->args, out);
 }
 
@@ -499,17 +707,20 @@ void
 codes_store_check(CodesOp *op, CodesOutcome *out)
 {
 	CodesStmtArgs *args = &op->args;
+	int64		live;
 
-	if (!look_up_code(args, out))
+	if (!codes_store_look_up(args, out))
 		out->reason = CODES_NOT_FOUND;
 	else
 	{
 		codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
-		count_uses(args, out, false);
+		codes_store_count_uses(args, out, false, &live);
 		out->reason = refusal(out, out->uses);
+		if (out->reason == CODES_USED_UP && live > 0)
+			out->reason = CODES_HELD;
 		if (out->reason == CODES_OK)
 		{
-			set_batch(args, out);
+			codes_store_set_batch(args, out);
 			out->reason = codes_history_limits(args, &out->batch);
 		}
 		if (out->reason == CODES_OK)
@@ -525,103 +736,12 @@ codes_store_check(CodesOp *op, CodesOutcome *out)
 void
 codes_store_query(CodesOp *op, CodesOutcome *out)
 {
-	if (look_up_code(&op->args, out))
+	if (codes_store_look_up(&op->args, out))
 	{
-		count_uses(&op->args, out, false);
+		codes_store_count_uses(&op->args, out, false, NULL);
 		out->reason = codes_code_refusal(&out->batch, out->uses,
 										 out->deactivated, false);
 	}
 	else
 		out->reason = CODES_NOT_FOUND;
-}
-
-/*
- * Undo the latest standing use of the code (by the redeemer, if given);
- * true when there was one.  A single-use code's row is locked first, so
- * an undo and a use of it take turns; its use is moved from the row into
- * the history, marked undone, or, if the history holds it, marked undone
- * there.  A multi-use code's use is marked undone in the history and, if
- * its batch caps its uses, given back to its stripes.
- */
-bool
-codes_store_undo(CodesOp *op)
-{
-	static SPIPlanPtr single_plan = NULL;
-	static SPIPlanPtr uncount_plan = NULL;
-	CodesStmtArgs *args = &op->args;
-	CodesOutcome found;
-
-	memset(&found, 0, sizeof(found));
-	if (!look_up_code(args, &found))
-		return false;
-	set_batch(args, &found);
-
-	if (CODES_MULTI_USE(&found.batch))
-	{
-		codes_lock_batch(found.batch.id, ShareLock);
-		if (!codes_history_undo(args))
-			return false;
-		if (!found.batch.max_uses_null)
-			codes_stripes_give(args, &found.batch);
-		return true;
-	}
-
-	if (!lock_code(args, &found))
-		return false;
-	codes_run_stmt(&single_plan, undo_single_sql, args, false, SPI_OK_UPDATE);
-	if (SPI_processed == 1)
-		return true;
-	if (found.uses == 0 || !codes_history_undo(args))
-		return false;
-	codes_run_stmt(&uncount_plan, uncount_use_sql, args, false, SPI_OK_UPDATE);
-	return true;
-}
-
-/*
- * Delete the code, its history and its stripes: code_del's operation.
- * Directly (codes_delete_directly) where it can, else with del_sql and
- * del_history_sql.  A multi-use code's batch lock is taken alone between
- * its row and its history (see codes_delete_directly).
- */
-void
-codes_store_delete(CodesOp *op)
-{
-	static SPIPlanPtr plan = NULL;
-	static SPIPlanPtr history_plan = NULL;
-	CodesStmtArgs *args = &op->args;
-	CodesBatchInfo batch;
-	int32		batch_id = 0;
-
-	if (!codes_delete_directly(args, &batch_id))
-	{
-		codes_run_stmt(&plan, del_sql, args, false, SPI_OK_DELETE_RETURNING);
-		if (SPI_processed == 0)
-			return;
-		batch_id = DatumGetInt32(codes_result(1));
-		if (codes_batch_info(batch_id, &batch) && CODES_MULTI_USE(&batch))
-			codes_lock_batch(batch_id, ExclusiveLock);
-		codes_run_stmt(&history_plan, del_history_sql, args, false, SPI_OK_DELETE);
-	}
-	if (batch_id != 0 && codes_batch_info(batch_id, &batch) &&
-		CODES_MULTI_USE(&batch))
-	{
-		static SPIPlanPtr leftovers_plan = NULL;
-
-		codes_stripes_delete(args);
-		/*
-		 * At REPEATABLE READ or SERIALIZABLE, a use that committed while
-		 * the delete waited for the batch's lock left history or stripes
-		 * its snapshot cannot see, nor so delete: as for a DELETE of a row
-		 * changed meanwhile, a serialization failure.
-		 */
-		if (IsolationUsesXactSnapshot())
-		{
-			codes_run_stmt_snapshot(&leftovers_plan, leftovers_sql, args,
-									GetLatestSnapshot(), SPI_OK_SELECT);
-			if (DatumGetInt64(codes_result(1)) > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to concurrent update")));
-		}
-	}
 }

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * store.h
- *	  The codes table: one operation on one code (store.c, and its fast
- *	  path, store_direct.c).
+ *	  The codes table: one operation on one code (store.c, with its fast
+ *	  path store_direct.c and its other half store_undo.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -29,12 +29,20 @@ typedef struct CodesOp
 
 extern bool codes_store_open(CodesOp *op, text *code, Datum redeemer,
 							 bool redeemer_null, bool writes);
+extern void codes_store_open_key(CodesOp *op, const pg_uuid_t *key);
 extern void codes_store_close(CodesOp *op);
 extern void codes_store_use(CodesOp *op, CodesOutcome *out);
 extern void codes_store_redeem(CodesOp *op, CodesOutcome *out);
 extern void codes_store_check(CodesOp *op, CodesOutcome *out);
 extern void codes_store_query(CodesOp *op, CodesOutcome *out);
-extern bool codes_store_undo(CodesOp *op);
-extern void codes_store_delete(CodesOp *op);
+
+/* For store_undo.c, the other half of the table's operations. */
+extern void codes_store_set_batch(CodesStmtArgs *args, const CodesOutcome *out);
+extern bool codes_store_lock(CodesStmtArgs *args, CodesOutcome *out);
+extern bool codes_store_look_up(CodesStmtArgs *args, CodesOutcome *out);
+extern bool codes_store_share_code(CodesStmtArgs *args, CodesOutcome *out);
+extern void codes_store_uncount(CodesStmtArgs *args, int64 n);
+extern void codes_store_count_uses(CodesStmtArgs *args, CodesOutcome *out,
+								   bool fresh, int64 *live);
 
 #endif							/* CODES_STORE_H */

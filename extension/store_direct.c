@@ -50,6 +50,8 @@ read_code_state(TupleTableSlot *slot, CodesStmtArgs *args, CodesOutcome *out)
 
 	(void) slot_getattr(slot, CODES_COL_DEACTIVATED_AT, &isnull);
 	out->deactivated = !isnull;
+	(void) slot_getattr(slot, CODES_COL_USED_AT, &isnull);
+	out->logged = !CODES_MULTI_USE(&out->batch) && out->base > 0 && isnull;
 	value = slot_getattr(slot, CODES_COL_BOUND_TO, &isnull);
 	out->bound_elsewhere = !isnull &&
 		(args->nulls[1] == 'n' || !codes_texts_equal(value, args->values[1]));
@@ -122,18 +124,6 @@ write_use(Relation rel, Snapshot snapshot, TupleTableSlot *slot, bool locked,
 }
 
 /*
- * A serialization failure: the row changed since the transaction's
- * snapshot, as an UPDATE of it would find.
- */
-static void
-serialization_failure(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-			 errmsg("could not serialize access due to concurrent update")));
-}
-
-/*
  * Write the use into the row in slot, found with snapshot and checked
  * usable, unless a concurrent change waited for makes the code unusable;
  * out says which.  As an UPDATE: the row is updated in one WAL record if
@@ -177,7 +167,7 @@ lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
 		case TM_Updated:
 		case TM_Deleted:
 			if (IsolationUsesXactSnapshot())
-				serialization_failure();
+				codes_serialization_failure();
 			out->reason = (res == TM_Deleted) ? CODES_NOT_FOUND : CODES_USED_UP;
 			break;
 		case TM_SelfModified:
@@ -222,9 +212,14 @@ settled(Relation rel, Oid indexoid, const pg_uuid_t *key, TupleTableSlot *slot)
  * probe and the row read take the predicate locks a SELECT takes.  A code
  * that cannot be used is refused without a lock (and so without a
  * transaction id or a WAL record) when no transaction is changing its row.
+ * At REPEATABLE READ or SERIALIZABLE, a use whose snapshot predates a
+ * change of its batch's rules (codes_batch_rules_changed: a limit per
+ * redeemer set since, say) is a serialization failure.
  *
  * Decides single-use codes: uses those whose batch sets no limit per
- * redeemer, refuses any that cannot be used.  A NULL redeemer for a code
+ * redeemer (if plain: the use records nothing but a redeemer), refuses
+ * any that cannot be used (but for those whose use the history holds,
+ * which may be a hold whose time has passed).  A NULL redeemer for a code
  * of a batch that limits uses per redeemer is an error.  Returns
  * CODES_DIRECT_DECIDED with out filled; CODES_DIRECT_FOUND when the row
  * was found but store.c decides (a multi-use code, a usable code whose
@@ -236,7 +231,7 @@ settled(Relation rel, Oid indexoid, const pg_uuid_t *key, TupleTableSlot *slot)
  * batch was not found.
  */
 CodesDirect
-codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
+codes_use_directly(CodesStmtArgs *args, bool plain, CodesOutcome *out)
 {
 	const CodesTables *known = codes_tables(RowExclusiveLock);
 	Oid			indexoid = known->key_index;
@@ -281,13 +276,22 @@ codes_use_directly(CodesStmtArgs *args, CodesOutcome *out)
 			result = CODES_DIRECT_FOUND;
 		else if (reason != CODES_OK)
 		{
-			if (settled(rel, indexoid, key, slot))
+			/*
+			 * A use the history holds may be a hold whose time has passed:
+			 * store.c looks there, the row being settled.
+			 */
+			out->settled = settled(rel, indexoid, key, slot);
+			if (out->settled && !out->logged)
 				out->reason = reason;
 			else
 				result = CODES_DIRECT_FOUND;
 		}
-		else if (!out->batch.per_redeemer_null || !out->batch.batch_limit_null)
+		else if (!plain || !out->batch.per_redeemer_null ||
+				 !out->batch.batch_limit_null)
 			result = CODES_DIRECT_FOUND;
+		else if (IsolationUsesXactSnapshot() &&
+				 codes_batch_rules_changed(out->batch.id))
+			codes_serialization_failure();	/* its rules changed since the snapshot */
 		else
 			lock_and_write(rel, snapshot, slot, args, out);
 	}
@@ -444,12 +448,11 @@ delete_history(const CodesTables *known, const pg_uuid_t *key,
  * snapshot taken after the code's row is deleted, as the second statement
  * would be, so that the history of a use the delete waited for goes too.
  *
- * A multi-use code's uses do not lock its row: between its row and its
- * history the delete takes its batch's lock alone (codes_lock_batch),
- * which waits for the uses in progress and keeps new ones out, so that
- * its history is read after they commit.  *batch_id is set to the batch
- * of the code deleted (0 if none was): store.c deletes a multi-use
- * code's stripes.
+ * A multi-use code's uses do not lock its row: the caller has taken the
+ * code's lock alone (codes_lock_code_uses), which waited for the uses in
+ * progress and keeps new ones out, so that its history is read after they
+ * commit.  *batch_id is set to the batch of the code deleted (0 if none
+ * was): store.c deletes a multi-use code's stripes.
  *
  * Returns false, undecided, where the direct paths step aside
  * (CodesTables.direct_delete: triggers, rules, row security or foreign
@@ -480,12 +483,9 @@ codes_delete_directly(CodesStmtArgs *args, int32 *batch_id)
 	if (find_code(rel, known->key_index, snapshot, key, slot) &&
 		delete_row(rel, slot, snapshot, CODES_COL_CODE, key))
 	{
-		CodesBatchInfo batch;
 		bool		isnull;
 
 		*batch_id = DatumGetInt32(slot_getattr(slot, CODES_COL_BATCH, &isnull));
-		if (codes_batch_info(*batch_id, &batch) && CODES_MULTI_USE(&batch))
-			codes_lock_batch(*batch_id, ExclusiveLock);
 		if (IsolationUsesXactSnapshot())
 			delete_history(known, key, snapshot);
 		else

@@ -19,7 +19,8 @@ typedef enum CodesDirect
 	CODES_DIRECT_NONE			/* not looked up: store.c does it all */
 } CodesDirect;
 
-extern CodesDirect codes_use_directly(CodesStmtArgs *args, CodesOutcome *out);
+extern CodesDirect codes_use_directly(CodesStmtArgs *args, bool plain,
+									  CodesOutcome *out);
 extern bool codes_read_directly(CodesStmtArgs *args, CodesOutcome *out,
 								bool *found);
 extern bool codes_delete_directly(CodesStmtArgs *args, int32 *batch_id);

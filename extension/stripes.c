@@ -25,10 +25,11 @@
  * when nothing else is left, that is a serialization failure, as an UPDATE
  * of it would be.
  *
- * Directly (rows.c) where the tables run no user's code, else through
- * SQL, which fires what the user attached.  No message contains a code.
+ * Directly (rows.c, here) where the tables run no user's code, else
+ * through SQL (stripes_sql.c), which fires what the user attached.  No
+ * message contains a code.
  *
- * Calls rows.c, statements.c, tables.c and locks.c; called by store.c.
+ * Calls rows.c, stripes_sql.c, tables.c and locks.c; called by store.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,6 +37,7 @@
 
 #include "access/genam.h"
 #include "access/stratnum.h"
+#include "access/subtrans.h"
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
@@ -50,18 +52,6 @@
 #include "stripes.h"
 #include "tables.h"
 
-/* What trying one stripe came to (try_stripe). */
-typedef enum StripeTry
-{
-	STRIPE_DONE,				/* changed: a use taken or given back */
-	STRIPE_FULL,				/* at its share (or gone) */
-	STRIPE_BUSY,				/* another transaction holds it */
-	STRIPE_AGAIN,				/* another transaction is making it, or made
-								 * or changed it after the round's snapshot
-								 * (at READ COMMITTED): look again */
-	STRIPE_STALE				/* changed since the transaction's snapshot */
-} StripeTry;
-
 /* A direct pass over one code's stripes. */
 typedef struct StripePass
 {
@@ -72,80 +62,33 @@ typedef struct StripePass
 	int32		batch_id;
 	Snapshot	snapshot;
 	TransactionId maker;		/* a transaction making a stripe, or none */
+	ItemPointerData written;	/* the version last made or written */
 } StripePass;
 
-/* Uses of one stripe, locked, skipping it if another holds it. */
-static const char *const lock_skip_sql =
-"SELECT s.uses FROM codes.use_stripes AS s "
-"WHERE s.code" EQ "$1 AND s.stripe" EQ "$4 FOR NO KEY UPDATE SKIP LOCKED";
-
-/* The same, waiting for its holder. */
-static const char *const lock_wait_sql =
-"SELECT s.uses FROM codes.use_stripes AS s "
-"WHERE s.code" EQ "$1 AND s.stripe" EQ "$4 FOR NO KEY UPDATE";
-
-static const char *const exists_sql =
-"SELECT FROM codes.use_stripes AS s WHERE s.code" EQ "$1 AND s.stripe" EQ "$4";
-
-/* Change a locked stripe's uses by $5. */
-static const char *const change_sql =
-"UPDATE codes.use_stripes AS s SET uses = s.uses" PLUS "$5 "
-"WHERE s.code" EQ "$1 AND s.stripe" EQ "$4";
-
-/* Make a stripe with $5 uses, unless another transaction has made it. */
-static const char *const make_sql =
-"INSERT INTO codes.use_stripes (code, batch, uses, stripe) "
-"VALUES ($1, $3, $5, $4) ON CONFLICT DO NOTHING";
-
-static const char *const all_sql =
-"SELECT s.stripe, s.uses FROM codes.use_stripes AS s WHERE s.code" EQ "$1";
-
-static const char *const sum_sql =
-"SELECT pg_catalog.sum(s.uses) FROM codes.use_stripes AS s WHERE s.code" EQ "$1";
-
-static const char *const delete_sql =
-"DELETE FROM codes.use_stripes AS s WHERE s.code" EQ "$1";
+/*
+ * A stripe this transaction has taken a use from, with its newest version
+ * (which this transaction wrote, and so holds locked until it ends).
+ */
+typedef struct OwnStripe
+{
+	TransactionId xid;			/* the transaction (top level) */
+	pg_uuid_t	key;
+	int			stripe;
+	ItemPointerData tid;
+} OwnStripe;
 
 /*
- * Stripe i's share of a cap: the cap split CODES_STRIPES ways, rounded
- * down, the first (cap mod CODES_STRIPES) stripes one more; so the shares
- * add up to the cap, a negative one too.
+ * The stripes this transaction took uses from last, of up to OWN_STRIPES
+ * codes.  A use takes from the stripe it holds first: a transaction of
+ * many uses of one code then holds few of its stripes, and leaves the
+ * others to other customers; and it finds that stripe by its newest
+ * version's TID rather than through the index, whose walk through the
+ * versions this transaction made (which cannot be pruned before it ends)
+ * would grow with every use.  An entry of another transaction is stale.
  */
-static int32
-share_of(int64 cap, int stripe)
-{
-	int64		q = cap / CODES_STRIPES;
-	int64		r = cap % CODES_STRIPES;
-
-	if (r < 0)
-	{
-		r += CODES_STRIPES;
-		q--;
-	}
-	return (int32) (q + (stripe < r ? 1 : 0));
-}
-
-/*
- * How many stripes have a share of at least one: those a use tries
- * first, 0 to this number less one.
- */
-static int
-stripes_with_room(int64 cap)
-{
-	return cap <= 0 ? 0 : (int) Min(cap, CODES_STRIPES);
-}
-
-/*
- * A serialization failure: a stripe this transaction needs changed since
- * its snapshot.
- */
-static void
-serialization_failure(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-			 errmsg("could not serialize access due to concurrent update")));
-}
+#define OWN_STRIPES 8
+static OwnStripe own_stripes[OWN_STRIPES];
+static int	own_next = 0;
 
 /* ---------------------------------------------------------------------
  * The direct way
@@ -201,6 +144,113 @@ close_pass(StripePass *pass)
 	ExecDropSingleTupleTableSlot(pass->slot);
 	index_close(pass->index, NoLock);
 	table_close(pass->rel, NoLock);
+}
+
+/*
+ * Subtransaction callback: when a subtransaction rolls back, the stripe
+ * versions it wrote are gone (and a VACUUM may truncate their pages once
+ * its locks are released), so the TIDs this transaction remembered may
+ * point nowhere.  It keeps which stripe of each code it took from, and
+ * the next use finds that stripe through the index.
+ */
+static void
+forget_own_stripes(SubXactEvent event, SubTransactionId mySubid,
+				   SubTransactionId parentSubid, void *arg)
+{
+	int			i;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	for (i = 0; i < OWN_STRIPES; i++)
+		ItemPointerSetInvalid(&own_stripes[i].tid);
+}
+
+/*
+ * Register forget_own_stripes; called from _PG_init.
+ */
+void
+codes_init_stripes(void)
+{
+	RegisterSubXactCallback(forget_own_stripes, NULL);
+}
+
+/*
+ * This transaction's entry for the code with this key in own_stripes, or
+ * NULL.
+ */
+static OwnStripe *
+own_entry(const pg_uuid_t *key)
+{
+	TransactionId xid = GetTopTransactionIdIfAny();
+	int			i;
+
+	if (!TransactionIdIsValid(xid))
+		return NULL;
+	for (i = 0; i < OWN_STRIPES; i++)
+		if (own_stripes[i].xid == xid &&
+			memcmp(own_stripes[i].key.data, key->data, UUID_LEN) == 0)
+			return &own_stripes[i];
+	return NULL;
+}
+
+static OwnStripe *
+own_stripe(StripePass *pass)
+{
+	return own_entry(pass->key);
+}
+
+/*
+ * Remember that this transaction changed stripe i of the code with this
+ * key, whose newest version is at tid (invalid: not known, through SQL):
+ * for a use, as the stripe to take from first; for an undo, only if it is
+ * that stripe (its newest version moved).
+ */
+static void
+own_remember_key(const pg_uuid_t *key, int stripe, int32 delta,
+				 ItemPointer tid)
+{
+	OwnStripe  *own = own_entry(key);
+
+	if (own == NULL)
+	{
+		if (delta < 0)
+			return;
+		own = &own_stripes[own_next];
+		own_next = (own_next + 1) % OWN_STRIPES;
+		own->xid = GetTopTransactionId();
+		own->key = *key;
+	}
+	else if (delta < 0 && own->stripe != stripe)
+		return;
+	own->stripe = stripe;
+	if (tid)
+		own->tid = *tid;
+	else
+		ItemPointerSetInvalid(&own->tid);
+}
+
+static void
+own_remember(StripePass *pass, int stripe, int32 delta)
+{
+	own_remember_key(pass->key, stripe, delta, &pass->written);
+}
+
+/*
+ * May a use wait for xid, which holds (or makes) a stripe of the pass's
+ * code?  A use of a transaction that already holds one of the code's
+ * stripes waits only for an older transaction than itself: two
+ * transactions each holding a stripe and waiting for the other's would
+ * deadlock (near a code's cap, when every other stripe is full), and
+ * waits that only ever go to older transactions cannot close a circle.
+ * When it may not wait, the stripes others hold count as used.
+ */
+static bool
+may_wait(StripePass *pass, TransactionId xid)
+{
+	if (!TransactionIdIsValid(xid) || own_stripe(pass) == NULL)
+		return true;
+	return TransactionIdPrecedes(SubTransGetTopmostTransaction(xid),
+								 GetTopTransactionId());
 }
 
 /*
@@ -274,6 +324,7 @@ make_stripe(StripePass *pass, int stripe, int32 uses)
 		row->tts_values[CODES_STRIPE_COL_STRIPE - 1] = Int16GetDatum((int16) stripe);
 		memset(row->tts_isnull, false, 4 * sizeof(bool));
 		codes_writer_insert(&w);
+		pass->written = w.newslot->tts_tid;
 		codes_writer_close(&w);
 	}
 	codes_unlock_code(CODES_LOCK_STRIPES, pass->key);
@@ -297,6 +348,8 @@ write_uses(StripePass *pass, int32 uses, bool wait, TM_FailureData *tmfd)
 	row = codes_writer_new_row(&w, pass->slot);
 	row->tts_values[CODES_STRIPE_COL_USES - 1] = Int32GetDatum(uses);
 	res = codes_writer_try_update(&w, pass->slot, wait, tmfd);
+	if (res == TM_Ok)
+		pass->written = w.newslot->tts_tid;
 	codes_writer_close(&w);
 	return res;
 }
@@ -396,7 +449,7 @@ list_stripes(StripePass *pass, int64 cap, int from, bool room, int *out)
 														&isnull));
 
 		if (stripe >= from && stripe < CODES_STRIPES && found < CODES_STRIPES &&
-			(!room || slot_uses(pass) < share_of(cap, stripe)))
+			(!room || slot_uses(pass) < codes_stripe_share(cap, stripe)))
 			out[found++] = stripe;
 	}
 	index_endscan(scan);
@@ -425,7 +478,7 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 	{
 		int			stripe = order[(start + k) % norder];
 
-		switch (try_stripe(pass, stripe, share_of(cap, stripe), delta, LockWaitSkip))
+		switch (try_stripe(pass, stripe, codes_stripe_share(cap, stripe), delta, LockWaitSkip))
 		{
 			case STRIPE_DONE:
 				return stripe;
@@ -444,10 +497,12 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 		}
 	}
 
-	if (held >= 0)
+	if (held >= 0 && delta > 0 && !may_wait(pass, changer_of(pass, held)))
+		held = -1;				/* count it as used */
+	else if (held >= 0)
 	{
 		*busy = true;
-		switch (try_stripe(pass, held, share_of(cap, held), delta, LockWaitBlock))
+		switch (try_stripe(pass, held, codes_stripe_share(cap, held), delta, LockWaitBlock))
 		{
 			case STRIPE_DONE:
 				return held;
@@ -458,7 +513,7 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 				break;
 		}
 	}
-	else if (again)
+	if (held < 0 && again && (delta < 0 || may_wait(pass, pass->maker)))
 	{
 		/* wait for the maker of a stripe, if any, then look again */
 		*busy = true;
@@ -466,6 +521,51 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 			XactLockTableWait(pass->maker, NULL, NULL, XLTW_None);
 	}
 	return -1;
+}
+
+/*
+ * Take a use from the stripe of the pass's code that this transaction
+ * took one from last, if it still has room under cap: found by its newest
+ * version's TID, or, if that is not known or not visible (a
+ * subtransaction that wrote it rolled back), through the index.  The
+ * stripe, or -1: none with room (the entry stays: this transaction still
+ * holds that stripe, which may_wait must know), or one gone or held by
+ * another transaction (then the entry is forgotten).
+ */
+static int
+take_own(StripePass *pass, int64 cap)
+{
+	OwnStripe  *own = own_stripe(pass);
+	TM_FailureData tmfd;
+	int			taken = -1;
+	bool		found;
+	bool		isnull;
+
+	if (own == NULL)
+		return -1;
+	begin_round(pass);
+	found = ItemPointerIsValid(&own->tid) &&
+		table_tuple_fetch_row_version(pass->rel, &own->tid, pass->snapshot,
+									  pass->slot) &&
+		codes_holds_key(pass->slot, CODES_STRIPE_COL_CODE, pass->key) &&
+		DatumGetInt16(slot_getattr(pass->slot, CODES_STRIPE_COL_STRIPE,
+								   &isnull)) == own->stripe;
+	if (!found)
+		found = fetch_stripe(pass, pass->snapshot, own->stripe);
+	if (!found)
+		own->xid = InvalidTransactionId;
+	else if (slot_uses(pass) < codes_stripe_share(cap, own->stripe))
+	{
+		if (write_uses(pass, slot_uses(pass) + 1, false, &tmfd) == TM_Ok)
+		{
+			taken = own->stripe;
+			own->tid = pass->written;
+		}
+		else
+			own->xid = InvalidTransactionId;
+	}
+	end_round(pass);
+	return taken;
 }
 
 /*
@@ -484,6 +584,11 @@ change_directly(const CodesTables *known, const pg_uuid_t *key,
 	int			i;
 
 	open_pass(&pass, known, key, batch_id);
+	if (delta > 0 && (changed = take_own(&pass, cap)) >= 0)
+	{
+		close_pass(&pass);
+		return changed;
+	}
 	for (;;)
 	{
 		bool		busy = false;
@@ -493,7 +598,7 @@ change_directly(const CodesTables *known, const pg_uuid_t *key,
 		if (delta > 0)
 		{
 			/* a use tries the stripes with a share first */
-			norder = stripes_with_room(cap);
+			norder = codes_stripes_with_room(cap);
 			for (i = 0; i < norder; i++)
 				order[i] = i;
 			changed = round_of_tries(&pass, order, norder, cap, delta, &busy, &stale);
@@ -520,175 +625,18 @@ change_directly(const CodesTables *known, const pg_uuid_t *key,
 		end_round(&pass);
 
 		if (changed >= 0)
+		{
+			own_remember(&pass, changed, delta);
 			break;
+		}
 		if (busy)
 			continue;			/* waited: look again */
 		if (stale)
-			serialization_failure();
+			codes_serialization_failure();
 		break;
 	}
 	close_pass(&pass);
 	return changed;
-}
-
-/* ---------------------------------------------------------------------
- * Through SQL
- * ---------------------------------------------------------------------
- */
-
-/*
- * A BEFORE trigger on codes.use_stripes skipped the write of a use, which
- * would leave the use uncounted and the code's cap inexact.
- */
-static void
-skipped_write(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-			 errmsg("a trigger on codes.use_stripes skipped the count of a use"),
-			 errdetail("A multi-use code's uses are counted in codes.use_stripes; a BEFORE trigger there must not skip its rows.")));
-}
-
-/*
- * Try stripe i as try_stripe does, with SQL: SELECT ... FOR NO KEY UPDATE
- * (SKIP LOCKED unless wait), then UPDATE; a missing stripe is made by
- * INSERT ... ON CONFLICT DO NOTHING.  At REPEATABLE READ or SERIALIZABLE
- * the executor raises the serialization failure of a stripe changed
- * since the snapshot.
- */
-static StripeTry
-try_by_sql(CodesStmtArgs *args, int stripe, int32 share, int32 delta, bool wait)
-{
-	static SPIPlanPtr skip_plan = NULL;
-	static SPIPlanPtr wait_plan = NULL;
-	static SPIPlanPtr exists_plan = NULL;
-	static SPIPlanPtr change_plan = NULL;
-	static SPIPlanPtr make_plan = NULL;
-
-	codes_set_number(args, stripe);
-	codes_set_big(args, delta);
-	if (wait)
-		codes_run_stmt(&wait_plan, lock_wait_sql, args, false, SPI_OK_SELECT);
-	else
-		codes_run_stmt(&skip_plan, lock_skip_sql, args, false, SPI_OK_SELECT);
-	if (SPI_processed == 1)
-	{
-		if (delta > 0 && DatumGetInt32(codes_result(1)) >= share)
-			return STRIPE_FULL;
-		codes_run_stmt(&change_plan, change_sql, args, false, SPI_OK_UPDATE);
-		if (SPI_processed != 1)
-			skipped_write();
-		return STRIPE_DONE;
-	}
-	if (wait)
-		return STRIPE_FULL;		/* gone meanwhile */
-
-	codes_run_stmt(&exists_plan, exists_sql, args, true, SPI_OK_SELECT);
-	if (SPI_processed == 1)
-		return STRIPE_BUSY;
-	if (delta > 0 && share < 1)
-		return STRIPE_FULL;
-	codes_run_stmt(&make_plan, make_sql, args, false, SPI_OK_INSERT);
-	if (SPI_processed == 1)
-		return STRIPE_DONE;
-	/* not made: another transaction made it, or a trigger skipped it */
-	codes_run_stmt(&exists_plan, exists_sql, args, false, SPI_OK_SELECT);
-	if (SPI_processed == 0)
-		skipped_write();
-	return STRIPE_BUSY;
-}
-
-/*
- * The code's stripes, as a new statement sees them, into out
- * (CODES_STRIPES entries, with their uses into uses); their number.
- */
-static int
-list_by_sql(CodesStmtArgs *args, int *out, int32 *uses)
-{
-	static SPIPlanPtr plan = NULL;
-	uint64		i;
-	int			n = 0;
-
-	codes_run_stmt(&plan, all_sql, args, false, SPI_OK_SELECT);
-	for (i = 0; i < SPI_processed && n < CODES_STRIPES; i++)
-	{
-		bool		isnull;
-
-		out[n] = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[i],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-		uses[n] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 2, &isnull));
-		n++;
-	}
-	return n;
-}
-
-/*
- * change_directly, through SQL: a use tries the stripes with a share,
- * then those past them with room; an undo the stripes there are, then
- * any.  Then it waits for the first stripe it found held, and looks again.
- */
-static int
-change_by_sql(CodesStmtArgs *args, int64 cap, int32 delta)
-{
-	int			n = stripes_with_room(cap);
-
-	for (;;)
-	{
-		int			order[CODES_STRIPES];
-		int32		uses[CODES_STRIPES];
-		int			norder = 0;
-		int			held = -1;
-		int			pass;
-
-		for (pass = 0; pass < 2 && held < 0; pass++)
-		{
-			int			start;
-			int			k;
-			int			i;
-
-			if ((delta > 0) == (pass == 0))
-			{
-				/* 0 .. n-1 for a use; every stripe for an undo */
-				norder = delta > 0 ? n : CODES_STRIPES;
-				for (i = 0; i < norder; i++)
-					order[i] = i;
-			}
-			else
-			{
-				/* the stripes there are: past n with room, for a use */
-				int			found = list_by_sql(args, order, uses);
-
-				norder = 0;
-				for (i = 0; i < found; i++)
-					if (delta < 0 || (order[i] >= n && uses[i] < share_of(cap, order[i])))
-						order[norder++] = order[i];
-			}
-			start = norder > 1 ?
-				(int) pg_prng_uint64_range(&pg_global_prng_state, 0, norder - 1) : 0;
-			for (k = 0; k < norder; k++)
-			{
-				int			stripe = order[(start + k) % norder];
-
-				switch (try_by_sql(args, stripe, share_of(cap, stripe), delta, false))
-				{
-					case STRIPE_DONE:
-						return stripe;
-					case STRIPE_BUSY:
-					case STRIPE_AGAIN:
-						if (held < 0)
-							held = stripe;
-						break;
-					default:
-						break;
-				}
-			}
-		}
-		if (held < 0)
-			return -1;
-		if (try_by_sql(args, held, share_of(cap, held), delta, true) == STRIPE_DONE)
-			return held;
-	}
 }
 
 /* ---------------------------------------------------------------------
@@ -707,26 +655,21 @@ codes_stripes_take(CodesStmtArgs *args, const CodesBatchInfo *batch, int32 base)
 	const CodesTables *known = codes_tables(RowExclusiveLock);
 	int64		cap = (int64) batch->max_uses - base;
 
-	if (!known->direct_multi)
-		return change_by_sql(args, cap, 1);
-	return change_directly(known, DatumGetUUIDP(args->values[0]), batch->id,
-						   cap, 1);
-}
+	const pg_uuid_t *key = DatumGetUUIDP(args->values[0]);
+	int			stripe;
 
-/*
- * Give back the use this transaction has just taken from the stripe
- * (codes_stripes_take), which it holds: the use was refused after all.
- */
-void
-codes_stripes_put_back(CodesStmtArgs *args, int stripe)
-{
-	static SPIPlanPtr plan = NULL;
+	if (known->direct_multi)
+		return change_directly(known, key, batch->id, cap, 1);
 
-	codes_set_number(args, stripe);
-	codes_set_big(args, -1);
-	codes_run_stmt(&plan, change_sql, args, false, SPI_OK_UPDATE);
-	if (SPI_processed != 1)
-		skipped_write();
+	/*
+	 * Through SQL the holder of a stripe is not known: a transaction that
+	 * holds one of the code's stripes already waits for none (see
+	 * may_wait).
+	 */
+	stripe = codes_stripes_change_by_sql(args, cap, 1, own_entry(key) == NULL);
+	if (stripe >= 0)
+		own_remember_key(key, stripe, 1, NULL);
+	return stripe;
 }
 
 /*
@@ -739,7 +682,7 @@ codes_stripes_give(CodesStmtArgs *args, const CodesBatchInfo *batch)
 	int			changed;
 
 	if (!known->direct_multi)
-		changed = change_by_sql(args, 0, -1);
+		changed = codes_stripes_change_by_sql(args, 0, -1, true);
 	else
 		changed = change_directly(known, DatumGetUUIDP(args->values[0]),
 								  batch->id, 0, -1);
@@ -747,26 +690,3 @@ codes_stripes_give(CodesStmtArgs *args, const CodesBatchInfo *batch)
 		elog(ERROR, "no stripe of a code could take back a use");
 }
 
-/*
- * The uses on the code's stripes, as the statement's snapshot sees them,
- * or (fresh) as a new statement would, which sees this one's own changes.
- */
-int64
-codes_stripes_uses(CodesStmtArgs *args, bool fresh)
-{
-	static SPIPlanPtr plan = NULL;
-
-	codes_run_stmt(&plan, sum_sql, args, !fresh, SPI_OK_SELECT);
-	return codes_result_null(1) ? 0 : DatumGetInt64(codes_result(1));
-}
-
-/*
- * Delete the code's stripes (code_del), as its row has gone.
- */
-void
-codes_stripes_delete(CodesStmtArgs *args)
-{
-	static SPIPlanPtr plan = NULL;
-
-	codes_run_stmt(&plan, delete_sql, args, false, SPI_OK_DELETE);
-}

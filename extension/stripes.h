@@ -10,15 +10,11 @@
 #define CODES_STRIPES_H
 
 #include "operation.h"			/* CodesStmtArgs, CodesBatchInfo */
+#include "stripes_sql.h"		/* the rest: put back, uses, delete */
 
-/* Stripes a code may have, numbered 0 to CODES_STRIPES - 1. */
-#define CODES_STRIPES	64
-
+extern void codes_init_stripes(void);
 extern int	codes_stripes_take(CodesStmtArgs *args, const CodesBatchInfo *batch,
 							   int32 base);
-extern void codes_stripes_put_back(CodesStmtArgs *args, int stripe);
 extern void codes_stripes_give(CodesStmtArgs *args, const CodesBatchInfo *batch);
-extern int64 codes_stripes_uses(CodesStmtArgs *args, bool fresh);
-extern void codes_stripes_delete(CodesStmtArgs *args);
 
 #endif							/* CODES_STRIPES_H */

@@ -45,7 +45,8 @@ static const char *const codes_columns[] = {
 	"bound_to", "metadata"
 };
 static const char *const log_columns[] = {
-	"id", "code", "batch", "redeemer", "used_at", "undone_at"
+	"id", "code", "batch", "redeemer", "used_at", "undone_at", "reference",
+	"details", "held_until"
 };
 static const char *const stripes_columns[] = {
 	"code", "batch", "uses", "stripe"
@@ -221,7 +222,8 @@ judge_tables(void)
 {
 	static const AttrNumber key_cols[] = {CODES_STRIPE_COL_CODE, CODES_STRIPE_COL_STRIPE};
 	static const AttrNumber code_id[] = {CODES_LOG_COL_CODE, CODES_LOG_COL_ID};
-	static const AttrNumber redeemer_code[] = {CODES_LOG_COL_REDEEMER, CODES_LOG_COL_CODE};
+	static const AttrNumber redeemer_code_id[] = {CODES_LOG_COL_REDEEMER,
+	CODES_LOG_COL_CODE, CODES_LOG_COL_ID};
 	static const AttrNumber batch_redeemer[] = {CODES_LOG_COL_BATCH, CODES_LOG_COL_REDEEMER};
 	Relation	codes = table_open(tables.codes, NoLock);
 	Relation	log = table_open(tables.log, NoLock);
@@ -235,7 +237,7 @@ judge_tables(void)
 	tables.rules = codes->rd_rules != NULL || log->rd_rules != NULL ||
 		stripes->rd_rules != NULL;
 	codes_plain = !runs_user_code(codes, 2, 1);
-	log_plain = !runs_user_code(log, 3, 1);
+	log_plain = !runs_user_code(log, 5, 1);
 	stripes_plain = !runs_user_code(stripes, 1, 0);
 	tables.user_code = !codes_plain || !log_plain || !stripes_plain;
 
@@ -245,17 +247,18 @@ judge_tables(void)
 	if (HeapTupleIsValid(tuple))
 		ReleaseSysCache(tuple);
 
+	tables.log_remote = codes_placement(tables.log) != CODES_PLAIN_TABLE;
 	tables.direct = codes_plain && usable &&
 		columns_as_made(codes, codes_columns, lengthof(codes_columns)) &&
 		codes_placement(tables.codes) == CODES_PLAIN_TABLE &&
-		codes_placement(tables.log) == CODES_PLAIN_TABLE &&
+		!tables.log_remote &&
 		codes_placement(tables.stripes) == CODES_PLAIN_TABLE;
 	tables.direct_multi = tables.direct && log_plain && stripes_plain &&
 		OidIsValid(tables.log_seq) &&
 		columns_as_made(log, log_columns, lengthof(log_columns)) &&
 		columns_as_made(stripes, stripes_columns, lengthof(stripes_columns)) &&
 		index_as_made(log, tables.log_index, 2, code_id, true) &&
-		index_as_made(log, tables.log_redeemer_index, 2, redeemer_code, false) &&
+		index_as_made(log, tables.log_redeemer_index, 3, redeemer_code_id, false) &&
 		index_as_made(log, tables.log_batch_index, 2, batch_redeemer, false) &&
 		index_as_made(stripes, tables.stripes_index, 2, key_cols, true);
 	tables.direct_delete = tables.direct_multi && !tables.user_code;

@@ -35,6 +35,9 @@
 #define CODES_LOG_COL_REDEEMER	4
 #define CODES_LOG_COL_USED_AT	5
 #define CODES_LOG_COL_UNDONE_AT	6
+#define CODES_LOG_COL_REFERENCE	7
+#define CODES_LOG_COL_DETAILS	8
+#define CODES_LOG_COL_HELD_UNTIL	9
 
 /* Columns of codes.use_stripes. */
 #define CODES_STRIPE_COL_CODE	1
@@ -49,7 +52,7 @@ typedef struct CodesTables
 	Oid			log;			/* codes.redemption_log */
 	Oid			log_seq;		/* its id sequence */
 	Oid			log_index;		/* its index on (code, id), or InvalidOid */
-	Oid			log_redeemer_index; /* on (redeemer, code) */
+	Oid			log_redeemer_index; /* on (redeemer, code, id) */
 	Oid			log_batch_index;	/* on (batch, redeemer) */
 	Oid			stripes;		/* codes.use_stripes */
 	Oid			stripes_index;	/* its key, (code, stripe) */
@@ -58,6 +61,8 @@ typedef struct CodesTables
 	bool		direct;			/* codes_use_directly may write codes.codes */
 	bool		direct_delete;	/* codes_delete_directly may delete from all */
 	bool		direct_multi;	/* stripes.c and history.c may work directly */
+	bool		log_remote;		/* codes.redemption_log is Citus's: its rows
+								 * are read in the workers' transactions */
 } CodesTables;
 
 extern void codes_init_tables(void);

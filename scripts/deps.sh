@@ -8,16 +8,21 @@
 # sql_tests/readme_js.sh), what building the Debian
 # package needs (sql_tests/package.sh: debhelper, pg_buildext from
 # postgresql-server-dev-all, the postgresql package its build-time check
-# depends on, build-essential, lintian), pg_auto_failover for the failover
-# test (sql_tests/ha.sh), and any package named as an argument
-# (scripts/valgrind.sh asks for valgrind).
+# depends on, build-essential, lintian), pg_auto_failover and Patroni with
+# a local etcd (python3-etcd: Patroni's etcd client) for the failover
+# tests (sql_tests/ha.sh, sql_tests/patroni.sh), curl for downloading
+# sources the repository does not hold (scripts/source.sh), debootstrap
+# for the Debian 13 root of PostgreSQL 17 (scripts/pg17_root.sh), and
+# any package named as an argument (scripts/valgrind.sh asks for
+# valgrind).
 set -eu
 
 need=""
 for pkg in postgresql-15 postgresql-server-dev-15 uuid-dev libssl-dev \
 	libipc-run-perl make gcc python3 python3-psycopg \
 	debhelper postgresql-server-dev-all postgresql build-essential lintian \
-	postgresql-15-auto-failover nodejs "$@"; do
+	postgresql-15-auto-failover patroni python3-etcd etcd-server \
+	curl ca-certificates debootstrap nodejs "$@"; do
 	dpkg-query -W -f '${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' ||
 		need="$need $pkg"
 done

@@ -86,6 +86,29 @@ SELECT codes.code_undo(code, 'c9') FROM promo;
 SELECT codes.code_query(code) FROM promo;
 SELECT rows_read('codes.redemption_log') < 10 AS history_rows_few;
 ROLLBACK;
+-- an undo of a redeemer's latest use reads a handful of rows however many
+-- uses of the code that redeemer made before (a till, a partner account),
+-- and however many other redeemers used it since (the index on (redeemer,
+-- code, id), read backwards from the newest)
+CREATE TEMP TABLE till AS
+SELECT code FROM codes.code_gen(1, NULL, NULL, max_uses => NULL, batch => 'till') AS code;
+SELECT count(*) FROM till, generate_series(1, 500) AS g
+WHERE codes.code_use(code, 'till-' || (g * 0 + 1)) = 'SUCCEED';
+SELECT count(*) FROM till, generate_series(1, 500) AS g
+WHERE codes.code_use(code, 'shop-' || g) = 'SUCCEED';
+SELECT redeemer, count(*) FROM codes.redemptions WHERE batch = 'till'
+GROUP BY redeemer ORDER BY count(*) DESC, redeemer LIMIT 2;
+SELECT pg_stat_force_next_flush();
+BEGIN;
+SELECT codes.code_undo(code, 'till-1') FROM till;
+SELECT codes.code_undo(code, 'till-1') FROM till;
+SELECT rows_read('codes.redemption_log') < 10 AS history_rows_few;
+ROLLBACK;
+SELECT pg_stat_force_next_flush();
+BEGIN;
+SELECT codes.code_undo(code, 'shop-1') FROM till;
+SELECT rows_read('codes.redemption_log') < 10 AS history_rows_few;
+ROLLBACK;
 -- "what did this customer redeem" reads that customer's uses only
 SELECT pg_stat_force_next_flush();
 BEGIN;
@@ -163,6 +186,30 @@ SELECT codes.code_use(code, 'rolled-back') FROM twice;
 ROLLBACK;
 SELECT count(*) FROM codes.redemptions WHERE redeemer = 'rolled-back';
 SELECT uses FROM codes.batches WHERE name = 'twice';
+
+-- a transaction of many uses of one code takes them from the stripe it
+-- already holds while that has room (64 stripes of 100 uses each here),
+-- leaving the others to other customers; a savepoint rolled back takes
+-- its uses with it, and the next use finds the stripe again
+CREATE TEMP TABLE bulk AS
+SELECT code FROM codes.code_gen(1, NULL, NULL, max_uses => 6400, batch => 'bulk') AS code;
+BEGIN;
+SELECT count(*) FILTER (WHERE codes.code_use(code, 'b' || g) = 'SUCCEED')
+FROM bulk, generate_series(1, 30) AS g;
+SAVEPOINT s;
+SELECT codes.code_use(code, 'in-savepoint') FROM bulk;
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) FILTER (WHERE codes.code_use(code, 'c' || g) = 'SUCCEED')
+FROM bulk, generate_series(1, 30) AS g;
+SELECT count(*) AS stripes, sum(uses) AS uses FROM codes.use_stripes s JOIN bulk b ON s.code = b.code::uuid;
+COMMIT;
+SELECT uses, uses_left FROM codes.batches WHERE name = 'bulk';
+-- past a stripe's share of 100, another stripe: 150 uses in one
+-- transaction take at most three more
+SELECT count(*) FILTER (WHERE codes.code_use(code, 'd' || g) = 'SUCCEED')
+FROM bulk, generate_series(1, 150) AS g;
+SELECT count(*) <= 4 AS few_stripes, max(uses) AS most, sum(uses) AS uses
+FROM codes.use_stripes s JOIN bulk b ON s.code = b.code::uuid;
 
 -- deleting a multi-use code deletes its stripes and history; deleting a
 -- batch, all of its codes'

@@ -115,6 +115,21 @@ SELECT count(*) AS history FROM codes.redemption_log l JOIN m ON l.code = m.code
 WHERE m.n = 2;
 TRUNCATE audit;
 
+-- a BEFORE ROW trigger that skips the undo of a use keeps the use: the
+-- undo answers FAILED (at READ COMMITTED it chooses the use again, is
+-- skipped again, and stops: it does not take the skip for a race lost to
+-- another undo and look on for ever)
+SELECT codes.code_use(code, 'erin') FROM m WHERE n = 2;
+CREATE TRIGGER log_skip BEFORE UPDATE ON codes.redemption_log
+	FOR EACH ROW EXECUTE FUNCTION skip_row();
+SELECT codes.code_undo(code) FROM m WHERE n = 2;
+SELECT codes.code_undo(code, 'erin') FROM m WHERE n = 2;
+DROP TRIGGER log_skip ON codes.redemption_log;
+SELECT DISTINCT event FROM audit;
+SELECT count(*) AS standing FROM codes.redemption_log l JOIN m ON l.code = m.code::uuid
+WHERE m.n = 2 AND l.undone_at IS NULL;
+TRUNCATE audit;
+
 -- without the trigger the code is used once, as usual
 SELECT codes.code_use(code) FROM c WHERE n = 3;
 SELECT codes.code_use(code) FROM c WHERE n = 3;

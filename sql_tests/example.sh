@@ -1,17 +1,22 @@
 #!/bin/sh
 # The example shop (examples/): in a fresh database, examples/setup.sql
 # makes the shop's table, its login role and batches, then examples/shop.py
-# lets 8 tills, each with its own connection, race for those few codes,
-# once at READ COMMITTED and once, in another fresh database, at
-# SERIALIZABLE (where racing uses get 40001, which the shop retries).  Then
-# it checks: the app ran as a role with codes_app only; each single-use
-# code that could be used was used by exactly one attempt; the shop's
-# orders, the successful attempts the app printed and codes.redemptions
-# match one for one; every failed attempt gave a documented reason and the
-# message for it; and every reason came up at least once.  Run inside a
-# cluster with codes preloaded (for the brake), as scripts/test.sh does;
-# needs Debian's python3-psycopg (scripts/deps.sh); prints a pg_regress-
-# style result line.
+# lets 8 tills, each with its own connection, race for those few codes
+# through the checkout with holds (hold, pay, confirm with the order or
+# release, some orders refunded after), once at READ COMMITTED and once,
+# in another fresh database, at SERIALIZABLE (where racing transactions
+# get 40001, which the shop retries).  Then it checks: the app ran as a
+# role with codes_app only; no single-use code has more than one standing
+# use, and no spring-10 code more than one order; the shop's orders and
+# the successes the app printed match one for one, those not refunded
+# match the standing uses of codes.redemptions one for one, and those
+# refunded have their uses undone; every hold that made no order was
+# given back, and no hold is left live; every attempt and refund printed
+# a documented reason and the message for it; and every reason and path
+# (held, hold_expired, payment_failed, refunded and the others) came up at
+# least once.  Run inside a cluster with codes preloaded (for the brake),
+# as scripts/test.sh does; needs Debian's python3-psycopg
+# (scripts/deps.sh); prints a pg_regress-style result line.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -34,15 +39,19 @@ one() {
 import collections, re, sys
 import psycopg
 
-REASONS = {"not_found", "used_up", "not_yet_valid", "expired", "revoked",
-           "redeemer_limit", "braked"}
+REASONS = {"not_found", "used_up", "held", "not_yet_valid", "expired", "revoked",
+           "redeemer_limit", "braked", "payment_failed", "hold_expired"}
 MESSAGES = {"not_found": "Code not recognised",
             "used_up": "This code was already used",
+            "held": "This code is in another customer's checkout, try again in a few minutes",
             "not_yet_valid": "This code is not valid yet",
             "expired": "This code has expired",
             "revoked": "This code is no longer valid",
             "redeemer_limit": "You have already used this code",
-            "braked": "Too many attempts, try later"}
+            "braked": "Too many attempts, try later",
+            "payment_failed": "Payment declined, the code was not used",
+            "hold_expired": "Checkout took too long and the payment was cancelled: apply the code again"}
+REFUNDED = "Order refunded, the code can be used again"
 OK = {"spring-10": "10% off applied", "free-shipping": "Free shipping applied"}
 
 bad = []
@@ -50,13 +59,15 @@ def check(cond, what):
     if not cond:
         bad.append(what)
 
-codes = open(sys.argv[1]).read().split()
 lines = open(sys.argv[2]).read().splitlines()
-line_re = re.compile(r"\[till \d+\] (\S+) (\S+): (.*) \((?:ok, order (\d+)|(\w+))\)$")
-attempts = [m.groups() for m in map(line_re.match, lines) if m]
-summary = re.match(r"(\d+) of (\d+) attempts", lines[-1]) if lines else None
-check(summary and int(summary[1]) == int(summary[2]) == len(attempts) == len(lines) - 1,
-      "every attempt printed one line, and the summary counts them")
+line_re = re.compile(r"\[till \d+\] (\S+) (\S+): (.*) \((?:(ok|refunded), order (\d+)|(\w+))\)$")
+events = [m.groups() for m in map(line_re.match, lines) if m]
+attempts = [e for e in events if e[3] != "refunded"]
+refunds = [e for e in events if e[3] == "refunded"]
+summary = re.match(r"(\d+) of (\d+) attempts .*; (\d+) orders refunded;", lines[-1]) if lines else None
+check(summary and int(summary[1]) == int(summary[2]) == len(attempts)
+      and int(summary[3]) == len(refunds) and len(events) == len(lines) - 1,
+      "every attempt and refund printed one line, and the summary counts them")
 
 with psycopg.connect() as conn:
     q = lambda sql, *a: conn.execute(sql, a).fetchall()
@@ -65,43 +76,66 @@ with psycopg.connect() as conn:
             " FROM pg_roles r WHERE r.rolname = 'shop_app'") == [(False, ["codes_app"])],
           "shop_app is an ordinary role, member of codes_app only")
     norm = dict(q("SELECT t, codes.code_normalize(t) FROM unnest(%s::text[]) t",
-                  list({a[1] for a in attempts})))
+                  list({e[1] for e in events})))
     batch_of = dict(q("SELECT c.code, b.name FROM codes.batches b, codes.batch_codes(b.name) c"))
-    orders = q("SELECT id, customer, code, batch FROM shop_orders")
-    uses = q("SELECT redeemer, code, batch FROM codes.redemptions WHERE undone_at IS NULL")
-    spring = [c for (c,) in q("SELECT code FROM codes.batch_codes('spring-10')")]
+    orders = [(i, r, cu, norm.get(co), b, refunded)
+              for i, r, cu, co, b, refunded in
+              q("SELECT id, reference, customer, code, batch, refunded_at IS NOT NULL FROM shop_orders")]
+    uses = q("SELECT reference, redeemer, code, batch, undone_at IS NOT NULL FROM codes.redemptions")
+    twice = q("SELECT r.code FROM codes.redemptions r JOIN codes.batches b ON b.name = r.batch"
+              " WHERE b.max_uses = 1 AND r.undone_at IS NULL GROUP BY r.code HAVING count(*) > 1")
+    holds = q("SELECT count(*) FILTER (WHERE live), count(*) FROM codes.holds")[0]
+    # the holds that made no use: released, or run out and given back
+    given_back = q("SELECT l.redeemer, coalesce(c.shown, l.code::text), l.undone_at IS NOT NULL"
+                   " FROM codes.redemption_log l LEFT JOIN codes.codes c ON c.code = l.code"
+                   " WHERE l.held_until IS NOT NULL")
 
+# every line: a documented reason, and the message for it
 seen = collections.Counter()
 ok_lines = []
-for customer, typed, shown, order, reason in attempts:
-    if order:
+for customer, typed, shown, event, order, reason in events:
+    if event == "ok":
         batch = batch_of.get(norm.get(typed))
         check(shown == OK.get(batch), f"message for a use of {batch}: {shown!r}")
         ok_lines.append((int(order), customer, norm.get(typed), batch))
-        seen["ok"] += 1
+    elif event == "refunded":
+        check(shown == REFUNDED, f"message for a refund: {shown!r}")
     else:
         check(reason in REASONS, f"undocumented reason {reason!r}")
         check(shown == MESSAGES.get(reason), f"message for {reason}: {shown!r}")
-        seen[reason] += 1
-check(set(seen) == REASONS | {"ok"}, f"every reason came up: {dict(seen)}")
+    seen[event or reason] += 1
+check(set(seen) == REASONS | {"ok", "refunded"}, f"every reason and path came up: {dict(seen)}")
 
-# each single-use code that could be used: exactly one ok
-per_code = collections.Counter(c for _, _, c, b in ok_lines if b == "spring-10")
-check(set(spring) <= {norm.get(a[1]) for a in attempts}, "every spring-10 code was tried")
-check(all(per_code[c] == 1 for c in spring), f"one use per spring-10 code: {per_code}")
-# orders, printed successes and recorded uses: one for one
-check(sorted(ok_lines) == sorted((i, cu, norm.get(co), b) for i, cu, co, b in orders),
-      "the orders are the successes printed")
-check(sorted((cu, norm.get(co), b) for _, cu, co, b in orders) == sorted(uses),
-      "the orders are the uses recorded")
+# single-use codes: one standing use each, one order each (refunded or not)
+check(not twice, f"single-use codes with more than one standing use: {twice}")
+per_code = collections.Counter(c for _, _, _, c, b, _ in orders if b == "spring-10")
+check(max(per_code.values(), default=0) <= 1, f"at most one order per spring-10 code: {per_code}")
 check(len(set((cu, c) for _, cu, c, b in ok_lines if b == "free-shipping"))
       == sum(1 for *_, b in ok_lines if b == "free-shipping"),
       "free shipping once per customer")
+# orders, printed successes and recorded uses: one for one
+check(sorted(ok_lines) == sorted((i, cu, c, b) for i, _, cu, c, b, _ in orders),
+      "the orders are the successes printed")
+check(sorted(int(e[4]) for e in refunds) == sorted(i for i, *_, refunded in orders if refunded),
+      "the orders refunded are the refunds printed")
+check(sorted((r, cu, c, b) for _, r, cu, c, b, refunded in orders if not refunded)
+      == sorted((r, cu, c, b) for r, cu, c, b, undone in uses if not undone),
+      "the orders not refunded are the standing uses")
+check(sorted((r, cu, c, b, True) for _, r, cu, c, b, refunded in orders if refunded)
+      == sorted(u for u in uses if u[4]),
+      "the orders refunded are the uses undone")
+# holds: each one that made no order was given back, none is left live
+check(holds[0] == 0, f"{holds[0]} holds left live")
+check(all(undone for *_, undone in given_back), "every hold that made no use was given back")
+check(sorted((cu, norm.get(co)) for cu, co, _, _, _, reason in attempts
+             if reason in ("payment_failed", "hold_expired"))
+      == sorted((cu, c) for cu, c, _ in given_back),
+      "the holds given back are the failed payments and the checkouts too slow")
 
 for b in bad:
     print("check failed:", b)
-print(f"checked {len(attempts)} attempts, {len(orders)} orders, {len(uses)} uses: "
-      + ("ok" if not bad else "FAILED"))
+print(f"checked {len(attempts)} attempts, {len(orders)} orders ({len(refunds)} refunded), "
+      f"{len(given_back)} holds given back: " + ("ok" if not bad else "FAILED"))
 sys.exit(1 if bad else 0)
 PY
 }

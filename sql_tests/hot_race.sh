@@ -59,7 +59,7 @@ INSERT INTO ledger SELECT 'undo', 'hot', 'r' || :r, codes.code_undo(code, 'r' ||
 EOF
 cat >"$work/check.sql" <<'EOF'
 \set r random(1, 4000)
-SELECT codes.code_query(code), (codes.code_check(code, 'r' || :r)).ok FROM hot;
+SELECT codes.code_query(hot.code), c.ok FROM hot, codes.code_check(hot.code, 'r' || :r) AS c;
 EOF
 cat >"$work/campaign.sql" <<'EOF'
 \set r random(1, 500)

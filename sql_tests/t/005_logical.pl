@@ -6,7 +6,7 @@
 # - on a logical replication subscriber, the changes the apply worker
 #   writes: a batch revoked (code_query TIMEINVALID, code_use FAILED),
 #   extended again (UNACTIVED), a new batch of a new pattern (its codes are
-#   found, not NO EXISTED), a TRUNCATE that restarts the batch ids (a new
+#   found, not NO EXISTED), codes chosen by code_add (found too), a TRUNCATE that restarts the batch ids (a new
 #   batch under an old id is not taken for the old one), and batch_del;
 # - in an ordinary database, changes made under session_replication_role =
 #   replica, changes made while the triggers of codes.batch are disabled,
@@ -40,7 +40,8 @@ $pub->safe_psql(
 	'postgres', q{
 CREATE EXTENSION codes;
 ALTER TABLE codes.codes REPLICA IDENTITY FULL;
-CREATE PUBLICATION codes_pub FOR TABLE codes.batch, codes.codes, codes.redemption_log;
+CREATE PUBLICATION codes_pub FOR TABLE codes.batch, codes.codes, codes.redemption_log,
+	codes.use_stripes;
 });
 
 # Ten codes of batch b1, valid from yesterday to tomorrow.
@@ -97,6 +98,20 @@ is($open->query_safe("SELECT codes.code_query('$new[0]')"),
 is($open->query_safe("SELECT codes.code_query('$b1[0]')"),
 	'UNACTIVED', 'subscriber, open session: b1 unchanged by the new batch');
 
+# Codes chosen on the publisher: before, text of no batch's shape, which
+# the open session answers without a look-up; after, a code.
+is($open->query_safe("SELECT codes.code_query('summer 20')"),
+	'NO EXISTED', 'subscriber, open session: no chosen code yet');
+$pub->safe_psql('postgres', q{
+SELECT codes.batch_create('chosen', NULL, NULL);
+SELECT codes.code_add('chosen', ARRAY['SUMMER-20', 'Black Friday'], ARRAY[0, 1]);
+});
+$pub->wait_for_catchup('codes_sub');
+is($open->query_safe("SELECT codes.code_query('summer 20')"),
+	'UNACTIVED', 'subscriber, open session: finds a chosen code');
+is($open->query_safe("SELECT codes.code_query('BLACKFRIDAY')"),
+	'ACTIVED', 'subscriber, open session: with its uses so far');
+
 # TRUNCATE with RESTART IDENTITY, then a batch out of its period that gets
 # b1's id again: it must not be taken for b1, which the session read.
 my $b1_id = $sub->safe_psql('postgres', "SELECT id FROM codes.batch WHERE name = 'b1'");
@@ -122,6 +137,19 @@ $pub->safe_psql('postgres', "SELECT codes.batch_del('old')");
 $pub->wait_for_catchup('codes_sub');
 is($open->query_safe("SELECT codes.code_query('$old[0]')"),
 	'NO EXISTED', 'subscriber, open session: sees batch_del');
+
+# A code of many uses: its uses are counted on its stripes
+# (codes.use_stripes), which the publication carries too.
+my $promo = $pub->safe_psql('postgres',
+	q{SELECT code FROM codes.code_gen(1, NULL, NULL, max_uses => 3, batch => 'promo') AS code});
+$pub->safe_psql('postgres',
+	"SELECT codes.code_use('$promo', 'r' || i) FROM generate_series(1, 3) AS i");
+$pub->wait_for_catchup('codes_sub');
+is($open->query_safe("SELECT codes.code_query('$promo')"),
+	'ACTIVED', 'subscriber, open session: a code of many uses used up');
+is( $sub->safe_psql(
+		'postgres', "SELECT uses || '/' || uses_left FROM codes.batches WHERE name = 'promo'"),
+	'3/0', 'subscriber: its uses and uses left');
 $open->quit;
 
 #

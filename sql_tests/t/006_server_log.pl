@@ -3,7 +3,7 @@
 # message, but with the default log_min_error_statement = error the server
 # logs the statement of every failed query, and with it any code written
 # into it as a literal.  Errors raised inside the extension's functions must
-# therefore hide their statement.  Three of them, with the code a literal
+# therefore hide their statement.  Four of them, with the code a literal
 # of the statement, and a note of the extension's own:
 #
 # (a) 22004: code_use without a redeemer of a code whose batch limits uses
@@ -18,7 +18,9 @@
 # (e) 40P01: a deadlock of two sessions using two codes in opposite order,
 #     whose report PostgreSQL logs with the statement of each process;
 # (f) 40P01: a deadlock found by an application's UPDATE, of a session
-#     whose other session waits inside code_use.
+#     whose other session waits inside code_use;
+# (g) 23505: code_add of chosen codes, one of which exists already (the
+#     refusal names positions in the array, never codes).
 #
 # The log must hold each error, and none of the codes, in any text form.
 # So that the test cannot pass because nothing is logged, a failing
@@ -167,6 +169,17 @@ like($first->{stderr} . $second_err, qr/deadlock detected/,
 $first->quit;
 $second->quit;
 
+# (g) 23505
+$node->safe_psql('postgres', "SELECT codes.batch_create('chosen', NULL, NULL)");
+$node->safe_psql('postgres', "SELECT codes.code_add('chosen', ARRAY['VIP-SECRET-4711'])");
+$asked{'VIP-SECRET-4711'} = '(g) 23505';
+$asked{'NEW-SECRET-0815'} = '(g) 23505';
+like(
+	error_of(
+		"SELECT codes.code_add('chosen', ARRAY['NEW-SECRET-0815', 'vip secret 4711'])"),
+	qr/^23505: 1 code clashes/,
+	'(g) code_add of a code that exists: 23505');
+
 # The control: a failing statement outside the extension is logged.
 like(error_of("SELECT 'marker-1234'::int"),
 	qr/^22P02: /, 'control: a failing statement of no extension function');
@@ -186,6 +199,8 @@ like($log, qr/ERROR:  canceling statement due to lock timeout/,
 like($log, qr/ERROR:  deadlock detected\n.*DETAIL:  Process \d+ waits for ShareLock on transaction/,
 	'(e) the deadlock is logged, with the processes and locks in it');
 is(scalar(() = $log =~ /ERROR:  deadlock detected/g), 2, '(f) the deadlock is logged too');
+like($log, qr/ERROR:  1 code clashes with an existing code/,
+	'(g) the error is logged');
 
 # Each code as it was written, and in its canonical form (upper case, no
 # hyphens), in any case.
