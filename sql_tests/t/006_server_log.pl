@@ -20,7 +20,9 @@
 # (f) 40P01: a deadlock found by an application's UPDATE, of a session
 #     whose other session waits inside code_use;
 # (g) 23505: code_add of chosen codes, one of which exists already (the
-#     refusal names positions in the array, never codes).
+#     refusal names positions in the array, never codes);
+# (h) 40P01: a deadlock of two sessions holding two codes (code_hold) in
+#     opposite order.
 #
 # The log must hold each error, and none of the codes, in any text form.
 # So that the test cannot pass because nothing is logged, a failing
@@ -68,7 +70,7 @@ sub codes_of
 
 my @per_redeemer =
   codes_of("2, NULL, NULL, max_uses => 2, max_uses_per_redeemer => 1, batch => 'per redeemer'");
-my @plain = codes_of("6, NULL, NULL, batch => 'plain'");
+my @plain = codes_of("8, NULL, NULL, batch => 'plain'");
 my @hashed =
   codes_of("2, NULL, NULL, pattern => 'H-#####-#####', store => 'hmac', batch => 'hashed'");
 my %asked;    # code => case, every code written into a failing statement
@@ -180,6 +182,29 @@ like(
 	qr/^23505: 1 code clashes/,
 	'(g) code_add of a code that exists: 23505');
 
+# (h) 40P01: as (e), with code_hold, whose hiding is entry.c's as well.
+$asked{ $plain[6] } = '(h) 40P01';
+$asked{ $plain[7] } = '(h) 40P01';
+$first = $node->background_psql('postgres', on_error_stop => 0);
+$second = $node->background_psql('postgres', on_error_stop => 0);
+is($first->query_safe("BEGIN; SELECT (codes.code_hold('$plain[6]', 'r1', '10 minutes')).ok"),
+	't', '(h) the first session holds one code');
+is($second->query_safe("BEGIN; SELECT (codes.code_hold('$plain[7]', 'r2', '10 minutes')).ok"),
+	't', '(h) the second session holds the other');
+$first->{stdin} .= "SELECT (codes.code_hold('$plain[7]', 'r1', '10 minutes')).ok;\n";
+$first->{run}->pump_nb();
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted")
+  or die 'the first session does not wait';
+$second->query("SELECT (codes.code_hold('$plain[6]', 'r2', '10 minutes')).ok");
+$second_err = $second->{stderr};
+$second->query('ROLLBACK');
+$first->query('ROLLBACK');
+like($first->{stderr} . $second_err, qr/deadlock detected/,
+	'(h) one of them ends in a deadlock');
+$first->quit;
+$second->quit;
+
 # The control: a failing statement outside the extension is logged.
 like(error_of("SELECT 'marker-1234'::int"),
 	qr/^22P02: /, 'control: a failing statement of no extension function');
@@ -198,7 +223,8 @@ like($log, qr/ERROR:  canceling statement due to lock timeout/,
 	'(d) the error is logged');
 like($log, qr/ERROR:  deadlock detected\n.*DETAIL:  Process \d+ waits for ShareLock on transaction/,
 	'(e) the deadlock is logged, with the processes and locks in it');
-is(scalar(() = $log =~ /ERROR:  deadlock detected/g), 2, '(f) the deadlock is logged too');
+is(scalar(() = $log =~ /ERROR:  deadlock detected/g), 3,
+	'(f) and (h): their deadlocks are logged too');
 like($log, qr/ERROR:  1 code clashes with an existing code/,
 	'(g) the error is logged');
 
