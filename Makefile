@@ -15,6 +15,8 @@ OBJS = \
 	extension/batch_rules.o \
 	extension/store.o \
 	extension/store_direct.o \
+	extension/store_open.o \
+	extension/store_read.o \
 	extension/store_undo.o \
 	extension/stripes.o \
 	extension/stripes_sql.o \

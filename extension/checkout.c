@@ -33,7 +33,7 @@
 #include "entry.h"
 #include "sqlversion.h"
 #include "statements.h"
-#include "store.h"
+#include "store_read.h"
 #include "store_undo.h"
 
 PG_FUNCTION_INFO_V1(code_hold);

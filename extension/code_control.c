@@ -28,7 +28,7 @@
 #include "entry.h"
 #include "sqlversion.h"
 #include "statements.h"
-#include "store.h"
+#include "store_open.h"
 
 PG_FUNCTION_INFO_V1(code_deactivate);
 PG_FUNCTION_INFO_V1(code_reactivate);

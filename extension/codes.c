@@ -41,6 +41,7 @@
 #include "serverlog.h"
 #include "sqlversion.h"
 #include "store.h"
+#include "store_read.h"
 #include "store_undo.h"
 #include "stripes.h"
 #include "tables.h"
