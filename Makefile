@@ -38,12 +38,16 @@ OBJS = \
 	extension/keys.o \
 	extension/brake.o \
 	extension/progress.o \
+	extension/serverlog.o \
+	extension/sqlversion.o \
 	extension/citus.o \
 	extension/plans.o \
 	extension/text.o \
 	extension/check.o \
 	extension/input.o
 SHLIB_LINK = -luuid -lcrypto
+# the version of the SQL objects that the library serves (sqlversion.c)
+PG_CPPFLAGS = -DCODES_VERSION=\"$(EXTVERSION)\"
 
 # Every script is listed by its path in the source tree, found there with
 # $(srcdir), so that an out-of-tree (VPATH) build, as pg_buildext makes in

@@ -21,8 +21,8 @@
  * codes.codes, take turns rather than deadlock.  A use held up there,
  * or behind the batch's lock, reads the batch again (batch.c, store.c).
  *
- * Calls locks.c; called by the batch_set_* functions of the install
- * script, which lock the batch's row first.
+ * Calls sqlversion.c (first) and locks.c; called by the batch_set_*
+ * functions of the install script, which lock the batch's row first.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +38,7 @@
 #include "utils/snapmgr.h"
 
 #include "locks.h"
+#include "sqlversion.h"
 
 PG_FUNCTION_INFO_V1(lock_batch_rules);
 
@@ -94,6 +95,7 @@ lock_batch_rules(PG_FUNCTION_ARGS)
 	int32		batch_id = PG_GETARG_INT32(0);
 	bool		single_use = PG_GETARG_BOOL(1);
 
+	codes_require_sql_version();
 	if (single_use)
 	{
 		Oid			codes = get_relname_relid("codes",

@@ -16,8 +16,8 @@
  * raised here contains a code, and the statement of an error is kept out
  * of the server log, as for the other calls on a code.
  *
- * The top layer, beside codes.c: calls entry.c, store.c and
- * store_undo.c; nothing calls it.
+ * The top layer, beside codes.c: calls sqlversion.c (first), entry.c,
+ * store.c and store_undo.c; nothing calls it.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "entry.h"
+#include "sqlversion.h"
 #include "statements.h"
 #include "store_read.h"
 #include "store_undo.h"
@@ -87,6 +88,7 @@ code_hold(PG_FUNCTION_ARGS)
 	TimestampTz end;
 	Datum		row;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_hold()");
 	codes_require_code(fcinfo);
@@ -163,6 +165,7 @@ hold_confirm(PG_FUNCTION_ARGS)
 	Datum		row;
 	int64		hold;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("hold_confirm()");
 	codes_require_code(fcinfo);
@@ -206,6 +209,7 @@ hold_release(PG_FUNCTION_ARGS)
 	bool		released = false;
 	int64		hold;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("hold_release()");
 	codes_require_code(fcinfo);
@@ -234,6 +238,7 @@ undo_reference(PG_FUNCTION_ARGS)
 	ErrorContextCallback hiding;
 	int64		undone;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("undo_reference()");
 	if (PG_ARGISNULL(0))

@@ -13,9 +13,9 @@
  * statement may hold codes as literals: it is kept out of the server log
  * for any error raised inside (entry.c), and no message contains a code.
  *
- * The top layer, beside codes.c and code_gen.c: calls code_gen.c (the
- * checks of a new batch, the guessing guard), entry.c, import.c, gen.c,
- * searchpath.c and text.c; nothing calls it.
+ * The top layer, beside codes.c and code_gen.c: calls sqlversion.c
+ * (first), code_gen.c (the checks of a new batch, the guessing guard),
+ * entry.c, import.c, gen.c, searchpath.c and text.c; nothing calls it.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,6 +33,7 @@
 #include "gen.h"
 #include "import.h"
 #include "searchpath.h"
+#include "sqlversion.h"
 #include "text.h"
 
 PG_FUNCTION_INFO_V1(batch_create);
@@ -74,6 +75,7 @@ batch_create(PG_FUNCTION_ARGS)
 	CodesPin	pin;
 	int32		id;
 
+	codes_require_sql_version();
 	/* no codes yet: the guessing guard weighs them as they are made */
 	spec.num = 0;
 	codes_batch_args(fcinfo, &at, &spec);
@@ -105,6 +107,7 @@ code_add(PG_FUNCTION_ARGS)
 	char	   *name;
 	int64		added;
 
+	codes_require_sql_version();
 	/* its statement may hold codes as literals */
 	codes_begin_hiding(&hiding);
 	name = batch_name_arg(fcinfo, 0);
@@ -142,6 +145,7 @@ batch_generate(PG_FUNCTION_ARGS)
 	CodesPin	pin;
 	char	   *name;
 
+	codes_require_sql_version();
 	name = batch_name_arg(fcinfo, 0);
 	memset(&spec, 0, sizeof(spec));
 	spec.num = codes_num_arg(fcinfo, 1);

@@ -6,9 +6,9 @@
  *	  a new batch is to be, which batch_create shares (code_add.c); and the
  *	  setting codes.max_guess_chance that it checks a pattern against.
  *
- * The top layer, beside codes.c: calls gen.c, searchpath.c, keys.c and
- * text.c; called by code_add.c (the checks), and by codes.c only for its
- * setting (_PG_init).
+ * The top layer, beside codes.c: calls sqlversion.c, gen.c, searchpath.c,
+ * keys.c and text.c; called by code_add.c (the checks), and by codes.c
+ * only for its setting (_PG_init).
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +25,7 @@
 #include "gen.h"
 #include "keys.h"
 #include "searchpath.h"
+#include "sqlversion.h"
 #include "text.h"
 
 PG_FUNCTION_INFO_V1(code_gen);
@@ -257,7 +258,9 @@ codes_batch_args(FunctionCallInfo fcinfo, const CodesBatchArgs *at,
  * check comes before anything is written, so a refused call changes nothing.
  * Older versions' SQL declares it with fewer arguments (1.0 without
  * max_uses_per_redeemer and store, 1.1 without metadata, 1.2 without
- * max_batch_uses_per_redeemer): those are taken as absent.
+ * max_batch_uses_per_redeemer): such a database is refused first
+ * (codes_require_sql_version), and its missing arguments would be taken
+ * as absent.
  */
 Datum
 code_gen(PG_FUNCTION_ARGS)
@@ -271,6 +274,8 @@ code_gen(PG_FUNCTION_ARGS)
 	CodesBatchSpec spec;
 	CodesPin	pin;
 
+	/* first: an older version's code_gen has fewer arguments */
+	codes_require_sql_version();
 	spec.num = codes_num_arg(fcinfo, 0);
 	codes_batch_args(fcinfo, &at, &spec);
 

@@ -1485,14 +1485,10 @@ REVOKE ALL ON FUNCTION codes.code_hold(text, text, interval, text, jsonb),
 	codes.hold_confirm(text, bigint, text, jsonb), codes.hold_release(text, bigint),
 	codes.undo_reference(text) FROM PUBLIC;
 
-/*
- * Roles that fit the day's work (README.md, "Roles"): the application
- * holds, confirms and releases uses, and undoes them (a refund); the admin
- * role, a member of the application's, manages batches.
- */
-GRANT EXECUTE ON FUNCTION codes.code_hold(text, text, interval, text, jsonb),
-	codes.hold_confirm(text, bigint, text, jsonb), codes.hold_release(text, bigint),
-	codes.undo_reference(text), codes.code_undo(text, text) TO codes_app;
+-- Roles that fit the day's work (README.md, "Privileges"): the application
+-- holds, confirms and releases uses, and undoes them (a refund): its rights
+-- are codes.granted_rights' lines, which codes.set_privileges grants to
+-- this database's app role at the end of this script.
 
 /*
  * The live and expired holds not yet confirmed, released or given back,
@@ -1513,7 +1509,7 @@ COMMENT ON VIEW codes.holds IS
 'Holds not yet confirmed or released: hold id, code (NULL for hashed codes), batch, redeemer, reference, when held, until when, and whether still live.';
 
 REVOKE ALL ON TABLE codes.holds FROM PUBLIC;
-GRANT SELECT ON codes.holds TO codes_admin;
+-- the admin role's (codes.granted_rights; codes.set_privileges grants it)
 
 CREATE FUNCTION codes.code_deactivate(code text)
 RETURNS boolean
@@ -1549,8 +1545,7 @@ COMMENT ON FUNCTION codes.code_set_metadata(text, jsonb) IS
 
 REVOKE ALL ON FUNCTION codes.code_deactivate(text), codes.code_reactivate(text),
 	codes.code_bind(text, text), codes.code_set_metadata(text, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION codes.code_deactivate(text), codes.code_reactivate(text),
-	codes.code_bind(text, text), codes.code_set_metadata(text, jsonb) TO codes_admin;
+-- the admin role's (codes.granted_rights; codes.set_privileges grants them)
 
 /*
  * Every use in the views.  A single-use code's use is on its row, unless
@@ -1969,10 +1964,7 @@ REVOKE ALL ON FUNCTION codes.batch_set_valid_from(text, timestamptz),
 	codes.batch_set_max_uses(text, integer),
 	codes.batch_set_max_uses_per_redeemer(text, integer),
 	codes.batch_set_max_batch_uses_per_redeemer(text, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION codes.batch_set_valid_from(text, timestamptz),
-	codes.batch_set_max_uses(text, integer),
-	codes.batch_set_max_uses_per_redeemer(text, integer),
-	codes.batch_set_max_batch_uses_per_redeemer(text, integer) TO codes_admin;
+-- the admin role's (codes.granted_rights; codes.set_privileges grants them)
 
 /*
  * batch_codes: besides status (code_query's answer now, TIMEINVALID for
@@ -2211,13 +2203,560 @@ COMMENT ON FUNCTION codes.batch_generate(text, integer) IS
 REVOKE ALL ON FUNCTION codes.batch_create(text, timestamptz, timestamptz, integer, integer, text, jsonb, integer, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.code_add(text, text[], integer[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION codes.batch_generate(text, integer) FROM PUBLIC;
+-- an admin makes batches and their codes (codes.granted_rights;
+-- codes.set_privileges grants them)
 
--- an admin makes batches and their codes
-GRANT EXECUTE ON FUNCTION
-	codes.batch_create(text, timestamptz, timestamptz, integer, integer, text, jsonb, integer, text),
-	codes.code_add(text, text[], integer[]),
-	codes.batch_generate(text, integer)
-	TO codes_admin;
+--
+-- Hardening (issue 24): the extension's rights are exactly those the
+-- README lists, whatever default privileges the installing role has; the
+-- roles that hold them serve one database each; a role that existed
+-- before is taken only if nobody but a superuser can use or hand it out;
+-- and no code that a role other than a superuser or the extension's owner
+-- can change runs attached to the extension's tables.  This section sets
+-- up codes.set_privileges, which this script calls last, before its
+-- helpers go: keep that call there, after every object of 1.3 exists, and
+-- end every later update script with it.  A section of this script does
+-- not GRANT to codes_app or codes_admin (in a database other than the
+-- first, its roles are others): a new right is a line of
+-- codes.granted_rights, which set_privileges grants.
+--
+
+/*
+ * The two roles of this database: 'app' (code_use and the other calls an
+ * application makes) and 'admin' (a member of app, which also makes,
+ * deletes and undoes codes and runs the batches).  Roles belong to the
+ * cluster; a role serves one database, so that a role granted codes_admin
+ * for one database cannot dump another's codes (codes.database_roles).
+ * Not a configuration table: a restore's CREATE EXTENSION chooses the
+ * roles of the database it restores into.
+ */
+CREATE TABLE codes.roles (
+	kind	text PRIMARY KEY,
+	role	regrole NOT NULL UNIQUE,
+	CONSTRAINT roles_kind_check
+		CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['app', 'admin']))
+);
+
+COMMENT ON TABLE codes.roles IS
+'The roles that hold the rights of codes in this database: app (the calls an application makes) and admin (everything an admin does).';
+
+/*
+ * The database, other than this one, in which a role holds rights or owns
+ * objects (CONNECT on a database counts too), or NULL if there is none.
+ * Roles belong to the cluster: such a role serves that database, and must
+ * not serve this one too.
+ */
+CREATE FUNCTION codes.role_elsewhere(candidate oid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT COALESCE(d.datname, s.dbid::text)
+FROM pg_catalog.pg_shdepend AS s
+	LEFT JOIN pg_catalog.pg_database AS d
+		ON d.oid OPERATOR(pg_catalog.=) CASE WHEN s.dbid OPERATOR(pg_catalog.=) 0
+											 THEN s.objid ELSE s.dbid END
+WHERE s.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass
+  AND s.refobjid OPERATOR(pg_catalog.=) candidate
+  AND CASE WHEN s.dbid OPERATOR(pg_catalog.=) 0
+		   THEN s.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_database'::pg_catalog.regclass
+		   ELSE true END
+  AND COALESCE(d.datname OPERATOR(pg_catalog.<>) pg_catalog.current_database(), true)
+ORDER BY 1 LIMIT 1
+$$;
+
+/*
+ * Why a role cannot hold the rights of codes in this database, or NULL if
+ * it can.  It must be an ordinary role that cannot log in, with no
+ * password and no attribute but INHERIT; and every membership of it, as a
+ * member or as a group, must have been granted by a superuser, with ADMIN
+ * OPTION only for superusers: a role that a role without superuser rights
+ * made, can grant, or has put members into could hand the rights of codes
+ * to whom it chose.  (Whether it serves another database is
+ * role_elsewhere's.)
+ */
+CREATE FUNCTION codes.role_problem(candidate oid)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r		pg_catalog.pg_authid;
+BEGIN
+	SELECT * INTO r FROM pg_catalog.pg_authid AS a WHERE a.oid OPERATOR(pg_catalog.=) candidate;
+	IF r.rolsuper THEN
+		RETURN 'it is a superuser';
+	ELSIF r.rolcanlogin THEN
+		RETURN 'it can log in';
+	ELSIF r.rolpassword IS NOT NULL THEN
+		RETURN 'it has a password';
+	ELSIF r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls THEN
+		RETURN 'it may create roles or databases, replicate or bypass row security';
+	ELSIF EXISTS (SELECT FROM pg_catalog.pg_auth_members AS m
+					  JOIN pg_catalog.pg_roles AS g ON g.oid OPERATOR(pg_catalog.=) m.grantor
+					  JOIN pg_catalog.pg_roles AS u ON u.oid OPERATOR(pg_catalog.=) m.member
+				  WHERE (m.roleid OPERATOR(pg_catalog.=) candidate
+						 OR m.member OPERATOR(pg_catalog.=) candidate)
+					AND (NOT g.rolsuper OR (m.admin_option AND NOT u.rolsuper))) THEN
+		RETURN 'a role without superuser rights granted a membership of it, or may grant it';
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+/*
+ * This database's app and admin roles, as codes.roles records them; the
+ * first time (a fresh install, or the update from 1.2 or before) chosen,
+ * and made if they do not exist; and every time checked (role_problem),
+ * so that no install or update hands the rights to a role that anyone
+ * but a superuser could use or hand out, or that serves another database
+ * (role_elsewhere: refused the first time, a warning after).
+ *
+ * codes_app and codes_admin serve the first database that installs codes
+ * (and each database that had them before 1.3, as long as they serve no
+ * other).  Another database's roles are codes_app_DATABASE and
+ * codes_admin_DATABASE, or codes_app_OID and codes_admin_OID when the
+ * database's name is too long for a role's.  An update from 1.2 in a
+ * database whose codes_app and codes_admin serve another database too
+ * moves this database to roles of its own, with a warning: their members
+ * lose the rights here until granted the new roles.
+ */
+CREATE FUNCTION codes.database_roles(OUT app regrole, OUT admin regrole)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	names	text[] := ARRAY['codes_app', 'codes_admin'];
+	suffix	text;
+	nsp		oid := 'codes'::pg_catalog.regnamespace;
+	held	boolean;
+	problem	text;
+	other	text;
+	r		oid;
+	i		integer;
+BEGIN
+	SELECT ro.role INTO app FROM codes.roles AS ro WHERE ro.kind OPERATOR(pg_catalog.=) 'app';
+	SELECT ro.role INTO admin FROM codes.roles AS ro WHERE ro.kind OPERATOR(pg_catalog.=) 'admin';
+
+	IF app IS NULL OR admin IS NULL THEN
+		DELETE FROM codes.roles;
+		-- before 1.3, codes_app and codes_admin served every database: did
+		-- they serve this one (an update; a fresh install, whose schema is
+		-- this transaction's, granted them too on its way to 1.3)?
+		SELECT pg_catalog.bool_or(a.grantee OPERATOR(pg_catalog.=) ro.oid)
+			   AND n.xmin OPERATOR(pg_catalog.<>) pg_catalog.xid(pg_catalog.pg_current_xact_id())
+		INTO held
+		FROM pg_catalog.pg_namespace AS n, pg_catalog.aclexplode(n.nspacl) AS a,
+			 pg_catalog.pg_roles AS ro
+		WHERE n.oid OPERATOR(pg_catalog.=) nsp AND ro.rolname OPERATOR(pg_catalog.=) ANY (names)
+		GROUP BY n.xmin;
+		IF EXISTS (SELECT FROM pg_catalog.pg_roles AS ro
+				   WHERE ro.rolname OPERATOR(pg_catalog.=) ANY (names)
+					 AND codes.role_elsewhere(ro.oid) IS NOT NULL) THEN
+			suffix := pg_catalog.current_database();
+			IF pg_catalog.octet_length('codes_admin_' OPERATOR(pg_catalog.||) suffix)
+			   OPERATOR(pg_catalog.>) 63 THEN
+				SELECT d.oid::text INTO suffix FROM pg_catalog.pg_database AS d
+				WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database();
+			END IF;
+			names := ARRAY['codes_app_' OPERATOR(pg_catalog.||) suffix,
+						   'codes_admin_' OPERATOR(pg_catalog.||) suffix];
+			IF held THEN
+				RAISE WARNING 'roles codes_app and codes_admin also hold rights in another database'
+					USING DETAIL = pg_catalog.format('In this database, codes grants its rights to %I and %I from now on; the members of codes_app and codes_admin lose them here.',
+													 names[1], names[2]),
+						  HINT = pg_catalog.format('Grant %I and %I to the roles that use codes in this database, and revoke codes_app and codes_admin from those that should not use it in the other.',
+												   names[1], names[2]);
+			END IF;
+		END IF;
+
+		FOR i IN 1 .. 2 LOOP
+			IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS ro
+						   WHERE ro.rolname OPERATOR(pg_catalog.=) names[i]) THEN
+				EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', names[i]);
+			END IF;
+		END LOOP;
+		SELECT ro.oid INTO r FROM pg_catalog.pg_roles AS ro WHERE ro.rolname OPERATOR(pg_catalog.=) names[1];
+		app := r;
+		SELECT ro.oid INTO r FROM pg_catalog.pg_roles AS ro WHERE ro.rolname OPERATOR(pg_catalog.=) names[2];
+		admin := r;
+		INSERT INTO codes.roles (kind, role) VALUES ('app', app), ('admin', admin);
+		IF names[1] OPERATOR(pg_catalog.<>) 'codes_app' THEN
+			RAISE NOTICE 'the roles of codes in this database are % and %', app, admin;
+		END IF;
+		-- roles named after this database that serve another are refused
+		FOREACH r IN ARRAY ARRAY[app::oid, admin::oid] LOOP
+			other := codes.role_elsewhere(r);
+			IF other IS NOT NULL THEN
+				RAISE EXCEPTION 'role % cannot hold the rights of extension codes: it holds rights or objects in database %',
+								r::pg_catalog.regrole, pg_catalog.quote_ident(other)
+					USING ERRCODE = 'insufficient_privilege',
+						  HINT = 'A role serves the extension in one database. Drop the role, or revoke what it holds in the other database, and run the command again.';
+			END IF;
+		END LOOP;
+	ELSE
+		-- an older version's install in another database may have granted
+		-- them there (its scripts granted codes_app and codes_admin in
+		-- every database): tell, as the update there will move it
+		FOREACH r IN ARRAY ARRAY[app::oid, admin::oid] LOOP
+			other := codes.role_elsewhere(r);
+			IF other IS NOT NULL THEN
+				RAISE WARNING 'role % of codes in this database also holds rights or objects in database %',
+							  r::pg_catalog.regrole, pg_catalog.quote_ident(other)
+					USING HINT = 'Its members may act there too. Update codes there (it then takes roles of its own), or revoke what the role holds there.';
+			END IF;
+		END LOOP;
+	END IF;
+
+	-- checked before the admin role is made a member of the app role, so
+	-- that a role that exists already is judged as it was found
+	FOREACH r IN ARRAY ARRAY[app::oid, admin::oid] LOOP
+		problem := codes.role_problem(r);
+		IF problem IS NOT NULL THEN
+			RAISE EXCEPTION 'role % cannot hold the rights of extension codes: %', r::pg_catalog.regrole, problem
+				USING ERRCODE = 'insufficient_privilege',
+					  HINT = 'The roles of codes must be NOLOGIN roles without password or attributes, which only superusers have granted or may grant. Drop the role (then codes makes it), or change it, and run the command again.';
+		END IF;
+	END LOOP;
+	IF NOT pg_catalog.pg_has_role(admin, app, 'MEMBER') THEN
+		EXECUTE pg_catalog.format('GRANT %s TO %s', app, admin);
+	END IF;
+END
+$$;
+
+/*
+ * Raise an error while code that a role other than a superuser or the
+ * extension's owner can change is attached to a table of the extension:
+ * a trigger's function, or a function (or an operator's function) that a
+ * CHECK or DEFAULT, an index, a rule or a row security policy on the table
+ * calls.  Such code runs inside the extension's SECURITY DEFINER functions,
+ * with the owner's rights: before 1.3, default privileges could give a
+ * role TRIGGER on codes.codes, and its trigger could make it superuser at
+ * the next code_use.
+ */
+CREATE FUNCTION codes.check_attached_code()
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	bad		record;
+BEGIN
+	SELECT pg_catalog.pg_describe_object(a.classid, a.objid, a.objsubid) AS what,
+		   p.oid::pg_catalog.regprocedure AS fn, p.proowner::pg_catalog.regrole AS owner
+	INTO bad
+	FROM pg_catalog.pg_extension AS e
+		JOIN pg_catalog.pg_depend AS m
+			ON m.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+		   AND m.refobjid OPERATOR(pg_catalog.=) e.oid AND m.deptype OPERATOR(pg_catalog.=) 'e'
+		   AND m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+		JOIN pg_catalog.pg_depend AS a
+			ON a.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+		   AND a.refobjid OPERATOR(pg_catalog.=) m.objid
+		JOIN pg_catalog.pg_depend AS f
+			ON f.classid OPERATOR(pg_catalog.=) a.classid AND f.objid OPERATOR(pg_catalog.=) a.objid
+		JOIN pg_catalog.pg_proc AS p
+			ON p.oid OPERATOR(pg_catalog.=) CASE f.refclassid
+				WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN f.refobjid
+				WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass
+				THEN (SELECT o.oprcode::pg_catalog.oid FROM pg_catalog.pg_operator AS o
+					  WHERE o.oid OPERATOR(pg_catalog.=) f.refobjid) END
+		JOIN pg_catalog.pg_roles AS owner ON owner.oid OPERATOR(pg_catalog.=) p.proowner
+	WHERE e.extname OPERATOR(pg_catalog.=) 'codes'
+	  AND NOT owner.rolsuper AND p.proowner OPERATOR(pg_catalog.<>) e.extowner
+	  -- what is attached to the table itself, not a view over it
+	  AND CASE a.classid
+			WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass THEN true
+			WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass THEN true
+			WHEN 'pg_catalog.pg_attrdef'::pg_catalog.regclass THEN true
+			WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass THEN true
+			WHEN 'pg_catalog.pg_class'::pg_catalog.regclass
+			THEN EXISTS (SELECT FROM pg_catalog.pg_index AS i
+						 WHERE i.indexrelid OPERATOR(pg_catalog.=) a.objid
+						   AND i.indrelid OPERATOR(pg_catalog.=) m.objid)
+			WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+			THEN EXISTS (SELECT FROM pg_catalog.pg_rewrite AS w
+						 WHERE w.oid OPERATOR(pg_catalog.=) a.objid
+						   AND w.ev_class OPERATOR(pg_catalog.=) m.objid)
+			ELSE false END
+	ORDER BY 1, 2 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION '% calls function %, which role % owns', bad.what, bad.fn, bad.owner
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Code attached to the tables of extension codes runs inside its functions, with the rights of the extension''s owner; only a superuser or that owner may own it.',
+				  HINT = 'Drop it, or review the function and make a superuser its owner, and run the command again.';
+	END IF;
+END
+$$;
+
+/*
+ * The rights that codes grants in this database to its app and admin
+ * roles (codes.roles), one row per object and privilege: the README's
+ * Privileges.  A new right of either role is a line here.
+ */
+CREATE FUNCTION codes.granted_rights(app regrole, admin regrole)
+RETURNS TABLE (classid oid, objid oid, privilege text, grantee oid)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT v.classid, v.objid, v.privilege,
+	   CASE WHEN v.kind OPERATOR(pg_catalog.=) 'app' THEN app::oid ELSE admin::oid END
+FROM (VALUES
+	-- an application redeems, checks and queries codes, braked; holds a
+	-- use while a customer pays, confirms or releases it; and undoes uses
+	-- (a refund)
+	('pg_namespace'::regclass::oid, 'codes'::regnamespace::oid, 'USAGE', 'app'),
+	('pg_proc'::regclass::oid, 'codes.code_use(text, text)'::regprocedure::oid, 'EXECUTE', 'app'),
+	('pg_proc'::regclass::oid, 'codes.code_redeem(text, text, text, jsonb)'::regprocedure::oid, 'EXECUTE', 'app'),
+	('pg_proc'::regclass::oid, 'codes.code_check(text, text)'::regprocedure::oid, 'EXECUTE', 'app'),
+	('pg_proc'::regclass::oid, 'codes.code_query(text, text)'::regprocedure::oid, 'EXECUTE', 'app'),
+	('pg_proc'::regclass::oid, 'codes.code_normalize(text)'::regprocedure::oid, 'EXECUTE', 'app'),
+	('pg_proc'::regclass::oid, 'codes.code_valid(text, text)'::regprocedure::oid, 'EXECUTE', 'app'),
+	('pg_proc'::regclass::oid, 'codes.code_hold(text, text, interval, text, jsonb)'::regprocedure::oid, 'EXECUTE', 'app'),
+	('pg_proc'::regclass::oid, 'codes.hold_confirm(text, bigint, text, jsonb)'::regprocedure::oid, 'EXECUTE', 'app'),
+	('pg_proc'::regclass::oid, 'codes.hold_release(text, bigint)'::regprocedure::oid, 'EXECUTE', 'app'),
+	('pg_proc'::regclass::oid, 'codes.code_undo(text, text)'::regprocedure::oid, 'EXECUTE', 'app'),
+	('pg_proc'::regclass::oid, 'codes.undo_reference(text)'::regprocedure::oid, 'EXECUTE', 'app'),
+	-- an admin (a member of the application role) makes, imports and
+	-- deletes codes, controls them one by one, runs the batches, and reads
+	-- the views
+	('pg_namespace'::regclass::oid, 'codes'::regnamespace::oid, 'USAGE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.code_gen(integer, timestamptz, timestamptz, text, integer, text, integer, text, jsonb, integer)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_create(text, timestamptz, timestamptz, integer, integer, text, jsonb, integer, text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.code_add(text, text[], integer[])'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_generate(text, integer)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.code_del(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.code_deactivate(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.code_reactivate(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.code_bind(text, text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.code_set_metadata(text, jsonb)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_extend(text, timestamptz)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_revoke(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_unrevoke(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_set_metadata(text, jsonb)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_set_valid_from(text, timestamptz)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_set_max_uses(text, integer)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_set_max_uses_per_redeemer(text, integer)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_set_max_batch_uses_per_redeemer(text, integer)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_codes(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_del(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_purge(timestamptz, boolean)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.throttle_reset(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.throttled_redeemers()'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.generations()'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.key_fold(uuid)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_class'::regclass::oid, 'codes.batches'::regclass::oid, 'SELECT', 'admin'),
+	('pg_class'::regclass::oid, 'codes.redemptions'::regclass::oid, 'SELECT', 'admin'),
+	('pg_class'::regclass::oid, 'codes.holds'::regclass::oid, 'SELECT', 'admin'),
+	('pg_class'::regclass::oid, 'codes.throttled'::regclass::oid, 'SELECT', 'admin'),
+	('pg_class'::regclass::oid, 'codes.generation_progress'::regclass::oid, 'SELECT', 'admin')
+	) AS v (classid, objid, privilege, kind)
+$$;
+
+/*
+ * Every object of the extension that has rights of its own, as it is now:
+ * the keyword and name that GRANT takes, its owner, its ACL and its
+ * columns' (NULL where never set), and the kind of object for acldefault.
+ */
+CREATE FUNCTION codes.member_acls()
+RETURNS TABLE (classid oid, objid oid, keyword text, ident text, owner oid,
+			   acl aclitem[], column_acl aclitem[], kind "char")
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT d.classid, d.objid, o.keyword, o.ident, o.owner, o.acl,
+	   (SELECT pg_catalog.array_agg(c.item) FROM pg_catalog.pg_attribute AS at,
+			   pg_catalog.unnest(at.attacl) AS c (item)
+		WHERE d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass::oid
+		  AND at.attrelid OPERATOR(pg_catalog.=) d.objid),
+	   o.kind
+FROM pg_catalog.pg_extension AS e
+	JOIN pg_catalog.pg_depend AS d
+		ON d.refclassid OPERATOR(pg_catalog.=) 'pg_extension'::regclass::oid
+	   AND d.refobjid OPERATOR(pg_catalog.=) e.oid AND d.deptype OPERATOR(pg_catalog.=) 'e',
+	LATERAL (
+		SELECT 'SCHEMA', pg_catalog.quote_ident(n.nspname), n.nspowner, n.nspacl, 'n'::"char"
+		FROM pg_catalog.pg_namespace AS n
+		WHERE d.classid OPERATOR(pg_catalog.=) 'pg_namespace'::regclass::oid
+		  AND n.oid OPERATOR(pg_catalog.=) d.objid
+		UNION ALL
+		SELECT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
+			   c.oid::regclass::text, c.relowner, c.relacl,
+			   CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN 's' ELSE 'r' END::"char"
+		FROM pg_catalog.pg_class AS c
+		WHERE d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass::oid
+		  AND c.oid OPERATOR(pg_catalog.=) d.objid
+		UNION ALL
+		SELECT 'ROUTINE', p.oid::regprocedure::text, p.proowner, p.proacl, 'f'::"char"
+		FROM pg_catalog.pg_proc AS p
+		WHERE d.classid OPERATOR(pg_catalog.=) 'pg_proc'::regclass::oid
+		  AND p.oid OPERATOR(pg_catalog.=) d.objid
+		UNION ALL
+		-- a type of its own: a table's row type and an array type have
+		-- no rights of their own (members from PostgreSQL 18 on)
+		SELECT 'TYPE', t.oid::regtype::text, t.typowner, t.typacl, 'T'::"char"
+		FROM pg_catalog.pg_type AS t
+		WHERE d.classid OPERATOR(pg_catalog.=) 'pg_type'::regclass::oid
+		  AND t.oid OPERATOR(pg_catalog.=) d.objid
+		  AND t.typrelid OPERATOR(pg_catalog.=) 0
+		  AND NOT EXISTS (SELECT FROM pg_catalog.pg_type AS e
+						  WHERE e.typarray OPERATOR(pg_catalog.=) t.oid)
+		) AS o (keyword, ident, owner, acl, kind)
+WHERE e.extname OPERATOR(pg_catalog.=) 'codes'
+$$;
+
+/*
+ * Give every object of the extension exactly its rights: its owner's (as
+ * the default gives them; for a type, PUBLIC's USAGE too), and those
+ * granted_rights lists for this database's app and admin roles, and no
+ * other; in pg_init_privs too when an extension script runs it, so that
+ * pg_dump dumps what an admin grants later as the admin's.  Rights that an
+ * installing role's default privileges gave, or that anyone granted
+ * before, are revoked, with a warning that lists them.  Every member of
+ * the extension is set, so that a new object is covered without a word.
+ *
+ * First the code attached to the tables (check_attached_code) and the
+ * roles (database_roles), so that a failure of either changes nothing.
+ */
+CREATE FUNCTION codes.set_privileges()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	roles		record;
+	obj			record;
+	removed		text;
+	others		text;
+	statement	text;
+	wrong		text;
+	fresh		boolean;
+BEGIN
+	PERFORM codes.check_attached_code();
+	SELECT * INTO roles FROM codes.database_roles();
+	SELECT n.xmin OPERATOR(pg_catalog.=) pg_catalog.xid(pg_catalog.pg_current_xact_id()) INTO fresh
+	FROM pg_catalog.pg_namespace AS n WHERE n.nspname OPERATOR(pg_catalog.=) 'codes';
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension AS e
+				   JOIN pg_catalog.pg_depend AS d
+					   ON d.refclassid OPERATOR(pg_catalog.=) 'pg_extension'::regclass::oid
+					  AND d.refobjid OPERATOR(pg_catalog.=) e.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
+			   WHERE e.extname OPERATOR(pg_catalog.=) 'codes'
+				 AND d.classid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_language', 'pg_foreign_data_wrapper',
+					 'pg_foreign_server', 'pg_largeobject_metadata']::regclass[]::oid[])) THEN
+		RAISE EXCEPTION 'codes.set_privileges cannot set the rights of a language, foreign data wrapper, server or large object';
+	END IF;
+
+	-- what goes that neither the owner has nor codes grants, for the
+	-- warning (a type's PUBLIC USAGE is the default, and stays; in a fresh
+	-- install, whose schema is this transaction's, the grants of 1.2's
+	-- script to codes_app and codes_admin are no news; nor is a right of
+	-- the admin role that the app role, of which it is a member, now
+	-- holds, as code_undo's from 1.3 on)
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s: %s on %s %s', x.who, x.privs,
+						CASE x.keyword WHEN 'ROUTINE' THEN 'function' ELSE pg_catalog.lower(x.keyword) END,
+						x.ident), E'\n' ORDER BY x.who, x.ident)
+	INTO removed
+	FROM (SELECT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+					  ELSE a.grantee::regrole::text END AS who,
+				 m.keyword, m.ident,
+				 pg_catalog.string_agg(DISTINCT a.privilege_type, ', ') AS privs
+		  FROM codes.member_acls() AS m,
+			   LATERAL (SELECT * FROM pg_catalog.aclexplode(m.acl)
+						UNION ALL
+						SELECT * FROM pg_catalog.aclexplode(m.column_acl)) AS a
+		  WHERE a.grantee OPERATOR(pg_catalog.<>) m.owner
+			AND NOT (m.kind OPERATOR(pg_catalog.=) 'T' AND a.grantee OPERATOR(pg_catalog.=) 0)
+			AND NOT (fresh AND a.grantee::regrole::text OPERATOR(pg_catalog.=) ANY (ARRAY['codes_app', 'codes_admin']))
+			AND NOT EXISTS (SELECT FROM codes.granted_rights(roles.app, roles.admin) AS g
+							WHERE g.classid OPERATOR(pg_catalog.=) m.classid
+							  AND g.objid OPERATOR(pg_catalog.=) m.objid
+							  AND (g.grantee OPERATOR(pg_catalog.=) a.grantee
+								   OR (a.grantee OPERATOR(pg_catalog.=) roles.admin::oid
+									   AND g.grantee OPERATOR(pg_catalog.=) roles.app::oid))
+							  AND g.privilege OPERATOR(pg_catalog.=) a.privilege_type)
+		  GROUP BY 1, 2, 3) AS x;
+
+	-- everyone's rights go (PUBLIC's always, so that pg_init_privs is
+	-- written), the owner's come back as the default gives them, then the
+	-- ones codes grants
+	FOR obj IN SELECT * FROM codes.member_acls() AS m ORDER BY m.classid, m.objid LOOP
+		SELECT pg_catalog.string_agg(DISTINCT a.grantee::regrole::text, ', ') INTO others
+		FROM (SELECT * FROM pg_catalog.aclexplode(obj.acl)
+			  UNION ALL
+			  SELECT * FROM pg_catalog.aclexplode(obj.column_acl)) AS a
+		WHERE a.grantee OPERATOR(pg_catalog.<>) obj.owner AND a.grantee OPERATOR(pg_catalog.<>) 0;
+		EXECUTE pg_catalog.format('REVOKE ALL ON %s %s FROM PUBLIC%s CASCADE', obj.keyword, obj.ident,
+								  COALESCE(', ' OPERATOR(pg_catalog.||) others, ''));
+		EXECUTE pg_catalog.format('GRANT ALL ON %s %s TO %s', obj.keyword, obj.ident, obj.owner::regrole);
+		IF obj.kind OPERATOR(pg_catalog.=) 'T' THEN
+			EXECUTE pg_catalog.format('GRANT USAGE ON TYPE %s TO PUBLIC', obj.ident);
+		END IF;
+		FOR statement IN
+			SELECT pg_catalog.format('GRANT %s ON %s %s TO %s', g.privilege, obj.keyword, obj.ident,
+									 g.grantee::regrole)
+			FROM codes.granted_rights(roles.app, roles.admin) AS g
+			WHERE g.classid OPERATOR(pg_catalog.=) obj.classid AND g.objid OPERATOR(pg_catalog.=) obj.objid
+			ORDER BY 1
+		LOOP
+			EXECUTE statement;
+		END LOOP;
+	END LOOP;
+
+	IF removed IS NOT NULL THEN
+		RAISE WARNING 'rights on objects of extension codes that it does not grant were revoked'
+			USING DETAIL = removed,
+				  HINT = pg_catalog.format('Default privileges of the installing role, or grants made before, gave them. Grant %s or %s to the roles that use codes.',
+										   roles.app, roles.admin);
+	END IF;
+
+	-- what must hold now on every member: exactly the intended rights
+	SELECT pg_catalog.string_agg(m.ident, ', ' ORDER BY m.ident) INTO wrong
+	FROM codes.member_acls() AS m
+	WHERE m.column_acl IS NOT NULL
+	   OR ARRAY(SELECT (a.grantee, a.privilege_type, a.is_grantable)::text
+				FROM pg_catalog.aclexplode(COALESCE(m.acl, pg_catalog.acldefault(m.kind, m.owner))) AS a
+				ORDER BY 1)
+		  OPERATOR(pg_catalog.<>)
+		  ARRAY(SELECT (a.grantee, a.privilege_type, a.is_grantable)::text
+				FROM pg_catalog.aclexplode(pg_catalog.acldefault(m.kind, m.owner)) AS a
+				WHERE a.grantee OPERATOR(pg_catalog.=) m.owner
+				   OR (m.kind OPERATOR(pg_catalog.=) 'T' AND a.grantee OPERATOR(pg_catalog.=) 0)
+				UNION ALL
+				SELECT (g.grantee, g.privilege, false)::text
+				FROM codes.granted_rights(roles.app, roles.admin) AS g
+				WHERE g.classid OPERATOR(pg_catalog.=) m.classid AND g.objid OPERATOR(pg_catalog.=) m.objid
+				ORDER BY 1);
+	IF wrong IS NOT NULL THEN
+		RAISE EXCEPTION 'could not set the rights of %', wrong;
+	END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION codes.role_elsewhere(oid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.role_problem(oid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.database_roles() FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.check_attached_code() FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.granted_rights(regrole, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.member_acls() FROM PUBLIC;
+REVOKE ALL ON FUNCTION codes.set_privileges() FROM PUBLIC;
+
+COMMENT ON FUNCTION codes.role_elsewhere(oid) IS
+'The database other than this one in which a role holds rights or owns objects, or NULL.';
+COMMENT ON FUNCTION codes.role_problem(oid) IS
+'Why a role cannot hold the rights of codes in this database, or NULL if it can.';
+COMMENT ON FUNCTION codes.database_roles() IS
+'This database''s app and admin roles of codes: chosen and made the first time, checked every time.';
+COMMENT ON FUNCTION codes.check_attached_code() IS
+'Raise an error while code that a role other than a superuser or the extension''s owner owns is attached to a table of codes.';
+COMMENT ON FUNCTION codes.granted_rights(regrole, regrole) IS
+'The rights codes grants to this database''s app and admin roles, one row per object and privilege.';
+COMMENT ON FUNCTION codes.member_acls() IS
+'Every object of codes that has rights, with its owner and its ACLs as they are now.';
+COMMENT ON FUNCTION codes.set_privileges() IS
+'For the extension''s scripts: give every object of codes exactly its owner''s rights and those codes grants to this database''s app and admin roles.';
+
+-- keep last: after every object of 1.3 exists
+SELECT codes.set_privileges();
 
 --
 -- Last: the helpers of this script go.

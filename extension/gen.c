@@ -67,15 +67,20 @@
 #define GEN_MAX_FRUITLESS	1000
 
 /*
- * The advisory lock that code_gen takes, until the end of the transaction,
- * on the class of codes it makes (documented in README.md): classid is the
- * bytes of "code", objid 0 for UUID codes, else the canonical length of the
- * pattern (codes of different lengths never have the same text).  Plain
- * batches take it shared, hashed ones exclusive: a plain and a hashed batch
- * of one class store the same text under different keys, which the unique
- * index cannot see, so they must not be made concurrently.
+ * The lock that code_gen takes, until the end of the transaction, on the
+ * class of codes it makes (documented in README.md): an advisory lock tag
+ * whose classid is the bytes of "code", objid 0 for UUID codes, else the
+ * canonical length of the pattern (codes of different lengths never have
+ * the same text).  Plain batches take it shared, hashed ones exclusive: a
+ * plain and a hashed batch of one class store the same text under
+ * different keys, which the unique index cannot see, so they must not be
+ * made concurrently.  Its fourth field is GEN_LOCK_FIELD4, which no SQL
+ * function sets (pg_advisory_lock and its kin set 1 for a bigint key, 2
+ * for a pair of integers), so that no role can stall generation by taking
+ * the lock first.
  */
 #define GEN_LOCK_CLASSID	0x636F6465
+#define GEN_LOCK_FIELD4		0x636F
 
 /*
  * Insert the batch row under a name, taking the next batch id.  With a NULL
@@ -482,18 +487,20 @@ fill_batch_fast(const GenState *st, Tuplestorestate *out, TupleDesc outdesc)
 
 /*
  * Take the advisory lock on a class of codes (see GEN_LOCK_CLASSID: 0 for
- * UUIDs, else the length of their canonical text), shared for codes
- * stored plain and exclusive for hashed ones, until the end of the
- * transaction.  The caller then takes in the batches that committed while
- * it was waited for (codes_refresh_batch_cache).  Callers that take
- * several take them in ascending order of class.
+ * UUIDs, else the length of their canonical text; its fourth field is
+ * GEN_LOCK_FIELD4, which no SQL function sets), shared for codes stored
+ * plain and exclusive for hashed ones, until the end of the transaction.
+ * The caller then takes in the batches that committed while it was waited
+ * for (codes_refresh_batch_cache).  Callers that take several take them
+ * in ascending order of class.
  */
 void
 codes_lock_class(int32 class, bool hashed)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, GEN_LOCK_CLASSID, class, 2);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, GEN_LOCK_CLASSID, class,
+						 GEN_LOCK_FIELD4);
 	(void) LockAcquire(&tag, hashed ? ExclusiveLock : ShareLock, false, false);
 }
 
@@ -571,7 +578,7 @@ codes_create_batch(const CodesBatchSpec *spec)
  * Codes are unique across all batches, whatever their stores: when batches
  * stored another way share text with the new codes, each new code is
  * checked not to be taken under the other keys it would be looked up
- * under, with the latest snapshot, under the advisory lock that keeps
+ * under, with the latest snapshot, under the lock of its class that keeps
  * batches of other stores of its class from being made meanwhile.
  */
 void
