@@ -15,10 +15,14 @@ OBJS = \
 	extension/batch_rules.o \
 	extension/store.o \
 	extension/store_direct.o \
+	extension/store_open.o \
+	extension/store_read.o \
 	extension/store_undo.o \
 	extension/stripes.o \
+	extension/stripes_own.o \
 	extension/stripes_sql.o \
 	extension/history.o \
+	extension/history_sql.o \
 	extension/import.o \
 	extension/given.o \
 	extension/statements.o \

@@ -32,7 +32,7 @@
 
 #include "entry.h"
 #include "statements.h"
-#include "store.h"
+#include "store_read.h"
 #include "store_undo.h"
 
 PG_FUNCTION_INFO_V1(code_hold);

@@ -26,7 +26,7 @@
 
 #include "entry.h"
 #include "statements.h"
-#include "store.h"
+#include "store_open.h"
 
 PG_FUNCTION_INFO_V1(code_deactivate);
 PG_FUNCTION_INFO_V1(code_reactivate);

@@ -36,8 +36,9 @@
 #include "progress.h"
 #include "searchpath.h"
 #include "store.h"
+#include "store_read.h"
 #include "store_undo.h"
-#include "stripes.h"
+#include "stripes_own.h"
 #include "tables.h"
 #include "text.h"
 

@@ -12,10 +12,21 @@
 #include "utils/elog.h"
 #include "utils/uuid.h"
 
-#include "import.h"				/* CodesTargetBatch */
 #include "keys.h"				/* CodesKey */
 #include "tables.h"				/* CodesTables */
-#include "text.h"				/* CODES_MAX_PATTERN */
+#include "text.h"				/* CODES_MAX_PATTERN, CODES_KEY_ID_LEN */
+
+/* An existing batch that codes are added to (import.c's codes_open_batch). */
+typedef struct CodesTargetBatch
+{
+	int32		id;
+	char	   *name;
+	char	   *pattern;		/* of its generated codes; NULL: UUIDs */
+	char		key_id[CODES_KEY_ID_LEN + 1];	/* hashed under; "" if plain */
+	bool		max_uses_null;	/* no total cap on a code's uses */
+	int32		max_uses;
+	bool		chosen;			/* has codes given by code_add */
+} CodesTargetBatch;
 
 /* One given code. */
 typedef struct CodesGivenCode

@@ -11,20 +11,8 @@
 
 #include "utils/array.h"
 
+#include "given.h"				/* CodesTargetBatch */
 #include "keys.h"				/* CodesKey */
-#include "text.h"				/* CODES_KEY_ID_LEN */
-
-/* An existing batch that codes are added to (codes_open_batch). */
-typedef struct CodesTargetBatch
-{
-	int32		id;
-	char	   *name;
-	char	   *pattern;		/* of its generated codes; NULL: UUIDs */
-	char		key_id[CODES_KEY_ID_LEN + 1];	/* hashed under; "" if plain */
-	bool		max_uses_null;	/* no total cap on a code's uses */
-	int32		max_uses;
-	bool		chosen;			/* has codes given by code_add */
-} CodesTargetBatch;
 
 extern void codes_open_batch(const char *name, CodesTargetBatch *batch);
 extern const CodesKey *codes_batch_key(const CodesTargetBatch *batch);

@@ -15,7 +15,9 @@
  * changed only by the transaction that holds its row lock, from its
  * newest version.  When every stripe with room is held by others, a use
  * waits for one, as a use of a single-use code waits for its row: the
- * loser of the last use gets none.  An undo takes one use off any stripe
+ * loser of the last use gets none; but a transaction that holds a stripe
+ * of the code already waits only for younger ones (stripes_own.c), so that
+ * two cannot wait for each other.  An undo takes one use off any stripe
  * (which may go below zero): a use given back.  Raising max_uses raises
  * every share at once.  The code's standing uses are its row's plus its
  * stripes'.
@@ -29,7 +31,8 @@
  * through SQL (stripes_sql.c), which fires what the user attached.  No
  * message contains a code.
  *
- * Calls rows.c, stripes_sql.c, tables.c and locks.c; called by store.c.
+ * Calls rows.c, stripes_sql.c, stripes_own.c, tables.c and locks.c;
+ * called by store.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,7 +40,6 @@
 
 #include "access/genam.h"
 #include "access/stratnum.h"
-#include "access/subtrans.h"
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
@@ -50,6 +52,7 @@
 #include "rows.h"
 #include "statements.h"
 #include "stripes.h"
+#include "stripes_own.h"
 #include "tables.h"
 
 /* A direct pass over one code's stripes. */
@@ -64,31 +67,6 @@ typedef struct StripePass
 	TransactionId maker;		/* a transaction making a stripe, or none */
 	ItemPointerData written;	/* the version last made or written */
 } StripePass;
-
-/*
- * A stripe this transaction has taken a use from, with its newest version
- * (which this transaction wrote, and so holds locked until it ends).
- */
-typedef struct OwnStripe
-{
-	TransactionId xid;			/* the transaction (top level) */
-	pg_uuid_t	key;
-	int			stripe;
-	ItemPointerData tid;
-} OwnStripe;
-
-/*
- * The stripes this transaction took uses from last, of up to OWN_STRIPES
- * codes.  A use takes from the stripe it holds first: a transaction of
- * many uses of one code then holds few of its stripes, and leaves the
- * others to other customers; and it finds that stripe by its newest
- * version's TID rather than through the index, whose walk through the
- * versions this transaction made (which cannot be pruned before it ends)
- * would grow with every use.  An entry of another transaction is stale.
- */
-#define OWN_STRIPES 8
-static OwnStripe own_stripes[OWN_STRIPES];
-static int	own_next = 0;
 
 /* ---------------------------------------------------------------------
  * The direct way
@@ -146,111 +124,28 @@ close_pass(StripePass *pass)
 	table_close(pass->rel, NoLock);
 }
 
-/*
- * Subtransaction callback: when a subtransaction rolls back, the stripe
- * versions it wrote are gone (and a VACUUM may truncate their pages once
- * its locks are released), so the TIDs this transaction remembered may
- * point nowhere.  It keeps which stripe of each code it took from, and
- * the next use finds that stripe through the index.
- */
-static void
-forget_own_stripes(SubXactEvent event, SubTransactionId mySubid,
-				   SubTransactionId parentSubid, void *arg)
-{
-	int			i;
-
-	if (event != SUBXACT_EVENT_ABORT_SUB)
-		return;
-	for (i = 0; i < OWN_STRIPES; i++)
-		ItemPointerSetInvalid(&own_stripes[i].tid);
-}
-
-/*
- * Register forget_own_stripes; called from _PG_init.
- */
-void
-codes_init_stripes(void)
-{
-	RegisterSubXactCallback(forget_own_stripes, NULL);
-}
-
-/*
- * This transaction's entry for the code with this key in own_stripes, or
- * NULL.
- */
-static OwnStripe *
-own_entry(const pg_uuid_t *key)
-{
-	TransactionId xid = GetTopTransactionIdIfAny();
-	int			i;
-
-	if (!TransactionIdIsValid(xid))
-		return NULL;
-	for (i = 0; i < OWN_STRIPES; i++)
-		if (own_stripes[i].xid == xid &&
-			memcmp(own_stripes[i].key.data, key->data, UUID_LEN) == 0)
-			return &own_stripes[i];
-	return NULL;
-}
-
-static OwnStripe *
+/* This transaction's entry for the pass's code (stripes_own.c), or NULL. */
+static CodesOwnStripe *
 own_stripe(StripePass *pass)
 {
-	return own_entry(pass->key);
+	return codes_own_stripe(pass->key);
 }
 
 /*
- * Remember that this transaction changed stripe i of the code with this
- * key, whose newest version is at tid (invalid: not known, through SQL):
- * for a use, as the stripe to take from first; for an undo, only if it is
- * that stripe (its newest version moved).
+ * Remember that this transaction changed stripe i of the pass's code, at
+ * the version it just wrote (codes_own_remember).
  */
-static void
-own_remember_key(const pg_uuid_t *key, int stripe, int32 delta,
-				 ItemPointer tid)
-{
-	OwnStripe  *own = own_entry(key);
-
-	if (own == NULL)
-	{
-		if (delta < 0)
-			return;
-		own = &own_stripes[own_next];
-		own_next = (own_next + 1) % OWN_STRIPES;
-		own->xid = GetTopTransactionId();
-		own->key = *key;
-	}
-	else if (delta < 0 && own->stripe != stripe)
-		return;
-	own->stripe = stripe;
-	if (tid)
-		own->tid = *tid;
-	else
-		ItemPointerSetInvalid(&own->tid);
-}
-
 static void
 own_remember(StripePass *pass, int stripe, int32 delta)
 {
-	own_remember_key(pass->key, stripe, delta, &pass->written);
+	codes_own_remember(pass->key, stripe, delta, &pass->written);
 }
 
-/*
- * May a use wait for xid, which holds (or makes) a stripe of the pass's
- * code?  A use of a transaction that already holds one of the code's
- * stripes waits only for an older transaction than itself: two
- * transactions each holding a stripe and waiting for the other's would
- * deadlock (near a code's cap, when every other stripe is full), and
- * waits that only ever go to older transactions cannot close a circle.
- * When it may not wait, the stripes others hold count as used.
- */
+/* May a use of the pass's code wait for xid (codes_own_may_wait)? */
 static bool
 may_wait(StripePass *pass, TransactionId xid)
 {
-	if (!TransactionIdIsValid(xid) || own_stripe(pass) == NULL)
-		return true;
-	return TransactionIdPrecedes(SubTransGetTopmostTransaction(xid),
-								 GetTopTransactionId());
+	return codes_own_may_wait(pass->key, xid);
 }
 
 /*
@@ -535,7 +430,7 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 static int
 take_own(StripePass *pass, int64 cap)
 {
-	OwnStripe  *own = own_stripe(pass);
+	CodesOwnStripe *own = own_stripe(pass);
 	TM_FailureData tmfd;
 	int			taken = -1;
 	bool		found;
@@ -666,9 +561,9 @@ codes_stripes_take(CodesStmtArgs *args, const CodesBatchInfo *batch, int32 base)
 	 * holds one of the code's stripes already waits for none (see
 	 * may_wait).
 	 */
-	stripe = codes_stripes_change_by_sql(args, cap, 1, own_entry(key) == NULL);
+	stripe = codes_stripes_change_by_sql(args, cap, 1, codes_own_stripe(key) == NULL);
 	if (stripe >= 0)
-		own_remember_key(key, stripe, 1, NULL);
+		codes_own_remember(key, stripe, 1, NULL);
 	return stripe;
 }
 

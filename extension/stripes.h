@@ -12,7 +12,6 @@
 #include "operation.h"			/* CodesStmtArgs, CodesBatchInfo */
 #include "stripes_sql.h"		/* the rest: put back, uses, delete */
 
-extern void codes_init_stripes(void);
 extern int	codes_stripes_take(CodesStmtArgs *args, const CodesBatchInfo *batch,
 							   int32 base);
 extern void codes_stripes_give(CodesStmtArgs *args, const CodesBatchInfo *batch);

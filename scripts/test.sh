@@ -4,8 +4,8 @@
 # pg_regress suite (three times: as is, in parallel plans, SERIALIZABLE),
 # the isolation specs, the dump/restore, getting started, the README's
 # JavaScript, hashed-at-rest,
-# load and example shop tests in one cluster (with codes preloaded, for the
-# brake on guessing, and a key file for hashed codes), then the TAP tests
+# load, example shop and contract model tests in one cluster (with codes
+# preloaded, for the brake on guessing, and a key file for hashed codes), then the TAP tests
 # (crash, standby, restart, upgrade, logical replication, server log,
 # pg_upgrade from 15 on 17 and 18), which make their own; then, on 15, the
 # release metadata and debian/control (sql_tests/meta.sh), the search for
@@ -152,6 +152,7 @@ in_cluster='
 	sh sql_tests/hot_race.sh
 	sh sql_tests/alter_race.sh
 	sh sql_tests/example.sh
+	sh sql_tests/contract_model.sh
 '
 
 # The parallel setting: 15 calls it force_parallel_mode; 16 renamed it
