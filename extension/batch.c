@@ -95,12 +95,15 @@ static const char *const batch_sql =
 /*
  * The shapes: each batch's pattern (NULL: UUID codes) and key, and for
  * each key (NULL: plain) under which some batch has chosen codes, the
- * shape of those (any text).
+ * shape of those (any text).  A retired batch (batch_retire) has no codes:
+ * no look-up tries its shape or its key, which may then go.
  */
 static const char *const shapes_sql =
 "SELECT b.pattern, b.key_id, false FROM codes.batch AS b "
+"WHERE b.retired_at IS NULL "
 "UNION "
-"SELECT NULL, b.key_id, true FROM codes.batch AS b WHERE b.chosen";
+"SELECT NULL, b.key_id, true FROM codes.batch AS b "
+"WHERE b.chosen AND b.retired_at IS NULL";
 
 /*
  * Relcache callback: codes.batch changed, its triggers were altered, or

@@ -2207,6 +2207,192 @@ REVOKE ALL ON FUNCTION codes.batch_generate(text, integer) FROM PUBLIC;
 -- codes.set_privileges grants them)
 
 --
+-- Retiring a hashed batch whose key is being rotated out (issue 24,
+-- finding 9; README.md, "Codes hashed at rest"): batch_retire deletes the
+-- batch's codes and keeps its row and its history, marked retired, so that
+-- no look-up tries its key or its shape any more and the key may go.
+--
+
+/*
+ * When batch_retire retired the batch (NULL: it is not retired).  Its row
+ * changes, so batch_changed tells every backend, whose shapes then leave
+ * the batch out (batch.c).
+ */
+SELECT codes.change_table('codes.batch',
+	'ALTER TABLE codes.batch ADD COLUMN retired_at timestamptz');
+
+COMMENT ON COLUMN codes.batch.retired_at IS
+'When batch_retire deleted the batch''s codes and kept its row and history (NULL: not retired); no look-up tries its key or shape.';
+
+/*
+ * Retire a hashed batch: delete its codes and their stripes, keep its row
+ * and its history, and mark it retired.  The locks are batch_del's: the
+ * batch row FOR UPDATE, then the batch's lock alone (lock_batches), which
+ * waits for the uses of its multi-use codes in progress; the DELETE waits
+ * for those of single-use codes, which lock their row.  A single-use
+ * code's use held on its row moves into the history as the row goes, in
+ * one statement, so that the use the DELETE waited for is the one moved
+ * (codes.redemptions goes on showing it).  Holds not yet confirmed are
+ * released: their codes are gone.  A batch retired before is left as it
+ * is (0).
+ */
+CREATE FUNCTION codes.batch_retire(batch text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+	hashed		boolean;
+	retired		boolean;
+	deleted		bigint;
+BEGIN
+	SELECT b.key_id IS NOT NULL, b.retired_at IS NOT NULL INTO hashed, retired
+	FROM codes.batch AS b WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	IF NOT hashed THEN
+		RAISE EXCEPTION 'batch "%" is not hashed', batch
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Only a batch hashed at rest is retired, so that its key may go.',
+				  HINT = 'codes.batch_revoke ends a batch; codes.batch_del deletes it with its history.';
+	END IF;
+	IF retired THEN
+		RETURN 0;
+	END IF;
+	PERFORM codes.lock_batches(ARRAY[batch_no]);
+	WITH gone AS (
+		DELETE FROM codes.codes AS c WHERE c.batch OPERATOR(pg_catalog.=) batch_no
+		RETURNING c.code, c.batch, c.uses, c.used_at, c.used_by),
+	moved AS (
+		INSERT INTO codes.redemption_log (code, batch, redeemer, used_at)
+		SELECT gone.code, gone.batch, gone.used_by, gone.used_at FROM gone
+		WHERE gone.used_at IS NOT NULL AND gone.uses OPERATOR(pg_catalog.>) 0
+		ORDER BY gone.used_at)
+	SELECT pg_catalog.count(*) INTO deleted FROM gone;
+	DELETE FROM codes.use_stripes AS s WHERE s.batch OPERATOR(pg_catalog.=) batch_no;
+	UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now()
+	WHERE l.batch OPERATOR(pg_catalog.=) batch_no
+	  AND l.held_until IS NOT NULL AND l.undone_at IS NULL;
+	UPDATE codes.batch AS b SET retired_at = pg_catalog.now()
+	WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	RETURN deleted;
+END
+$$;
+
+COMMENT ON FUNCTION codes.batch_retire(text) IS
+'Retire a hashed batch whose key is being rotated out: delete its codes, keep its row and history, marked retired; returns the number of codes deleted.';
+
+/*
+ * A retired batch has no codes, and gets none: extending or unrevoking
+ * it, or adding codes to it (code_add, batch_generate: import.c), is
+ * refused.
+ */
+CREATE OR REPLACE FUNCTION codes.batch_extend(batch text, valid_until timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+	start		timestamptz;
+	retired		timestamptz;
+BEGIN
+	SELECT b.valid_from, b.retired_at INTO start, retired
+	FROM codes.batch AS b WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	IF retired IS NOT NULL THEN
+		RAISE EXCEPTION 'batch "%" is retired', batch
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('codes.batch_retire retired it at %s; it has no codes.', retired),
+				  HINT = 'Add the codes to a new batch.';
+	END IF;
+	IF valid_until OPERATOR(pg_catalog.<) start THEN
+		RAISE EXCEPTION 'valid_until must not be before valid_from'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('valid_from is %s, valid_until is %s.', start, valid_until);
+	END IF;
+	UPDATE codes.batch AS b SET valid_until = batch_extend.valid_until
+	WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c
+			WHERE c.batch OPERATOR(pg_catalog.=) batch_no);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION codes.batch_unrevoke(batch text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch_no	integer := codes.batch_id(batch, true);
+	retired		timestamptz;
+BEGIN
+	SELECT b.retired_at INTO retired
+	FROM codes.batch AS b WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	IF retired IS NOT NULL THEN
+		RAISE EXCEPTION 'batch "%" is retired', batch
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('codes.batch_retire retired it at %s; it has no codes.', retired),
+				  HINT = 'Add the codes to a new batch.';
+	END IF;
+	UPDATE codes.batch AS b SET revoked_at = NULL WHERE b.id OPERATOR(pg_catalog.=) batch_no;
+	RETURN (SELECT pg_catalog.count(*) FROM codes.codes AS c
+			WHERE c.batch OPERATOR(pg_catalog.=) batch_no);
+END
+$$;
+
+/*
+ * codes.batches: a retired batch's state is retired, and when
+ * (retired_at, a column added last, as a view's new columns must be).
+ */
+CREATE OR REPLACE VIEW codes.batches AS
+SELECT b.name, b.created_at, b.valid_from, b.valid_until, b.revoked_at,
+	   b.pattern, b.key_id, b.max_uses, b.max_uses_per_redeemer,
+	   COALESCE(s.issued, 0) AS issued,
+	   COALESCE(s.used_up, 0) AS used_up,
+	   CASE WHEN b.max_uses IS NOT NULL THEN COALESCE(s.uses_left, 0) END AS uses_left,
+	   b.metadata,
+	   CASE WHEN b.retired_at IS NOT NULL THEN 'retired'
+			WHEN b.revoked_at IS NOT NULL THEN 'revoked'
+			WHEN b.valid_from > pg_catalog.now() THEN 'not_yet_valid'
+			WHEN b.valid_until < pg_catalog.now() THEN 'expired'
+			ELSE 'active' END AS state,
+	   b.max_batch_uses_per_redeemer,
+	   COALESCE(s.uses, 0) AS uses,
+	   b.retired_at
+FROM codes.batch AS b
+	LEFT JOIN (
+		SELECT u.batch,
+			   pg_catalog.count(*) AS issued,
+			   pg_catalog.count(*) FILTER (WHERE u.uses >= u.max_uses) AS used_up,
+			   pg_catalog.sum(GREATEST(u.max_uses - u.uses, 0))::bigint AS uses_left,
+			   pg_catalog.sum(u.uses)::bigint AS uses
+		FROM (SELECT c.batch, cb.max_uses,
+					 (c.uses + COALESCE(st.uses, 0) + COALESCE(h.uses, 0))::bigint AS uses
+			  FROM codes.codes AS c
+				  JOIN codes.batch AS cb ON cb.id = c.batch
+				  LEFT JOIN (SELECT us.code, pg_catalog.sum(us.uses) AS uses
+							 FROM codes.use_stripes AS us GROUP BY us.code) AS st
+					  ON st.code = c.code
+				  LEFT JOIN (SELECT l.code,
+									pg_catalog.count(*) FILTER (
+										WHERE lb.max_uses IS NULL
+										  AND (l.held_until IS NULL OR l.held_until >= pg_catalog.now()))
+									- pg_catalog.count(*) FILTER (
+										WHERE lb.max_uses IS NOT NULL
+										  AND l.held_until < pg_catalog.now()) AS uses
+							 FROM codes.redemption_log AS l
+								 JOIN codes.batch AS lb ON lb.id = l.batch
+							 WHERE l.undone_at IS NULL
+							 GROUP BY l.code) AS h
+					  ON h.code = c.code) AS u
+		GROUP BY u.batch) AS s ON s.batch = b.id;
+
+COMMENT ON VIEW codes.batches IS
+'Each batch with its period, uses per code (NULL: no total limit), counts of codes issued, codes used up and uses left, its metadata, its state (active, not_yet_valid, expired, revoked or retired), its limit per redeemer across the batch, its standing uses, and when it was retired.';
+
+REVOKE ALL ON FUNCTION codes.batch_retire(text) FROM PUBLIC;
+-- codes_admin's right to it is a line of codes.granted_rights (below)
+
+--
 -- Hardening (issue 24): the extension's rights are exactly those the
 -- README lists, whatever default privileges the installing role has; the
 -- roles that hold them serve one database each; a role that existed
@@ -2540,6 +2726,7 @@ FROM (VALUES
 	('pg_proc'::regclass::oid, 'codes.batch_set_max_batch_uses_per_redeemer(text, integer)'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_proc'::regclass::oid, 'codes.batch_codes(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_proc'::regclass::oid, 'codes.batch_del(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.batch_retire(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_proc'::regclass::oid, 'codes.batch_purge(timestamptz, boolean)'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_proc'::regclass::oid, 'codes.throttle_reset(text)'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_proc'::regclass::oid, 'codes.throttled_redeemers()'::regprocedure::oid, 'EXECUTE', 'admin'),

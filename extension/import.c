@@ -47,7 +47,7 @@
  * added to a batch being deleted would outlive it.
  */
 static const char *const open_sql =
-"SELECT b.id, b.name, b.pattern, b.key_id, b.max_uses, b.chosen "
+"SELECT b.id, b.name, b.pattern, b.key_id, b.max_uses, b.chosen, b.retired_at "
 "FROM codes.batch AS b WHERE b.name OPERATOR(pg_catalog.=) $1 FOR KEY SHARE";
 
 /*
@@ -61,7 +61,9 @@ static const char *const mark_chosen_sql =
 /*
  * Find the batch of this name, lock it against its deletion until the end
  * of the transaction (open_sql), and fill batch with what adding codes to
- * it needs, in the caller's memory.  22023 when there is none.
+ * it needs, in the caller's memory.  22023 when there is none; 55000 when
+ * it is retired (batch_retire, which locks it FOR UPDATE: the lock here
+ * waits for a retirement in progress and then reads the batch retired).
  */
 void
 codes_open_batch(const char *name, CodesTargetBatch *batch)
@@ -107,7 +109,14 @@ codes_open_batch(const char *name, CodesTargetBatch *batch)
 	if (batch->max_uses_null)
 		batch->max_uses = 0;
 	batch->chosen = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull));
+	(void) SPI_getbinval(row, desc, 7, &isnull);
 	SPI_finish();
+	if (!isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("batch \"%s\" is retired", name),
+				 errdetail("codes.batch_retire deleted its codes; a retired batch gets no new ones."),
+				 errhint("Add the codes to a new batch.")));
 }
 
 /*
