@@ -8,8 +8,10 @@
 #
 # Run it as root on Debian 12 with the extension installed (make install, or
 # --install).  It installs what else it needs with apt-get, then in one
-# throwaway cluster (pg_virtualenv, settings printed) measures, alternating
-# extension and hand-written rounds so machine noise hits both alike:
+# throwaway cluster (pg_virtualenv, settings printed; synchronous_commit
+# and fsync on, as a production server runs, unless --synchronous-commit
+# off) measures, alternating extension and hand-written rounds so machine
+# noise hits both alike:
 #
 #   gen     SELECT count(*) FROM codes.code_gen(N, ...) against
 #           INSERT INTO hand_codes SELECT gen_random_uuid(), ... (bench/
@@ -24,9 +26,12 @@
 #           of the backend), gen of N into the 20M tables against gen into
 #           empty ones, bytes per code there, use, query and delete at 20M.
 #
-# It prints a Markdown table of figures and ext/hand ratios and writes it to
-# bench/results.md (--quick: bench/out/results-quick.md, so that a CI run
-# does not overwrite the figures of a real run).  Raw outputs go to
+# It prints a Markdown table of figures and ext/hand ratios, each table's
+# header saying the commit mode, and writes it to bench/results.md
+# (--synchronous-commit off: bench/results-sync-off.md, so that such a run
+# does not overwrite the headline figures; --quick:
+# bench/out/results-quick.md, so that a CI run does not overwrite the
+# figures of a real run).  Raw outputs go to
 # bench/out/.  Timings never fail the benchmark; it exits non-zero only
 # when something broke (an SQL error, a failed pgbench client, a missing
 # tool).
@@ -48,6 +53,11 @@ usage: bash bench/run.sh [options]
                        shared_buffers 512MB, 2 rounds, tables of 20,000,000
                        codes too (see the top of this file)
   --scale-n M          codes of the large tables (default 20000000)
+  --synchronous-commit MODE
+                       on (default: each commit waits for its WAL flush, as
+                       on a production server) or off (no wait at commit:
+                       faster on both sides, loses acknowledged uses in a
+                       crash; writes bench/results-sync-off.md by default)
   --set GUC=VALUE      override a server setting (repeatable)
   --hmac               store the extension's codes hashed (store => 'hmac'),
                        under a key file made for the run
@@ -60,7 +70,7 @@ usage: bash bench/run.sh [options]
                        -d, -c, --out)
   --hot                one promo code for many customers against a counter
                        row and a history table (bench/hot.sh; takes
-                       --quick, -d, -r, --past, --out)
+                       --quick, -d, -r, --past, --synchronous-commit, --out)
   --pg V               PostgreSQL 15 (Debian's, default) or 18 (built from
                        source by scripts/build_pg.sh into its own prefix,
                        where --install installs the extension too)
@@ -78,7 +88,7 @@ if [ "${1:-}" != --inner ]; then
 		[ "$a" = --hot ] && exec bash "$here/hot.sh" "$@"
 	done
 	N=1000000 DURATION=10 CLIENTS=4 JOBS=2 ROUNDS=3 PGROUNDS=3
-	QUICK=0 BIG=0 SCALE=0 SCALE_N=20000000 CHART=0 INSTALL=0 OUTFILE= SETS=() GENARGS= PG=15
+	QUICK=0 BIG=0 SCALE=0 SCALE_N=20000000 CHART=0 INSTALL=0 OUTFILE= SETS=() GENARGS= PG=15 SYNC=on
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		-n | --codes) N=$2; shift ;;
@@ -90,6 +100,7 @@ if [ "${1:-}" != --inner ]; then
 		--big) BIG=1 ;;
 		--scale) SCALE=1; CLIENTS=8; ROUNDS=2; PGROUNDS=2 ;;
 		--scale-n) SCALE_N=$2; shift ;;
+		--synchronous-commit) SYNC=$2; shift ;;
 		--set) SETS+=("$2"); shift ;;
 		--hmac)
 			keydir=$(mktemp -d)
@@ -111,10 +122,15 @@ if [ "${1:-}" != --inner ]; then
 	for v in "$N" "$DURATION" "$CLIENTS" "$JOBS" "$ROUNDS" "$PGROUNDS" "$SCALE_N"; do
 		case "$v" in '' | *[!0-9]* | 0) echo "not a positive integer: '$v'" >&2; exit 2 ;; esac
 	done
+	case "$SYNC" in
+	on | off) ;;
+	*) echo "--synchronous-commit: on or off, not '$SYNC'" >&2; exit 2 ;;
+	esac
 	if [ -z "$OUTFILE" ]; then
 		if [ "$QUICK" = 1 ]; then OUTFILE=$here/out/results-quick.md
 		elif [ "$SCALE" = 1 ]; then OUTFILE=$here/results-scale.md
 		else OUTFILE=$here/results.md; fi
+		[ "$QUICK" = 1 ] || [ "$SYNC" = on ] || OUTFILE=${OUTFILE%.md}-sync-off.md
 	fi
 
 	# What the benchmark needs: the server (with pgbench and pageinspect)
@@ -154,10 +170,13 @@ if [ "${1:-}" != --inner ]; then
 		exit 1
 	fi
 
-	# Server settings.  synchronous_commit = off: the WAL flush at commit
-	# costs both sides the same and on this kind of disk would dominate
-	# every short transaction, hiding what we compare; WAL is still written
-	# and fsync is on (pg_virtualenv would turn it off).  A large
+	# Server settings.  synchronous_commit = on and fsync = on by default
+	# (pg_virtualenv would turn fsync off): the figures are those of a
+	# durable server, where each commit waits for its WAL flush.  With
+	# --synchronous-commit off the flush, which costs both sides the same
+	# and on this kind of disk dominates every short transaction, is out
+	# of the timed part, so the ratios show the statements' own work more
+	# sharply; WAL is still written and fsync stays on.  A large
 	# max_wal_size and checkpoint_timeout keep checkpoints out of the timed
 	# parts (the benchmark checkpoints before each); autovacuum is off so
 	# it cannot wake up in the middle of a round (the benchmark vacuums
@@ -166,7 +185,7 @@ if [ "${1:-}" != --inner ]; then
 	sb=1GB
 	[ "$BIG" = 1 ] && sb=4GB
 	[ "$SCALE" = 1 ] && sb=512MB
-	opts=(-o "shared_buffers=$sb" -o synchronous_commit=off -o fsync=on -o max_wal_size=8GB
+	opts=(-o "shared_buffers=$sb" -o "synchronous_commit=$SYNC" -o fsync=on -o max_wal_size=8GB
 		-o checkpoint_timeout=1h -o autovacuum=off -o jit=off)
 	for s in ${SETS[@]+"${SETS[@]}"}; do opts+=(-o "$s"); done
 
@@ -237,11 +256,15 @@ SETTINGS=$(q -c "SELECT string_agg(s || ' = ' || current_setting(s), ', ')
 	FROM unnest('{shared_buffers,work_mem,synchronous_commit,fsync,full_page_writes,
 		wal_level,max_wal_size,checkpoint_timeout,autovacuum,jit,shared_preload_libraries}'::text[]) AS s")
 [ -z "$GENARGS" ] || SETTINGS="$SETTINGS; code_gen(...$GENARGS)"
+# The commit mode, in the header line of every table.
+MODE=$(q -c "SELECT 'synchronous_commit = ' || current_setting('synchronous_commit') ||
+	', fsync = ' || current_setting('fsync')")
 SOFILE=$(pg_config --pkglibdir)/codes.so
 SOSUM=$(md5sum "$SOFILE" | cut -c1-12)
 log "== codes benchmark, $DATE"
 log "machine: $MACHINE"
 log "server: PostgreSQL $PGVERSION_STR; $SETTINGS"
+log "figures with $MODE"
 log "extension: $SOFILE (md5 $SOSUM)"
 log "N = $N, pgbench: $CLIENTS clients, $JOBS threads, ${DURATION} s, -M prepared; rounds: gen $ROUNDS, pgbench $PGROUNDS"
 
@@ -510,14 +533,14 @@ results() {
 	ge=$(m gen_ext) gh=$(m gen_hand) gc=$(m gen_copy)
 	read -r se_t se_h se_i se_o <<<"$SIZE_EXT"
 	read -r sh_t sh_h sh_i sh_o <<<"$SIZE_HAND"
-	echo "## codes benchmark: extension vs hand-written SQL"
+	echo "## codes benchmark: extension vs hand-written SQL, $MODE"
 	echo
 	echo "$DATE; $MACHINE; PostgreSQL $PGVERSION_STR, codes.so md5 $SOSUM."
 	echo "Settings: $SETTINGS."
 	echo "pgbench -M prepared, $CLIENTS clients, $JOBS threads, ${DURATION} s query runs;"
 	echo "figures are medians of $ROUNDS gen rounds and $PGROUNDS pgbench rounds per side, alternating."
 	echo
-	echo "| $Nfmt codes | extension | hand-written | ext/hand |"
+	echo "| $Nfmt codes, $MODE | extension | hand-written | ext/hand |"
 	echo "|---|--:|--:|--:|"
 	row "gen, s (lower is better)" "$ge" "$gh" "$(ratio "$ge" "$gh")"
 	row "gen floor: COPY of the rows, s (ratio ext/COPY)" "" "$gc" "$(ratio "$ge" "$gc")"
@@ -534,7 +557,7 @@ results() {
 		row "$label: latency per call, ms" "$e" "$h" "$(ratio "$e" "$h")"
 	done
 	echo
-	echo "Scaling: latency per call (ms) by table size; index depth = B-tree levels of the code index."
+	echo "Scaling ($MODE): latency per call (ms) by table size; index depth = B-tree levels of the code index."
 	echo
 	echo "| codes | index depth ext/hand | use ext | use hand | use ext/hand | query ext | query hand | query ext/hand |"
 	echo "|--:|--:|--:|--:|--:|--:|--:|--:|"
@@ -558,9 +581,9 @@ scale_results() {
 	read -r lh _ <<<"$SIZE_LARGE_HAND"
 	Sfmt=$(thousands "$SCALE_N")
 	echo
-	echo "At scale: $Nfmt codes generated into tables of $Sfmt codes (each round's codes stay), and the calls on them."
+	echo "At scale ($MODE): $Nfmt codes generated into tables of $Sfmt codes (each round's codes stay), and the calls on them."
 	echo
-	echo "| $Sfmt codes | extension | hand-written | ext/hand |"
+	echo "| $Sfmt codes, $MODE | extension | hand-written | ext/hand |"
 	echo "|---|--:|--:|--:|"
 	row "gen $Nfmt into the large table, s" "$gle" "$glh" "$(ratio "$gle" "$glh")"
 	row "gen into the large table / into an empty one" "$(ratio "$gle" "$ge")" "$(ratio "$glh" "$gh")" ""
@@ -595,7 +618,7 @@ if [ "$CHART" = 1 ]; then
 	gnuplot <<EOF
 set terminal png size 800,450
 set output '$png'
-set title "codes extension / hand-written SQL, $Nfmt codes ($DATE)\\ntime and size: lower is better; calls/s: higher is better"
+set title "codes extension / hand-written SQL, $Nfmt codes, $MODE ($DATE)\\ntime and size: lower is better; calls/s: higher is better"
 set ylabel 'ratio ext/hand'
 set style fill solid 0.6
 set boxwidth 0.6
