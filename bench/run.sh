@@ -332,9 +332,13 @@ rm -f "$COPYFILE"	# the server's file (the cluster is local); gone with the clus
 # delete run then never meets a code an earlier call used or deleted, so
 # every use succeeds and every delete deletes.  Use and delete rounds get
 # disjoint ranges of groups (lo), or fresh tables (see bench_size), and run
-# for as many transactions as the query runs showed fit in the duration,
-# capped by the range, so they run about --duration seconds (less on small
-# tables).  Query runs are read-only and run for --duration.
+# for as many transactions as the hand-written use runs at the previous,
+# smaller table size showed fit in the duration (the query runs, at the
+# first size), capped by the range, so they run about --duration seconds
+# (less on small tables).  With synchronous_commit on a write waits for
+# its WAL flush and runs at a fraction of a query's rate: sized by the
+# query runs, use and delete runs would run many times --duration.  Query
+# runs are read-only and run for --duration.
 make_script() {
 	local op=$1 side=$2 f=$OUT/${1}_${2}.pgb i cols=""
 	for i in $(seq $K); do cols="$cols${cols:+, }c$i"; done
@@ -479,9 +483,10 @@ bench_size() {
 	for r in $(seq "$PGROUNDS"); do
 		for side in ext hand; do pgbench_run query $side "$size" 0 -T "$DURATION"; done
 	done
-	# transactions per client for use and delete runs: what the query runs
-	# did in DURATION seconds, capped by the range of unused groups
-	qps=$(median ${F[query_hand_tps_$size]})
+	# transactions per client for use and delete runs: what the last
+	# size's use runs (or, at the first size, the query runs) did in
+	# DURATION seconds, capped by the range of unused groups
+	qps=${WRITE_TPS:-$(median ${F[query_hand_tps_$size]})}
 	t=$(calc "$qps * $DURATION / ($K * $CLIENTS) + 1" .0f)
 	[ "$t" -le $((range / CLIENTS)) ] || t=$((range / CLIENTS))
 
@@ -494,6 +499,7 @@ bench_size() {
 		for side in ext hand; do pgbench_run use $side "$size" $lo -t "$t"; done
 	done
 	F[used_$size]="ext $(check_used ext $((t * CLIENTS)) $range), hand $(check_used hand $((t * CLIENTS)) $range)"
+	WRITE_TPS=$(median ${F[use_hand_tps_$size]})
 	log "  codes used among the first codes of the walked groups: ${F[used_$size]}"
 
 	if [ "$ops" = all ]; then
