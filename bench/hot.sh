@@ -6,6 +6,10 @@
 #   bash bench/run.sh --hot [--quick] [-d SECONDS] [-r ROUNDS] [--past N]
 #                           [--synchronous-commit off]
 #
+# About 11 minutes with the defaults, 4 to 5 of them the hand-written
+# side's --past uses in one transaction (which grow with the square of
+# their number); --quick about 90 s.
+#
 # The code: code_gen(1, ..., max_uses => 2000000000,
 # max_uses_per_redeemer => 1).  By hand: a row (code, uses, max_uses) and a
 # history table with UNIQUE (code, redeemer); a use is
