@@ -64,7 +64,7 @@ usage: bash bench/run.sh [options]
   --brake              preload codes, so that code_use runs the guessing brake
   --chart              also draw results.png with gnuplot (installs gnuplot-nox)
   --install            build and install the extension from this tree first
-  --out FILE           where to write the Markdown (default bench/results.md)
+  --out FILE           where to write the Markdown (default bench/results.md, or results-sync-off.md)
   --citus              through a Citus coordinator and two workers against
                        one plain node (bench/citus.sh; takes --quick, -n,
                        -d, -c, --out)
