@@ -192,8 +192,13 @@ if [ "${1:-}" != --inner ]; then
 	mkdir -p "$here/out"
 	export N DURATION CLIENTS JOBS ROUNDS PGROUNDS QUICK BIG SCALE SCALE_N CHART OUTFILE GENARGS
 	# -t: the cluster goes to a temporary directory even as root, so it
-	# cannot collide with another pg_virtualenv cluster on the machine.
+	# cannot collide with another pg_virtualenv cluster on the machine;
+	# and on a free port (scripts/common.sh), not pg_virtualenv's first
+	# choice, 5432, which another cluster on a shared machine may hold.
 	if [ "$PG" = 15 ]; then
+		. "$here/../scripts/common.sh"
+		PGPORT=$(free_port) || { echo "no free port" >&2; exit 1; }
+		export PGPORT
 		exec pg_virtualenv -t "${opts[@]}" bash "$0" --inner
 	fi
 
