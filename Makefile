@@ -6,17 +6,25 @@ MODULE_big = codes
 # the table, generation, a code's keys, batches and keys, the bottom.
 OBJS = \
 	extension/codes.o \
+	extension/code_add.o \
 	extension/code_gen.o \
 	extension/code_control.o \
 	extension/entry.o \
 	extension/checkout.o \
 	extension/holds.o \
+	extension/batch_rules.o \
 	extension/store.o \
 	extension/store_direct.o \
+	extension/store_open.o \
+	extension/store_read.o \
 	extension/store_undo.o \
 	extension/stripes.o \
+	extension/stripes_own.o \
 	extension/stripes_sql.o \
 	extension/history.o \
+	extension/history_sql.o \
+	extension/import.o \
+	extension/given.o \
 	extension/statements.o \
 	extension/rows.o \
 	extension/locks.o \
@@ -30,12 +38,16 @@ OBJS = \
 	extension/keys.o \
 	extension/brake.o \
 	extension/progress.o \
+	extension/serverlog.o \
+	extension/sqlversion.o \
 	extension/citus.o \
 	extension/plans.o \
 	extension/text.o \
 	extension/check.o \
 	extension/input.o
 SHLIB_LINK = -luuid -lcrypto
+# the version of the SQL objects that the library serves (sqlversion.c)
+PG_CPPFLAGS = -DCODES_VERSION=\"$(EXTVERSION)\"
 
 # Every script is listed by its path in the source tree, found there with
 # $(srcdir), so that an out-of-tree (VPATH) build, as pg_buildext makes in

@@ -17,6 +17,10 @@
 #           INSERT INTO hand_codes SELECT gen_random_uuid(), ... (bench/
 #           hand_table.sql is the hand table), with COPY of N ready-made
 #           rows as the floor; median of the rounds.
+#   import  N codes of the seed service (version 1 UUID texts, a tenth
+#           used) from a table: codes.code_add(batch, array_agg(code),
+#           array_agg(uses)) against INSERT INTO hand_codes SELECT
+#           code::uuid, ...; median of the rounds.
 #   size    bytes on disk per code after a gen of N: total, heap, indexes.
 #   pgbench use, query and delete (bench/ops/), prepared mode, several
 #           clients, on tables of N codes: calls per second and latency.
@@ -307,17 +311,21 @@ bytes_per_code() {
 
 COPYFILE=$(q -c "SHOW data_directory")/bench_codes.copy
 q -v n="$N" -v copyfile="$COPYFILE" -f make_copy.sql
-log "== gen $N codes, $ROUNDS rounds (seconds)"
+q -v n="$N" -f make_import.sql
+log "== gen and import $N codes, $ROUNDS rounds (seconds)"
 for r in $(seq "$ROUNDS"); do
 	t=$(gen_round gen_ext.sql); F[gen_ext]+=" $t" F[wal_ext]+=" $(wal_of gen_ext.sql)"
 	SIZE_EXT=$(bytes_per_code 'bench.ext_tables()')
 	t=$(gen_round gen_hand.sql); F[gen_hand]+=" $t" F[wal_hand]+=" $(wal_of gen_hand.sql)"
 	SIZE_HAND=$(bytes_per_code "'{hand_codes}'")
 	t=$(gen_round gen_copy.sql); F[gen_copy]+=" $t"
-	log "round $r: ext${F[gen_ext]##* } hand${F[gen_hand]##* } copy${F[gen_copy]##* }"
+	t=$(gen_round import_ext.sql); F[import_ext]+=" $t" F[wal_import_ext]+=" $(wal_of import_ext.sql)"
+	t=$(gen_round import_hand.sql); F[import_hand]+=" $t" F[wal_import_hand]+=" $(wal_of import_hand.sql)"
+	log "round $r: ext${F[gen_ext]##* } hand${F[gen_hand]##* } copy${F[gen_copy]##* }; import: ext${F[import_ext]##* } hand${F[import_hand]##* }"
 done
 log "bytes per code (total heap indexes other): ext $SIZE_EXT, hand $SIZE_HAND"
 rm -f "$COPYFILE"	# the server's file (the cluster is local); gone with the cluster anyway
+q -c "DROP TABLE import_src"
 
 # --- pgbench: use, query, delete -----------------------------------------
 
@@ -556,6 +564,10 @@ results() {
 	row "gen, s (lower is better)" "$ge" "$gh" "$(ratio "$ge" "$gh")"
 	row "gen floor: COPY of the rows, s (ratio ext/COPY)" "" "$gc" "$(ratio "$ge" "$gc")"
 	row "gen: WAL per code, bytes" "$(m wal_ext .0f)" "$(m wal_hand .0f)" "$(ratio "$(m wal_ext)" "$(m wal_hand)")"
+	row "import of the seed's codes from a table, s" "$(m import_ext)" "$(m import_hand)" \
+		"$(ratio "$(m import_ext)" "$(m import_hand)")"
+	row "import: WAL per code, bytes" "$(m wal_import_ext .0f)" "$(m wal_import_hand .0f)" \
+		"$(ratio "$(m wal_import_ext)" "$(m wal_import_hand)")"
 	row "bytes per code: total" "$se_t" "$sh_t" "$(ratio "$se_t" "$sh_t")"
 	row "bytes per code: heap" "$se_h" "$sh_h" "$(ratio "$se_h" "$sh_h")"
 	row "bytes per code: indexes" "$se_i" "$sh_i" "$(ratio "$se_i" "$sh_i")"
@@ -582,6 +594,9 @@ results() {
 	echo "Use and delete calls each hit a code no earlier call had touched (used afterwards, first code of each walked group: ${F[used_$N]})."
 	echo "Bytes per code include the extension's batches table; gen times include commit;"
 	echo "code_gen returns the new codes (counted), the hand-written INSERT returns nothing."
+	echo "Import: $Nfmt version 1 UUID texts, a tenth used, in the order of the seed's table (by code),"
+	echo "read from a table by codes.code_add(batch, array_agg(code), array_agg(uses)) and by"
+	echo "INSERT INTO hand_codes SELECT code::uuid, ...; each into empty tables, times include commit."
 }
 
 # With --scale: the large case, after the scaling table.

@@ -2,8 +2,8 @@
  *
  * batch.c
  *	  What each backend remembers of codes.batch: every batch's period, uses
- *	  and limits, and the shapes of codes in use (patterns, and the keys of
- *	  hashed batches); and a code's status, decided from its batch and its
+ *	  and limits, and the shapes of codes in use (patterns, chosen codes,
+ *	  and the keys of hashed batches); and a code's status, decided from its batch and its
  *	  uses.
  *
  * A use or a query then touches only the code's own row: no join with the
@@ -25,6 +25,14 @@
  * SERIALIZABLE transaction instead reads its batch with its own snapshot on
  * every use, as the same work written in SQL would, so that SSI sees the
  * read.
+ *
+ * What a batch allows its uses (max_uses, limits per redeemer) may change
+ * after creation (batch_set_max_uses, ...), under the batch's lock; such a
+ * change commits, and so tells every backend, before it lets go of the
+ * lock, so a use that waited for it reads the batch again as it is now.
+ * At REPEATABLE READ or SERIALIZABLE, a change committed after the
+ * transaction's snapshot is a serialization failure for a use
+ * (codes_batch_rules_changed).
  *
  * Calls citus.c (where codes.batch's rows are), plans.c and text.c (to
  * parse the patterns it reads); called by lookup.c, the table (store.c,
@@ -81,11 +89,18 @@ static uint64 shapes_read = 0;
 
 static const char *const batch_sql =
 "SELECT b.valid_from, b.valid_until, b.revoked_at IS NOT NULL, b.max_uses, "
-"b.max_uses_per_redeemer, b.max_batch_uses_per_redeemer "
+"b.max_uses_per_redeemer, b.max_batch_uses_per_redeemer, b.xmin "
 "FROM codes.batch AS b WHERE b.id OPERATOR(pg_catalog.=) $1";
 
+/*
+ * The shapes: each batch's pattern (NULL: UUID codes) and key, and for
+ * each key (NULL: plain) under which some batch has chosen codes, the
+ * shape of those (any text).
+ */
 static const char *const shapes_sql =
-"SELECT DISTINCT b.pattern, b.key_id FROM codes.batch AS b";
+"SELECT b.pattern, b.key_id, false FROM codes.batch AS b "
+"UNION "
+"SELECT NULL, b.key_id, true FROM codes.batch AS b WHERE b.chosen";
 
 /*
  * Relcache callback: codes.batch changed, its triggers were altered, or
@@ -204,55 +219,21 @@ codes_refresh_batch_cache(void)
 }
 
 /*
- * Fill info with what the batch with this id allows.  Returns false if
- * there is no such batch.  Reads codes.batch on first need, and again after
- * it changed; under SERIALIZABLE, with the transaction's snapshot, every
- * time (see the top of this file).
+ * Read the row of the batch with this id, as snapshot sees it, into info;
+ * false if there is none.
  */
-bool
-codes_batch_info(int32 id, CodesBatchInfo *info)
+static bool
+read_row(int32 id, Snapshot snapshot, CodesBatchInfo *info)
 {
 	static SPIPlanPtr plan = NULL;
-	CodesBatchInfo *entry;
-	bool		found;
-	bool		serializable = IsolationIsSerializable();
 	Datum		arg = Int32GetDatum(id);
 	Oid			argtype = INT4OID;
-	uint64		changes;
 	HeapTuple	row;
 	TupleDesc	desc;
 	Datum		value;
 	bool		isnull;
 
-	check_cache();
-	changes = cache_checked;
-	if (batches == NULL || batches_read != changes)
-	{
-		HASHCTL		ctl;
-
-		if (batches)
-			hash_destroy(batches);
-		ctl.keysize = sizeof(int32);
-		ctl.entrysize = sizeof(CodesBatchInfo);
-		ctl.hcxt = TopMemoryContext;
-		batches = hash_create("codes batches", 64, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		batches_read = changes;
-	}
-
-	if (!serializable)
-	{
-		entry = hash_search(batches, &id, HASH_FIND, &found);
-		if (found)
-		{
-			*info = *entry;
-			return true;
-		}
-	}
-
-	/* the transaction's snapshot as of now: it sees this statement's work */
-	read_batches(&plan, batch_sql, 1, &argtype, &arg,
-				 serializable ? GetTransactionSnapshot() : GetLatestSnapshot());
+	read_batches(&plan, batch_sql, 1, &argtype, &arg, snapshot);
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
@@ -279,18 +260,116 @@ codes_batch_info(int32 id, CodesBatchInfo *info)
 	value = SPI_getbinval(row, desc, 6, &info->batch_limit_null);
 	if (!info->batch_limit_null)
 		info->batch_limit = DatumGetInt32(value);
+	info->xmin = DatumGetTransactionId(SPI_getbinval(row, desc, 7, &isnull));
 	SPI_finish();
+	return true;
+}
+
+/*
+ * Fill info with what the batch with this id allows, as the latest
+ * snapshot sees it (latest), remembered; else as the transaction's
+ * snapshot does, read every time.  Returns false if there is no such
+ * batch.
+ */
+static bool
+batch_info(int32 id, CodesBatchInfo *info, bool latest)
+{
+	CodesBatchInfo *entry;
+	bool		found;
+	uint64		changes;
+
+	check_cache();
+	changes = cache_checked;
+	if (batches == NULL || batches_read != changes)
+	{
+		HASHCTL		ctl;
+
+		if (batches)
+			hash_destroy(batches);
+		ctl.keysize = sizeof(int32);
+		ctl.entrysize = sizeof(CodesBatchInfo);
+		ctl.hcxt = TopMemoryContext;
+		batches = hash_create("codes batches", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		batches_read = changes;
+	}
+
+	if (latest)
+	{
+		entry = hash_search(batches, &id, HASH_FIND, &found);
+		if (found)
+		{
+			*info = *entry;
+			return true;
+		}
+	}
+
+	/* the transaction's snapshot as of now: it sees this statement's work */
+	if (!read_row(id, latest ? GetLatestSnapshot() : GetTransactionSnapshot(),
+				  info))
+		return false;
 
 	/*
 	 * Kept only if read with the latest snapshot, while the triggers tell
 	 * of every change, and if codes.batch did not change while it was read.
 	 */
-	if (!serializable && cache_trusted && batches_read == batch_changes)
+	if (latest && cache_trusted && batches_read == batch_changes)
 	{
 		entry = hash_search(batches, &id, HASH_ENTER, &found);
 		*entry = *info;
 	}
 	return true;
+}
+
+/*
+ * Fill info with what the batch with this id allows.  Returns false if
+ * there is no such batch.  Reads codes.batch on first need, and again after
+ * it changed; under SERIALIZABLE, with the transaction's snapshot, every
+ * time (see the top of this file).
+ */
+bool
+codes_batch_info(int32 id, CodesBatchInfo *info)
+{
+	return batch_info(id, info, !IsolationIsSerializable());
+}
+
+/*
+ * At REPEATABLE READ or SERIALIZABLE: whether a change of what the batch
+ * allows a use (its max_uses, its limits per redeemer) committed after the
+ * transaction's snapshot was taken, so that a use decided on what that
+ * snapshot sees (a code's uses folded into its row since, under a cap no
+ * longer in force) could break the limits now in force.  Its caller then
+ * raises a serialization failure, as an UPDATE of a row changed since the
+ * snapshot would.  A batch deleted since counts as changed.
+ *
+ * Cheap when the batch's row has not changed since the snapshot: the
+ * transaction that made its latest version (remembered, once the changes
+ * committed so far are taken in) is one the snapshot sees.  Else the row as the snapshot sees it is read and
+ * compared.  (A row frozen more than two billion transactions ago looks
+ * new to XidInMVCCSnapshot: it is read and compared, and found the same.)
+ */
+bool
+codes_batch_rules_changed(int32 id)
+{
+	Snapshot	snapshot = GetTransactionSnapshot();
+	CodesBatchInfo latest;
+	CodesBatchInfo seen;
+
+	/* a change whose lock the caller waited for has told of itself */
+	AcceptInvalidationMessages();
+	if (!batch_info(id, &latest, true))
+		return true;
+	if (TransactionIdIsCurrentTransactionId(latest.xmin) ||
+		!XidInMVCCSnapshot(latest.xmin, snapshot))
+		return false;
+	if (!read_row(id, snapshot, &seen))
+		return true;
+	return seen.max_uses_null != latest.max_uses_null ||
+		seen.max_uses != latest.max_uses ||
+		seen.per_redeemer_null != latest.per_redeemer_null ||
+		seen.per_redeemer != latest.per_redeemer ||
+		seen.batch_limit_null != latest.batch_limit_null ||
+		seen.batch_limit != latest.batch_limit;
 }
 
 /*
@@ -434,7 +513,8 @@ codes_usable(const CodesBatchInfo *batch, int64 uses)
 }
 
 /*
- * The shapes of all batches: UUID or pattern, plain or hashed under which
+ * The shapes of all batches: UUID or pattern, and chosen codes (any text)
+ * where a batch has them (codes.batch.chosen), plain or hashed under which
  * key.  *n is set to their number.  They are parsed before anything is
  * kept, so a pattern that fails to parse (a row changed by hand) raises its
  * error every time and leaks nothing.
@@ -463,7 +543,12 @@ codes_known_shapes(int *n)
 			char	   *key_id = SPI_getvalue(SPI_tuptable->vals[i],
 											  SPI_tuptable->tupdesc, 2);
 
-			loaded[i].is_uuid = (pattern == NULL);
+			bool		isnull;
+
+			loaded[i].chosen = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc,
+														  3, &isnull));
+			loaded[i].is_uuid = (pattern == NULL && !loaded[i].chosen);
 			if (pattern)
 				codes_parse_pattern(pattern, &loaded[i].pat);
 			if (key_id)

@@ -39,6 +39,7 @@ typedef struct CodesBatchInfo
 	int32		per_redeemer;	/* uses of one code per redeemer */
 	bool		batch_limit_null;
 	int32		batch_limit;	/* uses of the batch's codes per redeemer */
+	TransactionId xmin;			/* the transaction that made its row version */
 } CodesBatchInfo;
 
 /*
@@ -72,6 +73,7 @@ typedef enum CodesReason
 extern void codes_init_batch_cache(void);
 extern void codes_refresh_batch_cache(void);
 extern bool codes_batch_info(int32 id, CodesBatchInfo *info);
+extern bool codes_batch_rules_changed(int32 id);
 extern const CodesShape *codes_known_shapes(int *n);
 extern CodesReason codes_refusal(const CodesBatchInfo *batch, int64 uses);
 extern CodesReason codes_code_refusal(const CodesBatchInfo *batch, int64 uses,

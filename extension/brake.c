@@ -8,7 +8,9 @@
  * Shared memory, because the count must survive the caller's rollback (a
  * guesser's transaction may well roll back after FAILED) and be seen by
  * every backend; so the brake needs codes in shared_preload_libraries.
- * Without it, code_use works unbraked.  A restart forgets the counts.
+ * Without it, code_use works unbraked.  A restart forgets the counts, and
+ * so does the crash of any backend (the server then makes its shared
+ * memory anew).
  *
  * Redeemers are kept by database and a 128-bit hash of their text, with
  * the text's first bytes for the codes.throttled view.  One LWLock guards
@@ -18,17 +20,27 @@
  *
  * The table holds at most codes.max_redeemers entries (the shared memory
  * is sized for that), and junk redeemers cost a guesser nothing, so a full
- * table must not let a new redeemer go uncounted.  When it is full, one
- * sweep makes room for 1/16 of it at once, so that the next new redeemers
- * go in without a scan: it forgets every entry whose window has passed and
- * that is not braked (or whose brake has ended), and, if that is not
- * enough, the unbraked entries with the fewest failures, oldest window
- * first among equals.  A braked entry is never forgotten.  When a sweep
- * cannot free 1/16 of the table (nearly every entry is braked), new
+ * table must not let a new redeemer go uncounted.  The table is shared by
+ * every database, and a flood of junk in one must neither lift a brake
+ * nor hide a bot in another: each database in the table is guaranteed an
+ * equal share of it, codes.max_redeemers divided by the number of
+ * databases with entries (counted in a second table, by database).  When
+ * the table is full, one sweep makes room for 1/16 of it at once, so that
+ * the next new redeemers go in without a scan: it forgets every entry
+ * whose window has passed and that is not braked (or whose brake has
+ * ended).  If that is not enough, a database that holds its share or more
+ * makes room among its own entries only: the unbraked ones with the
+ * fewest failures, oldest window first among equals, never a braked one.
+ * A database below its share takes the room from the databases above
+ * theirs, down to their share: their unbraked entries first, as above,
+ * then their braked ones, the brake that ends first first; so a flood can
+ * take from another database only what that database holds beyond its
+ * share.  When a sweep of a database at its share cannot free 1/16 of the
+ * table (nearly every entry of it is braked), that database's new
  * redeemers go uncounted, with a warning, without another sweep until as
- * many have been turned away or the first of those brakes has ended; so
- * the cost of a sweep is shared by at least 1/16 of the table's worth of
- * new redeemers.
+ * many have been turned away or the first of its brakes has ended; so the
+ * cost of a sweep is shared by at least 1/16 of the table's worth of new
+ * redeemers.
  *
  * Beside the layers: calls no other file of the extension, and is called
  * by the SQL entry points (codes.c), which brake and count before and after
@@ -76,12 +88,17 @@ typedef struct BrakeEntry
 	TimestampTz until;			/* braked until then; 0 if not braked */
 } BrakeEntry;
 
-/* What the brake shares besides the table; guarded by brake_lock. */
-typedef struct BrakeShared
+/*
+ * A database with entries in the table, and its sweeps; guarded by
+ * brake_lock.  A database whose last entry goes is forgotten.
+ */
+typedef struct BrakeDb
 {
+	Oid			dbid;
+	int32		entries;		/* its entries in the table */
 	int32		misses_left;	/* new redeemers to turn away without a sweep */
 	TimestampTz next_sweep;		/* ... unless now has reached this */
-} BrakeShared;
+} BrakeDb;
 
 /* One of the redeemers codes.throttled lists, copied out of the table. */
 typedef struct BrakeRow
@@ -100,12 +117,12 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static LWLock *brake_lock = NULL;
 static HTAB *brake_table = NULL;
-static BrakeShared *brake_shared = NULL;
+static HTAB *brake_dbs = NULL;
 static bool brake_loaded = false;
 
 /*
- * Reserve the shared memory for max_redeemers entries, the shared state
- * and one lock.
+ * Reserve the shared memory for max_redeemers entries, as many databases
+ * (and one more) and one lock.
  */
 static void
 brake_shmem_request(void)
@@ -114,18 +131,19 @@ brake_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(add_size(hash_estimate_size(max_redeemers,
 													   sizeof(BrakeEntry)),
-									MAXALIGN(sizeof(BrakeShared))));
+									hash_estimate_size(max_redeemers + 1,
+													   sizeof(BrakeDb))));
 	RequestNamedLWLockTranche("codes", 1);
 }
 
 /*
- * Attach to (or create) the shared table of redeemers.
+ * Attach to (or create) the shared tables of redeemers and databases.
  */
 static void
 brake_shmem_startup(void)
 {
 	HASHCTL		info;
-	bool		found;
+	HASHCTL		dbinfo;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
@@ -136,13 +154,10 @@ brake_shmem_startup(void)
 	info.entrysize = sizeof(BrakeEntry);
 	brake_table = ShmemInitHash("codes brake", max_redeemers, max_redeemers,
 								&info, HASH_ELEM | HASH_BLOBS);
-	brake_shared = ShmemInitStruct("codes brake state", sizeof(BrakeShared),
-								   &found);
-	if (!found)
-	{
-		brake_shared->misses_left = 0;
-		brake_shared->next_sweep = 0;
-	}
+	dbinfo.keysize = sizeof(Oid);
+	dbinfo.entrysize = sizeof(BrakeDb);
+	brake_dbs = ShmemInitHash("codes brake databases", max_redeemers + 1,
+							  max_redeemers + 1, &dbinfo, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -237,17 +252,92 @@ is_braked(const BrakeEntry *entry, TimestampTz now)
 	return entry->until != 0 && now < entry->until;
 }
 
+/* The record of database dbid, or NULL if it has no entry. */
+static BrakeDb *
+find_db(Oid dbid)
+{
+	return hash_search(brake_dbs, &dbid, HASH_FIND, NULL);
+}
+
 /*
- * qsort comparator of unbraked entries: the one that matters least first,
- * that is the one with the fewest failures, and among equals the one whose
- * window began first.
+ * Count a new entry of database dbid (false if its record finds no room,
+ * which the size of brake_dbs rules out).
+ */
+static bool
+db_entry_added(Oid dbid)
+{
+	bool		found;
+	BrakeDb    *db = hash_search(brake_dbs, &dbid, HASH_ENTER_NULL, &found);
+
+	if (db == NULL)
+		return false;
+	if (!found)
+	{
+		db->entries = 0;
+		db->misses_left = 0;
+		db->next_sweep = 0;
+	}
+	db->entries++;
+	return true;
+}
+
+/* Forget an entry, counting it out of its database's record. */
+static void
+forget_entry(BrakeEntry *entry)
+{
+	Oid			dbid = entry->key.dbid;
+	BrakeDb    *db = find_db(dbid);
+
+	hash_search(brake_table, &entry->key, HASH_REMOVE, NULL);
+	if (db != NULL && --db->entries <= 0)
+		hash_search(brake_dbs, &dbid, HASH_REMOVE, NULL);
+}
+
+/*
+ * The share of the table that each database is guaranteed: the table's
+ * size over the number of databases with entries, database dbid counted
+ * in whether it has one or not.
  */
 static int
-compare_victims(const void *a, const void *b)
+db_share(Oid dbid)
+{
+	long		ndbs = hash_get_num_entries(brake_dbs) + (find_db(dbid) ? 0 : 1);
+
+	return Max(max_redeemers / ndbs, 1);
+}
+
+/* The entries of a database, 0 if it has none. */
+static int
+db_entries(Oid dbid)
+{
+	BrakeDb    *db = find_db(dbid);
+
+	return db ? db->entries : 0;
+}
+
+/*
+ * qsort_arg comparator of entries to forget, the one that matters least
+ * first: unbraked before braked (at now, the argument); among unbraked,
+ * the one with the fewest failures, and among equals the one whose window
+ * began first; among braked, the one whose brake ends first.
+ */
+static int
+compare_victims(const void *a, const void *b, void *arg)
 {
 	const BrakeEntry *ea = *(BrakeEntry *const *) a;
 	const BrakeEntry *eb = *(BrakeEntry *const *) b;
+	TimestampTz now = *(TimestampTz *) arg;
+	bool		ba = is_braked(ea, now);
+	bool		bb = is_braked(eb, now);
 
+	if (ba != bb)
+		return ba ? 1 : -1;
+	if (ba)
+	{
+		if (ea->until != eb->until)
+			return ea->until < eb->until ? -1 : 1;
+		return 0;
+	}
 	if (ea->failures != eb->failures)
 		return ea->failures < eb->failures ? -1 : 1;
 	if (ea->window_end != eb->window_end)
@@ -256,74 +346,80 @@ compare_victims(const void *a, const void *b)
 }
 
 /*
- * Make room in the full table, with the lock held exclusively; victims has
- * room for max_redeemers pointers.  Forgets every entry whose window has
- * passed and that is not braked, then, until 1/16 of the table is free,
- * the unbraked entries that matter least; never a braked one.  If it
- * frees less than that, the next new redeemers are turned away without a
- * sweep until as many have been, or the first brake has ended.
+ * Make room in the full table for a new redeemer of this database, with
+ * the lock held exclusively, as the comment at the top says; victims has
+ * room for max_redeemers pointers.
  */
 static void
 make_room(TimestampTz now, BrakeEntry **victims)
 {
 	HASH_SEQ_STATUS status;
 	BrakeEntry *entry;
+	BrakeDb    *own;
 	int			want = Max(max_redeemers / 16, 1);
 	int			freed = 0;
 	int			nvictims = 0;
+	int			share;
+	bool		over;
+	int			i;
 	TimestampTz first_end = DT_NOEND;
 
 	hash_seq_init(&status, brake_table);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		if (is_braked(entry, now))
-		{
-			if (entry->until < first_end)
-				first_end = entry->until;
-		}
-		else if (now >= entry->window_end)
+		if (!is_braked(entry, now) && now >= entry->window_end)
 		{
 			/* removing the entry just returned is safe during the scan */
-			hash_search(brake_table, &entry->key, HASH_REMOVE, NULL);
+			forget_entry(entry);
 			freed++;
+			continue;
 		}
-		else if (nvictims < max_redeemers)
+		if (entry->key.dbid == MyDatabaseId && is_braked(entry, now) &&
+			entry->until < first_end)
+			first_end = entry->until;
+		if (nvictims < max_redeemers)
 			victims[nvictims++] = entry;
 	}
 
+	share = db_share(MyDatabaseId);
+	over = db_entries(MyDatabaseId) >= share;
 	if (freed < want && nvictims > 0)
 	{
-		int			n = Min(want - freed, nvictims);
-		int			i;
-
-		if (n < nvictims)
-			qsort(victims, nvictims, sizeof(BrakeEntry *), compare_victims);
-		for (i = 0; i < n; i++)
-			hash_search(brake_table, &victims[i]->key, HASH_REMOVE, NULL);
-		freed += n;
+		qsort_arg(victims, nvictims, sizeof(BrakeEntry *), compare_victims, &now);
+		for (i = 0; i < nvictims && freed < want; i++)
+		{
+			entry = victims[i];
+			if (over ? (entry->key.dbid != MyDatabaseId || is_braked(entry, now)) :
+				(entry->key.dbid == MyDatabaseId ||
+				 db_entries(entry->key.dbid) <= share))
+				continue;
+			forget_entry(entry);
+			freed++;
+		}
 	}
 
-	if (freed < want)
+	own = find_db(MyDatabaseId);
+	if (own != NULL)
 	{
-		brake_shared->misses_left = want - freed;
-		brake_shared->next_sweep = first_end;
+		own->misses_left = (freed < want && over) ? want - freed : 0;
+		own->next_sweep = first_end;
 	}
-	else
-		brake_shared->misses_left = 0;
 }
 
 /*
  * Count a failed use by the redeemer, and brake it once it has max_failures
  * in its window.  Not transactional: it stays counted if the caller rolls
  * back.  A new redeemer finding the table full makes room (make_room); only
- * when nearly every redeemer followed is braked does it go uncounted, with
- * a warning, rather than lift the brake of a redeemer who earned it.
+ * when nearly every entry of its database's share is braked does it go
+ * uncounted, with a warning, rather than lift the brake of a redeemer who
+ * earned it.
  */
 void
 codes_count_failure(text *redeemer)
 {
 	BrakeKey	key;
 	BrakeEntry *entry;
+	BrakeDb    *db;
 	BrakeEntry **victims = NULL;
 	bool		found = false;
 	TimestampTz now;
@@ -339,9 +435,11 @@ codes_count_failure(text *redeemer)
 		entry = hash_search(brake_table, &key, HASH_FIND, &found);
 		if (entry != NULL || hash_get_num_entries(brake_table) < max_redeemers)
 			break;
-		if (brake_shared->misses_left > 0 && now < brake_shared->next_sweep)
+		db = find_db(MyDatabaseId);
+		if (db != NULL && db->entries >= db_share(MyDatabaseId) &&
+			db->misses_left > 0 && now < db->next_sweep)
 		{
-			brake_shared->misses_left--;
+			db->misses_left--;
 			break;
 		}
 		if (victims != NULL)
@@ -354,8 +452,17 @@ codes_count_failure(text *redeemer)
 		LWLockRelease(brake_lock);
 		victims = palloc(sizeof(BrakeEntry *) * (Size) max_redeemers);
 	}
-	if (entry == NULL && hash_get_num_entries(brake_table) < max_redeemers)
+	if (entry == NULL && hash_get_num_entries(brake_table) < max_redeemers &&
+		db_entry_added(MyDatabaseId))
+	{
 		entry = hash_search(brake_table, &key, HASH_ENTER_NULL, &found);
+		if (entry == NULL)
+		{
+			db = find_db(MyDatabaseId);
+			if (db != NULL && --db->entries <= 0)
+				hash_search(brake_dbs, &key.dbid, HASH_REMOVE, NULL);
+		}
+	}
 	if (entry == NULL)
 	{
 		LWLockRelease(brake_lock);
@@ -364,7 +471,7 @@ codes_count_failure(text *redeemer)
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not count a failed use"),
-				 errdetail("The brake on guessing follows codes.max_redeemers = %d redeemers, and nearly all of them are braked.",
+				 errdetail("The brake on guessing follows codes.max_redeemers = %d redeemers for all databases together, and nearly all of this database's share of them are braked.",
 						   max_redeemers),
 				 errhint("Raise codes.max_redeemers.")));
 		return;
@@ -482,7 +589,8 @@ Datum
 throttle_reset(PG_FUNCTION_ARGS)
 {
 	BrakeKey	key;
-	bool		found;
+	BrakeEntry *entry;
+	BrakeDb    *db;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -492,11 +600,15 @@ throttle_reset(PG_FUNCTION_ARGS)
 
 	key = brake_key(PG_GETARG_TEXT_PP(0));
 	LWLockAcquire(brake_lock, LW_EXCLUSIVE);
-	hash_search(brake_table, &key, HASH_REMOVE, &found);
-	/* that made room: a new redeemer need not wait for the next sweep */
-	if (found)
-		brake_shared->misses_left = 0;
+	entry = hash_search(brake_table, &key, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		forget_entry(entry);
+		/* that made room: a new redeemer need not wait for the next sweep */
+		if ((db = find_db(MyDatabaseId)) != NULL)
+			db->misses_left = 0;
+	}
 	LWLockRelease(brake_lock);
 
-	PG_RETURN_BOOL(found);
+	PG_RETURN_BOOL(entry != NULL);
 }

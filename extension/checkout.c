@@ -16,8 +16,8 @@
  * raised here contains a code, and the statement of an error is kept out
  * of the server log, as for the other calls on a code.
  *
- * The top layer, beside codes.c: calls entry.c, store.c and
- * store_undo.c; nothing calls it.
+ * The top layer, beside codes.c: calls sqlversion.c (first), entry.c,
+ * store.c and store_undo.c; nothing calls it.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,8 +31,9 @@
 #include "utils/timestamp.h"
 
 #include "entry.h"
+#include "sqlversion.h"
 #include "statements.h"
-#include "store.h"
+#include "store_read.h"
 #include "store_undo.h"
 
 PG_FUNCTION_INFO_V1(code_hold);
@@ -44,13 +45,14 @@ PG_FUNCTION_INFO_V1(undo_reference);
 #define CODES_MAX_HOLD_USECS	(USECS_PER_DAY)
 
 /*
- * The end of a hold of hold_for from the transaction's start, after
- * checking hold_for: more than nothing, at most a day.
+ * The end of a hold of hold_for from the start of the statement that makes
+ * it (not the transaction's: a hold made late in a long transaction lasts
+ * as long), after checking hold_for: more than nothing, at most a day.
  */
 static TimestampTz
 hold_end(Interval *hold_for)
 {
-	TimestampTz start = GetCurrentTransactionStartTimestamp();
+	TimestampTz start = GetCurrentStatementStartTimestamp();
 	TimestampTz end;
 
 	end = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -86,6 +88,7 @@ code_hold(PG_FUNCTION_ARGS)
 	TimestampTz end;
 	Datum		row;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_hold()");
 	codes_require_code(fcinfo);
@@ -141,9 +144,12 @@ hold_arg(FunctionCallInfo fcinfo)
  *
  * Make a live hold of the code a use, from now on (in the order's
  * transaction), with the reference and details given, or the hold's.  Not
- * ok: hold_expired (its time has passed: its use is given back now, if a
- * use that needed it has not taken it back already), or not_found (no
- * such hold of the code: confirmed, released or undone, or never one).
+ * ok: hold_expired (its time has passed, by the clock, not the
+ * transaction's start: its use is given back now, if a use that needed it
+ * has not taken it back already), not_found (no such hold of the code:
+ * confirmed, released or undone, or never one), or why the code cannot be
+ * used now (revoked, deactivated, expired, not_yet_valid: its hold is
+ * released).
  */
 Datum
 hold_confirm(PG_FUNCTION_ARGS)
@@ -159,6 +165,7 @@ hold_confirm(PG_FUNCTION_ARGS)
 	Datum		row;
 	int64		hold;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("hold_confirm()");
 	codes_require_code(fcinfo);
@@ -202,6 +209,7 @@ hold_release(PG_FUNCTION_ARGS)
 	bool		released = false;
 	int64		hold;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("hold_release()");
 	codes_require_code(fcinfo);
@@ -230,6 +238,7 @@ undo_reference(PG_FUNCTION_ARGS)
 	ErrorContextCallback hiding;
 	int64		undone;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("undo_reference()");
 	if (PG_ARGISNULL(0))

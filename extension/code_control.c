@@ -12,8 +12,9 @@
  * raised here contains a code, and the statement of an error is kept out
  * of the server log, as for the other calls on a code (codes.c).
  *
- * The top layer, beside codes.c: calls entry.c, store.c (to find the
- * code) and statements.c (its UPDATE); nothing calls it.
+ * The top layer, beside codes.c: calls sqlversion.c (first), entry.c,
+ * store.c (to find the code) and statements.c (its UPDATE); nothing
+ * calls it.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,8 +26,9 @@
 #include "utils/jsonb.h"
 
 #include "entry.h"
+#include "sqlversion.h"
 #include "statements.h"
-#include "store.h"
+#include "store_open.h"
 
 PG_FUNCTION_INFO_V1(code_deactivate);
 PG_FUNCTION_INFO_V1(code_reactivate);
@@ -66,6 +68,7 @@ control(FunctionCallInfo fcinfo, SPIPlanPtr *planp, const char *sql,
 	CodesOp		op;
 	bool		found = false;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("a change to a code");
 	codes_require_code(fcinfo);

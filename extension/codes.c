@@ -3,8 +3,10 @@
  * codes.c
  *	  The module's initialization, and the SQL entry points on one code:
  *	  code_use, code_redeem, code_check, code_undo, code_query, code_del,
- *	  code_normalize, code_valid, code_status and key_fold.  Each checks its
- *	  arguments, keeps the statement out of the log, brakes and counts
+ *	  code_normalize, code_valid, code_status and key_fold.  Each that
+ *	  touches a table first checks that the database's SQL objects are the
+ *	  library's version; each checks its arguments, keeps the statement
+ *	  out of the log, brakes and counts
  *	  guesses where it takes a redeemer, and calls the layers below for the
  *	  rest; code_gen is code_gen.c's.
  *
@@ -14,6 +16,7 @@
  *
  * The top layer: calls entry.c, code_gen.c (its settings), store.c,
  * store_undo.c, searchpath.c, tables.c, batch.c, brake.c, progress.c,
+ * serverlog.c, sqlversion.c,
  * keys.c and text.c; nothing calls it.
  *
  *-------------------------------------------------------------------------
@@ -35,8 +38,12 @@
 #include "keys.h"
 #include "progress.h"
 #include "searchpath.h"
+#include "serverlog.h"
+#include "sqlversion.h"
 #include "store.h"
+#include "store_read.h"
 #include "store_undo.h"
+#include "stripes_own.h"
 #include "tables.h"
 #include "text.h"
 
@@ -57,8 +64,9 @@ PG_FUNCTION_INFO_V1(code_status);
 
 /*
  * Module load: the settings, the invalidation of what a backend remembers
- * of the tables and batches, and the shared memory of the brake and of
- * progress reporting.
+ * of the tables and batches, the shared memory of the brake and of
+ * progress reporting, and the hook that keeps statements out of deadlock
+ * reports.
  */
 void
 _PG_init(void)
@@ -69,7 +77,10 @@ _PG_init(void)
 	codes_init_brake();
 	codes_init_progress();
 	codes_init_keys();
+	codes_init_serverlog();
+	codes_init_sql_version();
 	codes_init_entry();
+	codes_init_stripes();
 
 	/* after every codes.* setting is defined, or theirs would be dropped */
 	MarkGUCPrefixReserved("codes");
@@ -90,6 +101,7 @@ code_use(PG_FUNCTION_ARGS)
 	ErrorContextCallback hiding;
 	CodesOutcome out;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_use()");
 	codes_run_braked(fcinfo, true, codes_store_use, NULL, &out);
@@ -118,6 +130,7 @@ outcome_call(FunctionCallInfo fcinfo, const char *writer, CodesAction action,
 	bool		nulls[7];
 	Datum		row;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	if (writer)
 		PreventCommandIfReadOnly(writer);
@@ -177,6 +190,7 @@ code_undo(PG_FUNCTION_ARGS)
 	CodesOp		op;
 	bool		undone = false;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_undo()");
 	codes_require_code(fcinfo);
@@ -202,6 +216,7 @@ code_query(PG_FUNCTION_ARGS)
 	CodesOutcome out;
 	const char *status = CODES_NO_EXISTED;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	codes_run_braked(fcinfo, false, codes_store_query, NULL, &out);
 	if (out.reason != CODES_NOT_FOUND && out.reason != CODES_BRAKED)
@@ -227,6 +242,7 @@ code_normalize(PG_FUNCTION_ARGS)
 	int			nshapes;
 	char	   *normal;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	codes_pin_search_path(&pin);
 	codes_refresh_batch_cache();
@@ -253,6 +269,7 @@ code_del(PG_FUNCTION_ARGS)
 	ErrorContextCallback hiding;
 	CodesOp		op;
 
+	codes_require_sql_version();
 	codes_begin_hiding(&hiding);
 	PreventCommandIfReadOnly("code_del()");
 	codes_require_code(fcinfo);
@@ -305,6 +322,7 @@ code_status(PG_FUNCTION_ARGS)
 {
 	CodesBatchInfo batch;
 
+	codes_require_sql_version();
 	if (!codes_batch_info(PG_GETARG_INT32(0), &batch))
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(codes_status(&batch, PG_GETARG_INT32(1))));

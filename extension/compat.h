@@ -5,14 +5,15 @@
  * difference between those versions' server APIs that codes meets is
  * here, behind a PG_VERSION_NUM check whose comment names the version it
  * is for; the rest of the code calls these names and has no version
- * checks of its own.  15 and 18 are built and tested (scripts/test.sh);
- * 16 and 17 take the same branches, as each change below came in 16, 17
- * or 18 and is still in 18.
+ * checks of its own.  15, 17 and 18 are built and tested
+ * (scripts/test.sh); 16 takes the same branches as 17, as each change
+ * below came in 16, 17 or 18 and is still in 18.
  */
 #ifndef CODES_COMPAT_H
 #define CODES_COMPAT_H
 
 #include "access/genam.h"
+#include "access/tableam.h"		/* TU_UpdateIndexes, 16 */
 #include "catalog/namespace.h"
 #include "executor/executor.h"
 #include "nodes/bitmapset.h"
@@ -136,7 +137,8 @@ compat_init_range_table(EState *estate, RangeTblEntry *rte,
  * (none, all, or only summarizing indexes, whose updates stay HOT), which
  * ExecInsertIndexTuples takes as its onlySummarizing; 15 has a boolean.
  * compat_update_index_tuples adds the index entries of a row that
- * table_tuple_update replaced, as an UPDATE does.
+ * table_tuple_update replaced, as an UPDATE does; compat_insert_index_tuples
+ * those of a new row (not summarizing only), as an INSERT does.
  */
 #if PG_VERSION_NUM >= 160000
 typedef TU_UpdateIndexes CompatUpdateIndexes;
@@ -149,6 +151,15 @@ compat_update_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot,
 		list_free(ExecInsertIndexTuples(rri, slot, estate, true, false, NULL,
 										NIL, update_indexes == TU_Summarizing));
 }
+
+/* The index entries of a new row, as an INSERT adds them. */
+static inline void
+compat_insert_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot,
+						   EState *estate)
+{
+	list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL,
+									NIL, false));
+}
 #else
 typedef bool CompatUpdateIndexes;
 
@@ -159,6 +170,14 @@ compat_update_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot,
 	if (update_indexes)
 		list_free(ExecInsertIndexTuples(rri, slot, estate, true, false, NULL,
 										NIL));
+}
+
+static inline void
+compat_insert_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot,
+						   EState *estate)
+{
+	list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL,
+									NIL));
 }
 #endif
 

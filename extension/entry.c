@@ -21,6 +21,7 @@
 
 #include "batch.h"
 #include "brake.h"
+#include "compat.h"				/* varatt.h from 16 on */
 #include "entry.h"
 
 /* codes.require_redeemer: a call that can guess a code must name its user */

@@ -10,7 +10,7 @@
 
 #include "fmgr.h"
 
-#include "store.h"				/* CodesOp, CodesOutcome */
+#include "store_open.h"			/* CodesOp, CodesOutcome */
 
 /* Results, as the seed service spelled them. */
 #define CODES_SUCCEED			"SUCCEED"

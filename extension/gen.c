@@ -4,13 +4,15 @@
  *	  Batch generation: the advisory lock on the class of codes made, the
  *	  checks of room in a pattern, the batch row, and the rounds of chunks
  *	  of random codes (gen_chunk.c) inserted into codes.codes
- *	  (gen_insert.c) until the batch is complete.
+ *	  (gen_insert.c) until the batch is complete; into a new batch, or
+ *	  into an existing one (batch_generate).
  *
  * Everything happens in the caller's transaction, so a batch is created
  * whole or not at all, and commits or rolls back with the caller's work.
  *
  * Calls gen_chunk.c, gen_insert.c, lookup.c, batch.c, progress.c and
- * plans.c; called by code_gen.c.
+ * plans.c; called by code_gen.c, code_add.c (batch_create,
+ * batch_generate) and import.c (the locks of classes of codes).
  *
  *-------------------------------------------------------------------------
  */
@@ -65,15 +67,20 @@
 #define GEN_MAX_FRUITLESS	1000
 
 /*
- * The advisory lock that code_gen takes, until the end of the transaction,
- * on the class of codes it makes (documented in README.md): classid is the
- * bytes of "code", objid 0 for UUID codes, else the canonical length of the
- * pattern (codes of different lengths never have the same text).  Plain
- * batches take it shared, hashed ones exclusive: a plain and a hashed batch
- * of one class store the same text under different keys, which the unique
- * index cannot see, so they must not be made concurrently.
+ * The lock that code_gen takes, until the end of the transaction, on the
+ * class of codes it makes (documented in README.md): an advisory lock tag
+ * whose classid is the bytes of "code", objid 0 for UUID codes, else the
+ * canonical length of the pattern (codes of different lengths never have
+ * the same text).  Plain batches take it shared, hashed ones exclusive: a
+ * plain and a hashed batch of one class store the same text under
+ * different keys, which the unique index cannot see, so they must not be
+ * made concurrently.  Its fourth field is GEN_LOCK_FIELD4, which no SQL
+ * function sets (pg_advisory_lock and its kin set 1 for a bigint key, 2
+ * for a pair of integers), so that no role can stall generation by taking
+ * the lock first.
  */
 #define GEN_LOCK_CLASSID	0x636F6465
+#define GEN_LOCK_FIELD4		0x636F
 
 /*
  * Insert the batch row under a name, taking the next batch id.  With a NULL
@@ -81,14 +88,23 @@
  * show as "no row" rather than an error, after waiting for any concurrent
  * transaction that inserted the same name.
  */
+/*
+ * The new batch's row, unless its name is taken (then no row).  The INSERT
+ * runs in a WITH, whose rows the SELECT returns: Citus miscounts the rows
+ * of an INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING that
+ * inserts none, which SPI then refuses ("consistency check on SPI tuple
+ * count failed"), where a name already taken is to be reported.
+ */
 static const char *const batch_insert_sql =
+"WITH made AS ("
 "INSERT INTO codes.batch "
 "(id, name, valid_from, valid_until, max_uses, max_uses_per_redeemer, pattern, key_id, metadata, "
 "max_batch_uses_per_redeemer) "
 "SELECT n, COALESCE($1, pg_catalog.concat('batch-', n)), $2, $3, $4, $5, $6, $7, $8, $9 "
 "FROM pg_catalog.nextval('codes.batch_id_seq'::pg_catalog.regclass) AS n "
 "ON CONFLICT (name) DO NOTHING "
-"RETURNING id";
+"RETURNING id) "
+"SELECT made.id FROM made";
 
 /*
  * What generation needs beside the chunk: the batch, its shape, and the
@@ -150,7 +166,7 @@ insert_batch(const CodesBatchSpec *spec)
 		int			ret;
 
 		ret = SPI_execute_plan(plan, values, nulls, false, 0);
-		if (ret != SPI_OK_INSERT_RETURNING)
+		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed inserting a batch: %s",
 				 SPI_result_code_string(ret));
 
@@ -171,10 +187,10 @@ insert_batch(const CodesBatchSpec *spec)
  * A hashed batch whose key is not configured has codes that new codes
  * could be mistaken for: they cannot be checked against them.  Its codes
  * cannot be looked up either (a look-up answers them as not found), so
- * generation goes on, and says so.
+ * generation (and code_add, import.c) goes on, and says so.
  */
-static void
-warn_missing_key(const char *key_id)
+void
+codes_warn_missing_key(const char *key_id)
 {
 	ereport(WARNING,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -259,7 +275,7 @@ codes_used_up_error(const GenState *st, int32 more, int64 existing,
 			 errmsg("pattern \"%s\" has too few codes left for %d more",
 					spec->pattern, more),
 			 stalled ?
-			 errdetail("The pattern makes %.0f different codes, and %lld of them exist already; rounds of draws found no free one, as codes of patterns that share its text or of batches not yet committed may hold the rest.",
+			 errdetail("The pattern makes %.0f different codes, and %lld of them exist already; rounds of draws found no free one, as codes of patterns that share its text, chosen codes (code_add) or codes of batches not yet committed may hold the rest.",
 					   st->capacity, (long long) existing) :
 			 errdetail("The pattern makes %.0f different codes, and %lld of them exist already.",
 					   st->capacity, (long long) existing),
@@ -286,6 +302,37 @@ check_capacity(GenState *st)
 	existing = codes_count_pattern_codes(&spec->parsed);
 	if (existing + spec->num > st->capacity)
 		codes_used_up_error(st, spec->num, existing, false);
+}
+
+/*
+ * Refuse new codes of an existing patterned batch (batch_generate) when
+ * the batch's codes, those it has and the new ones, would be too easy to
+ * guess: code_gen's guard (code_gen.c) for a batch of that many.  The
+ * batch's codes are counted only when the limit could be reached: when
+ * it is below num plus an upper bound of the rows of codes.codes.
+ */
+static void
+check_batch_guard(const GenState *st)
+{
+	const CodesBatchSpec *spec = st->spec;
+	double		most = st->capacity * spec->guess_chance;
+	int64		existing;
+	double		chance;
+
+	if (spec->pattern == NULL || most >= spec->num + codes_table_rows_bound())
+		return;
+	existing = codes_count_batch_codes(spec->batch_id);
+	chance = (existing + spec->num) / st->capacity;
+	if (chance <= spec->guess_chance)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("pattern keyspace of %.4g codes is too small for a batch of %lld",
+					st->capacity, (long long) (existing + spec->num)),
+			 errdetail("Batch \"%s\" has %lld codes; with %d more, one guess would match one of them with a chance of %.2g, above the limit codes.max_guess_chance = %.2g.",
+					   spec->name, (long long) existing, spec->num, chance,
+					   spec->guess_chance),
+			 errhint("Make the new codes in a new batch of a pattern with more random symbols, or make fewer.")));
 }
 
 /*
@@ -439,20 +486,33 @@ fill_batch_fast(const GenState *st, Tuplestorestate *out, TupleDesc outdesc)
 }
 
 /*
- * Take the advisory lock on the class of codes the batch makes (see
- * GEN_LOCK_CLASSID), shared for a plain batch and exclusive for a hashed
- * one, until the end of the transaction; then take in the batches that
- * committed while it was waited for.
+ * Take the advisory lock on a class of codes (see GEN_LOCK_CLASSID: 0 for
+ * UUIDs, else the length of their canonical text; its fourth field is
+ * GEN_LOCK_FIELD4, which no SQL function sets), shared for codes stored
+ * plain and exclusive for hashed ones, until the end of the transaction.
+ * The caller then takes in the batches that committed while it was waited
+ * for (codes_refresh_batch_cache).  Callers that take several take them
+ * in ascending order of class.
+ */
+void
+codes_lock_class(int32 class, bool hashed)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, GEN_LOCK_CLASSID, class,
+						 GEN_LOCK_FIELD4);
+	(void) LockAcquire(&tag, hashed ? ExclusiveLock : ShareLock, false, false);
+}
+
+/*
+ * Take the advisory lock on the class of codes the batch makes; then take
+ * in the batches that committed while it was waited for.
  */
 static void
 lock_shape_class(const CodesBatchSpec *spec)
 {
-	LOCKTAG		tag;
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, GEN_LOCK_CLASSID,
-						 spec->pattern ? spec->parsed.canon_len : 0, 2);
-	(void) LockAcquire(&tag, spec->hmac_key ? ExclusiveLock : ShareLock,
-					   false, false);
+	codes_lock_class(spec->pattern ? spec->parsed.canon_len : 0,
+					 spec->hmac_key != NULL);
 	codes_refresh_batch_cache();
 }
 
@@ -484,11 +544,30 @@ gen_state_init(GenState *st, const CodesBatchSpec *spec)
 	st->other_stores = codes_other_stores(&st->own, st->shapes, st->nshapes,
 										  missing_key);
 	if (missing_key[0] != '\0')
-		warn_missing_key(missing_key);
+		codes_warn_missing_key(missing_key);
 }
 
 /*
- * Create the batch described by spec and put the text of each new code into
+ * Create the batch described by spec, without codes (batch_create), and
+ * return its id.  A name already taken is an error (23505).
+ */
+int32
+codes_create_batch(const CodesBatchSpec *spec)
+{
+	int32		id;
+	int			ret;
+
+	PreventCommandIfReadOnly("batch_create()");
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	id = insert_batch(spec);
+	SPI_finish();
+	return id;
+}
+
+/*
+ * Create the batch described by spec, or with spec->batch_id add to that
+ * existing batch (batch_generate), and put the text of each new code into
  * out, one row each.  The codes are first inserted the fast way; if one
  * collides with an existing code, that attempt is rolled back and the
  * codes are made again, leaving out and redrawing any that collide, so the
@@ -499,7 +578,7 @@ gen_state_init(GenState *st, const CodesBatchSpec *spec)
  * Codes are unique across all batches, whatever their stores: when batches
  * stored another way share text with the new codes, each new code is
  * checked not to be taken under the other keys it would be looked up
- * under, with the latest snapshot, under the advisory lock that keeps
+ * under, with the latest snapshot, under the lock of its class that keeps
  * batches of other stores of its class from being made meanwhile.
  */
 void
@@ -509,7 +588,7 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 	GenState	st;
 	int			ret;
 
-	PreventCommandIfReadOnly("code_gen()");
+	PreventCommandIfReadOnly(spec->batch_id ? "batch_generate()" : "code_gen()");
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 
@@ -517,7 +596,13 @@ codes_generate(const CodesBatchSpec *spec, Tuplestorestate *out,
 	gen_state_init(&st, spec);
 	check_capacity(&st);
 
-	st.batch_id = insert_batch(spec);
+	if (spec->batch_id != 0)
+	{
+		check_batch_guard(&st);
+		st.batch_id = spec->batch_id;
+	}
+	else
+		st.batch_id = insert_batch(spec);
 	codes_progress_begin(st.batch_id, spec->name, spec->num);
 	if (!fill_batch_fast(&st, out, outdesc))
 		fill_batch(&st, true, out, outdesc);

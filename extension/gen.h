@@ -18,7 +18,10 @@
 /* Largest batch one code_gen call may create (documented in README.md). */
 #define CODES_MAX_PER_CALL		10000000
 
-/* What code_gen was asked for, once its arguments have been checked. */
+/*
+ * What code_gen (or batch_create, or batch_generate) was asked for, once
+ * its arguments have been checked.
+ */
 typedef struct CodesBatchSpec
 {
 	int32		num;			/* number of codes */
@@ -38,9 +41,17 @@ typedef struct CodesBatchSpec
 	const CodesKey *hmac_key;	/* store => 'hmac': the key; else NULL */
 	bool		metadata_null;	/* no metadata */
 	Datum		metadata;		/* jsonb: what the batch's codes grant */
+	int32		batch_id;		/* an existing batch to add codes to
+								 * (batch_generate), or 0 for a new one */
+	double		guess_chance;	/* for an existing batch: the largest chance
+								 * allowed that a guess matches one of its
+								 * codes (codes.max_guess_chance) */
 } CodesBatchSpec;
 
+extern int32 codes_create_batch(const CodesBatchSpec *spec);
 extern void codes_generate(const CodesBatchSpec *spec,
 						   Tuplestorestate *out, TupleDesc outdesc);
+extern void codes_lock_class(int32 class, bool hashed);
+extern void codes_warn_missing_key(const char *key_id);
 
 #endif							/* CODES_GEN_H */

@@ -2,16 +2,17 @@
  *
  * gen_insert.c
  *	  Writing new codes into codes.codes: a chunk at a time, as arrays
- *	  through saved plans, the fast way or skipping codes that collide; and
- *	  what codes.codes holds already (keys taken, codes of a pattern, an
- *	  upper bound of its rows).
+ *	  through saved plans, the fast way or skipping codes that collide, or
+ *	  given codes with their uses (code_add); and what codes.codes holds
+ *	  already (keys taken, codes of a pattern or of a batch, an upper bound
+ *	  of its rows).
  *
  * Each SPI call here leaves SPI's memory context current; the functions
  * return to their caller's, so that what they allocate afterwards goes
  * with the chunk (else a batch would keep each code's text to its end).
  *
  * Calls gen_chunk.c, citus.c (where the rows of codes.codes are) and
- * plans.c; called by gen.c.
+ * plans.c; called by gen.c and import.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -95,6 +96,24 @@ static const char *const pattern_count_sql =
 "SELECT b.id FROM codes.batch AS b "
 "WHERE pg_catalog.upper(pg_catalog.translate(b.pattern, ' -', '') COLLATE pg_catalog.\"C\") "
 "OPERATOR(pg_catalog.=) $1))";
+
+/*
+ * Insert given codes into a batch (code_add): their keys, their text as
+ * handed out (NULL for codes that read as UUIDs and for hashed codes; the
+ * whole array NULL when none has one) and their uses so far (the array
+ * NULL when all are 0).  The arrays are unnested in the select list, in
+ * lockstep as ROWS FROM would, but a row at a time: ROWS FROM would first
+ * copy every row into a tuplestore, which spills to disk past work_mem.
+ */
+static const char *const insert_given_sql =
+"INSERT INTO codes.codes (batch, code, shown, uses) "
+"SELECT $1, u.k, u.s, COALESCE(u.n, 0) "
+"FROM (SELECT pg_catalog.unnest($2) AS k, pg_catalog.unnest($3) AS s, "
+"pg_catalog.unnest($4) AS n) AS u";
+
+/* The number of codes of batch $1.  Reads all of codes.codes. */
+static const char *const batch_count_sql =
+"SELECT pg_catalog.count(*) FROM codes.codes AS c WHERE c.batch OPERATOR(pg_catalog.=) $1";
 
 /*
  * The saved plans of insert_sql and insert_skipping_sql: [0] where
@@ -371,6 +390,73 @@ codes_insert_chunk(int32 batch_id, CodesChunk *chunk, bool skipping,
 	for (i = 0; i < chunk->n; i++)
 		codes_chunk_put_code(out, outdesc, chunk, i);
 	return chunk->n;
+}
+
+/*
+ * Insert n given codes into a batch (code_add, import.c): keys a uuid[],
+ * shown a text[] or NULL, uses an integer[] or NULL (see
+ * insert_given_sql).  A trigger that skips any is an error; a collision
+ * is a unique violation.
+ */
+void
+codes_insert_given(int32 batch_id, int n, Datum keys, Datum shown,
+				   bool shown_null, Datum uses, bool uses_null)
+{
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		distributed = codes_table_distributed();
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	int			ret;
+
+	if (plans[distributed] == NULL)
+	{
+		Oid			argtypes[4] = {INT4OID, UUIDARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
+
+		plans[distributed] = codes_prepare_opts(insert_given_sql, 4, argtypes,
+												distributed ? 0 : CURSOR_OPT_GENERIC_PLAN);
+	}
+	values[0] = Int32GetDatum(batch_id);
+	values[1] = keys;
+	values[2] = shown;
+	nulls[2] = shown_null ? 'n' : ' ';
+	values[3] = uses;
+	nulls[3] = uses_null ? 'n' : ' ';
+
+	ret = SPI_execute_plan(plans[distributed], values, nulls, false, 0);
+	MemoryContextSwitchTo(cxt);	/* SPI returns to its own */
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_plan failed inserting codes: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed != (uint64) n)
+		codes_skipped_error(n - (int) SPI_processed, n);
+}
+
+/*
+ * The number of codes of a batch, as the transaction's snapshot sees them.
+ */
+int64
+codes_count_batch_codes(int32 batch_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		value = Int32GetDatum(batch_id);
+	bool		isnull;
+	int			ret;
+	int64		count;
+
+	if (plan == NULL)
+	{
+		Oid			argtype = INT4OID;
+
+		plan = codes_prepare(batch_count_sql, 1, &argtype);
+	}
+	ret = SPI_execute_plan(plan, &value, NULL, true, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return count;
 }
 
 /*

@@ -20,6 +20,9 @@ extern int	codes_insert_chunk(int32 batch_id, CodesChunk *chunk, bool skipping,
 							   Tuplestorestate *out, TupleDesc outdesc);
 extern void codes_mark_taken(const pg_uuid_t *keys, const int *owners, int n,
 							 bool *taken);
+extern void codes_insert_given(int32 batch_id, int n, Datum keys, Datum shown,
+							   bool shown_null, Datum uses, bool uses_null);
+extern int64 codes_count_batch_codes(int32 batch_id);
 extern int64 codes_count_pattern_codes(const CodesPattern *pat);
 extern double codes_table_rows_bound(void);
 

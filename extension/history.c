@@ -21,11 +21,14 @@
  * or an undo does not grow with the code's past uses.
  *
  * Directly (rows.c) where the tables run no user's code; through SQL
- * otherwise, where the lock is one of 64 per code or batch (the
+ * otherwise (history_sql.c), where the lock is one of 64 per code or batch (the
  * redeemer's bucket), held to the end of the transaction, and the count
- * is read with the latest snapshot.  No message contains a code.
+ * is read with the latest snapshot; on Citus a worker reads it with its
+ * own snapshot, exact at READ COMMITTED only (codes_history_require_exact).
+ * No message contains a code.
  *
- * Calls rows.c, statements.c, tables.c and locks.c; called by store.c.
+ * Calls history_sql.c, rows.c, statements.c, tables.c and locks.c;
+ * called by store.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,6 +46,7 @@
 #include "utils/snapmgr.h"
 
 #include "history.h"
+#include "history_sql.h"
 #include "locks.h"
 #include "rows.h"
 #include "statements.h"
@@ -56,21 +60,6 @@ typedef struct Standing
 	TransactionId wait;			/* a transaction changing one of them */
 	bool		newer;			/* one committed after the xact snapshot */
 } Standing;
-
-/* Standing uses of redeemer $2 of code $1, and in batch $3. */
-#define STANDING_SQL \
-	"l.undone_at IS NULL AND (l.held_until IS NULL OR l.held_until >= pg_catalog.now())"
-static const char *const count_code_sql =
-"SELECT pg_catalog.count(*) FROM codes.redemption_log AS l "
-"WHERE l.redeemer" EQ "$2 AND l.code" EQ "$1 AND " STANDING_SQL;
-static const char *const count_batch_sql =
-"SELECT pg_catalog.count(*) FROM codes.redemption_log AS l "
-"WHERE l.batch" EQ "$3 AND l.redeemer" EQ "$2 AND " STANDING_SQL;
-
-/* The history entry of a use (or a hold), with its id. */
-static const char *const insert_sql =
-"INSERT INTO codes.redemption_log (code, batch, redeemer, used_at, reference, details, held_until) "
-"VALUES ($1, $3, $2, pg_catalog.now(), $6, $7, $8) RETURNING id";
 
 /*
  * Undo the latest standing use of code $1 (of redeemer $2, found through
@@ -90,26 +79,6 @@ static const char *const undo_redeemer_sql =
 UNDO_LATEST_SQL("h.redeemer" EQ "$2 AND h.code" EQ "$1");
 static const char *const undo_code_sql =
 UNDO_LATEST_SQL("h.code" EQ "$1");
-
-/*
- * Whether a use of a code of this batch is recorded under a limit per
- * redeemer: of its own uses (a multi-use code), or of the batch's.
- */
-bool
-codes_history_guarded(const CodesBatchInfo *batch)
-{
-	return (CODES_MULTI_USE(batch) && !batch->per_redeemer_null) ||
-		!batch->batch_limit_null;
-}
-
-/*
- * The redeemer of the operation in args, or NULL.
- */
-static text *
-args_redeemer(CodesStmtArgs *args)
-{
-	return args->nulls[1] == 'n' ? NULL : DatumGetTextPP(args->values[1]);
-}
 
 /* ---------------------------------------------------------------------
  * The direct way
@@ -221,7 +190,7 @@ judge_directly(const CodesTables *known, Relation log, Snapshot snapshot,
 			   CodesStmtArgs *args, const CodesBatchInfo *batch,
 			   TransactionId *wait, bool *newer)
 {
-	text	   *redeemer = args_redeemer(args);
+	text	   *redeemer = codes_args_redeemer(args);
 	Standing	st;
 
 	*wait = InvalidTransactionId;
@@ -299,7 +268,7 @@ insert_directly(const CodesTables *known, Relation log, Snapshot snapshot,
 static void
 lock_redeemer(CodesStmtArgs *args, const CodesBatchInfo *batch, bool lock)
 {
-	text	   *redeemer = args_redeemer(args);
+	text	   *redeemer = codes_args_redeemer(args);
 	uint32		fold = (uint32) codes_key_fold(DatumGetUUIDP(args->values[0]));
 
 	if (CODES_MULTI_USE(batch) && !batch->per_redeemer_null)
@@ -351,13 +320,17 @@ record_directly(const CodesTables *known, CodesStmtArgs *args,
 		lock_redeemer(args, batch, true);
 		InitDirtySnapshot(dirty);
 		reason = judge_directly(known, log, &dirty, args, batch, &wait, &newer);
-		if (reason == CODES_OK && !TransactionIdIsValid(wait))
+		if (!TransactionIdIsValid(wait))
 		{
-			/* under SERIALIZABLE, the predicate locks of the reads */
+			/*
+			 * Under SERIALIZABLE, the predicate locks of the reads, whether
+			 * they accepted the use or refused it.
+			 */
 			if (IsolationIsSerializable())
 				(void) judge_directly(known, log, snapshot, args, batch,
 									  &unused_wait, &unused_newer);
-			*id = insert_directly(known, log, snapshot, args, batch->id);
+			if (reason == CODES_OK)
+				*id = insert_directly(known, log, snapshot, args, batch->id);
 		}
 		lock_redeemer(args, batch, false);
 		if (TransactionIdIsValid(wait))
@@ -374,120 +347,6 @@ record_directly(const CodesTables *known, CodesStmtArgs *args,
 	PopActiveSnapshot();
 	UnregisterSnapshot(snapshot);
 	table_close(log, NoLock);
-	return reason;
-}
-
-/* ---------------------------------------------------------------------
- * Through SQL
- * ---------------------------------------------------------------------
- */
-
-/*
- * Count the redeemer's standing uses against the batch's limits with
- * SQL, as snapshot sees them (NULL: the statement's).
- */
-static CodesReason
-judge_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch,
-			 Snapshot snapshot, int64 *counts)
-{
-	static SPIPlanPtr code_plan = NULL;
-	static SPIPlanPtr batch_plan = NULL;
-
-	counts[0] = counts[1] = 0;
-	args->values[2] = Int32GetDatum(batch->id);
-	args->nulls[2] = ' ';
-	if (CODES_MULTI_USE(batch) && !batch->per_redeemer_null)
-	{
-		if (snapshot)
-			codes_run_stmt_snapshot(&code_plan, count_code_sql, args, snapshot,
-									SPI_OK_SELECT);
-		else
-			codes_run_stmt(&code_plan, count_code_sql, args, true, SPI_OK_SELECT);
-		counts[0] = DatumGetInt64(codes_result(1));
-		if (counts[0] >= batch->per_redeemer)
-			return CODES_REDEEMER_LIMIT;
-	}
-	if (!batch->batch_limit_null)
-	{
-		if (snapshot)
-			codes_run_stmt_snapshot(&batch_plan, count_batch_sql, args, snapshot,
-									SPI_OK_SELECT);
-		else
-			codes_run_stmt(&batch_plan, count_batch_sql, args, true, SPI_OK_SELECT);
-		counts[1] = DatumGetInt64(codes_result(1));
-		if (counts[1] >= batch->batch_limit)
-			return CODES_BATCH_REDEEMER_LIMIT;
-	}
-	return CODES_OK;
-}
-
-/*
- * Lock the redeemer of the use until the transaction ends, for the SQL
- * path: its bucket (locks.c) of the code, then of the batch, as the
- * batch's limits need.
- */
-static void
-lock_redeemer_bucket(CodesStmtArgs *args, const CodesBatchInfo *batch)
-{
-	text	   *redeemer = args_redeemer(args);
-	uint32		fold = (uint32) codes_key_fold(DatumGetUUIDP(args->values[0]));
-
-	if (CODES_MULTI_USE(batch) && !batch->per_redeemer_null)
-		codes_lock_redeemer_bucket(CODES_LOCK_CODE_REDEEMER, fold, redeemer);
-	if (!batch->batch_limit_null)
-		codes_lock_redeemer_bucket(CODES_LOCK_BATCH_REDEEMER, (uint32) batch->id,
-								   redeemer);
-}
-
-/*
- * Record the use with SQL, under the batch's limits per redeemer: the
- * redeemer's bucket locks are held to the end of the transaction, so a
- * use of the same redeemer in progress has committed or rolled back when
- * the count is read, with the latest snapshot, after a command counter
- * increment (so that it sees the transaction's own uses, those of the
- * same statement included).  At REPEATABLE READ or SERIALIZABLE a refusal
- * is a serialization failure when the transaction's snapshot, as a new
- * statement would see it (its own uses too), counts otherwise: when it
- * rests on uses or undos of other transactions that committed after it.
- */
-static CodesReason
-record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch, int64 *id)
-{
-	static SPIPlanPtr plan = NULL;
-	CodesReason reason = CODES_OK;
-	int64		latest[2];
-	int64		own[2];
-
-	if (codes_history_guarded(batch))
-	{
-		lock_redeemer_bucket(args, batch);
-		CommandCounterIncrement();
-		reason = judge_by_sql(args, batch, GetLatestSnapshot(), latest);
-		if (reason != CODES_OK && IsolationUsesXactSnapshot())
-		{
-			(void) judge_by_sql(args, batch, GetTransactionSnapshot(), own);
-			if (own[0] != latest[0] || own[1] != latest[1])
-				codes_serialization_failure();
-		}
-		else if (IsolationIsSerializable())
-		{
-			/* the predicate locks of the reads */
-			(void) judge_by_sql(args, batch, GetTransactionSnapshot(), own);
-		}
-	}
-	if (reason == CODES_OK)
-	{
-		args->values[2] = Int32GetDatum(batch->id);
-		args->nulls[2] = ' ';
-		codes_run_stmt(&plan, insert_sql, args, false, SPI_OK_INSERT_RETURNING);
-		if (SPI_processed == 1)
-			*id = DatumGetInt64(codes_result(1));
-		if (SPI_processed != 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-					 errmsg("a trigger on codes.redemption_log skipped the history of a use"),
-					 errdetail("A multi-use code's uses, and the uses a batch limits per redeemer, are counted in codes.redemption_log; a BEFORE trigger there must not skip its rows.")));
-	}
 	return reason;
 }
 
@@ -511,8 +370,31 @@ codes_history_record(CodesStmtArgs *args, const CodesBatchInfo *batch,
 
 	*id = 0;
 	if (!known->direct_multi)
-		return record_by_sql(args, batch, id);
+		return codes_history_record_by_sql(args, batch, id);
 	return record_directly(known, args, batch, id);
+}
+
+/*
+ * Refuse a use that the batch's limits per redeemer guard where they
+ * cannot be kept exact: when Citus keeps the history, a worker counts the
+ * redeemer's uses with its part of the transaction's snapshot, taken for
+ * the statement (after the redeemer's lock) at READ COMMITTED, but at
+ * REPEATABLE READ or SERIALIZABLE by the transaction's first statement
+ * there, which may miss a use of the same redeemer committed since.
+ * Whatever the code's state, so that the caller learns it at once.
+ */
+void
+codes_history_require_exact(const CodesBatchInfo *batch)
+{
+	if (!codes_history_guarded(batch) || !IsolationUsesXactSnapshot() ||
+		!codes_tables(RowExclusiveLock)->log_remote)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("a code limited per redeemer cannot be used at isolation level %s on Citus",
+					IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+			 errdetail("On Citus a worker counts the redeemer's uses with its transaction's snapshot, which may not show a use another transaction has committed since."),
+			 errhint("Use it in a READ COMMITTED transaction.")));
 }
 
 /*
@@ -537,8 +419,23 @@ codes_history_precheck(CodesStmtArgs *args, const CodesBatchInfo *batch)
 	log = table_open(known->log, NoLock);
 	InitDirtySnapshot(dirty);
 	reason = judge_directly(known, log, &dirty, args, batch, &wait, &newer);
+	if (TransactionIdIsValid(wait) || newer)
+		reason = CODES_OK;
+	else if (reason != CODES_OK && IsolationIsSerializable())
+	{
+		/*
+		 * A refusal under SERIALIZABLE reads the uses it counted again with
+		 * the transaction's snapshot, for the predicate locks a SELECT of
+		 * them would take: a transaction that undoes one of them and
+		 * depends on this one's outcome is then a conflict SSI sees.
+		 */
+		Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+
+		(void) judge_directly(known, log, snapshot, args, batch, &wait, &newer);
+		UnregisterSnapshot(snapshot);
+	}
 	table_close(log, NoLock);
-	return (TransactionIdIsValid(wait) || newer) ? CODES_OK : reason;
+	return reason;
 }
 
 /*
@@ -553,7 +450,7 @@ codes_history_limits(CodesStmtArgs *args, const CodesBatchInfo *batch)
 
 	if (!codes_history_guarded(batch))
 		return CODES_OK;
-	return judge_by_sql(args, batch, NULL, counts);
+	return codes_history_judge_by_sql(args, batch, NULL, counts);
 }
 
 /*

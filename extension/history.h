@@ -12,7 +12,7 @@
 
 #include "operation.h"			/* CodesStmtArgs, CodesBatchInfo, CodesReason */
 
-extern bool codes_history_guarded(const CodesBatchInfo *batch);
+extern void codes_history_require_exact(const CodesBatchInfo *batch);
 extern CodesReason codes_history_record(CodesStmtArgs *args,
 										const CodesBatchInfo *batch, int64 *id);
 extern CodesReason codes_history_precheck(CodesStmtArgs *args,

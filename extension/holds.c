@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/timestamp.h"
 
 #include "holds.h"
 #include "statements.h"
@@ -44,13 +45,16 @@ static const char *const expire_sql =
 
 /*
  * Confirm hold $5 of code $1 while it is live: a use from now on, with
- * the reference and details given ($6, $7), or those of the hold.
+ * the reference and details given ($6, $7), or those of the hold.  Live
+ * by the clock, not by the transaction's start: a use that began after
+ * the hold's end no longer counted it for its redeemer, and a confirm in
+ * a transaction that began before must not make it a use again.
  */
 static const char *const confirm_sql =
 "UPDATE codes.redemption_log AS l SET held_until = NULL, used_at = pg_catalog.now(), "
 "reference = COALESCE($6, l.reference), details = COALESCE($7, l.details) "
 "WHERE l.code" EQ "$1 AND l.id" EQ "$5 AND l.undone_at IS NULL "
-"AND l.held_until IS NOT NULL AND l.held_until >= pg_catalog.now()";
+"AND l.held_until IS NOT NULL AND l.held_until >= $8";
 
 /*
  * Whether hold $5 of code $1, not confirmed (confirm_sql found it not
@@ -68,11 +72,14 @@ static const char *const release_sql =
 "WHERE l.code" EQ "$1 AND l.id" EQ "$5 AND l.undone_at IS NULL "
 "AND l.held_until IS NOT NULL";
 
-/* Undo use $5 of code $1 (a use, not a hold), if it stands. */
+/*
+ * Undo entry $5 of code $1 if it stands and was made with reference $6: a
+ * use is undone, a hold (confirmed meanwhile or not) given up.
+ */
 static const char *const undo_entry_sql =
 "UPDATE codes.redemption_log AS l SET undone_at = pg_catalog.now() "
 "WHERE l.code" EQ "$1 AND l.id" EQ "$5 AND l.undone_at IS NULL "
-"AND l.held_until IS NULL";
+"AND l.reference" EQ "$6";
 
 /*
  * Count the code's holds not confirmed or released: *live those whose
@@ -115,7 +122,10 @@ codes_hold_confirm_entry(CodesStmtArgs *args)
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr expired_plan = NULL;
 
+	args->values[CODES_ARG_HELD_UNTIL] = TimestampTzGetDatum(GetCurrentTimestamp());
+	args->nulls[CODES_ARG_HELD_UNTIL] = ' ';
 	codes_run_stmt(&plan, confirm_sql, args, false, SPI_OK_UPDATE);
+	args->nulls[CODES_ARG_HELD_UNTIL] = 'n';
 	if (SPI_processed == 1)
 		return CODES_OK;
 	codes_run_stmt(&expired_plan, expired_sql, args, false, SPI_OK_SELECT);
@@ -136,8 +146,8 @@ codes_hold_release_entry(CodesStmtArgs *args)
 }
 
 /*
- * Undo the use $5 of the code $1, if it stands: true, and the caller
- * gives the use back.
+ * Undo the use, or give up the hold, $5 of the code $1 made with the
+ * reference $6, if it stands: 1, and the caller gives the use back.
  */
 int64
 codes_history_undo_entry(CodesStmtArgs *args)

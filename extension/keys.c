@@ -13,7 +13,10 @@
  * A key file must lie outside the data directory (so that it is not in
  * base backups) and be readable by the server's user alone.  Keys are read
  * when first needed after the settings change, never returned to SQL, and
- * never put into a message: messages name a key by its id or its file.
+ * never put into a message: messages name a key by its id, or its file by
+ * the setting that names it.  The file's path is for superusers only, as
+ * the settings are (file_detail): it goes into the server log, and to the
+ * client only when a superuser made the call.
  *
  * Calls no other file of the extension (its header takes the length of a
  * key id from text.h); called by lookup.c, gen_chunk.c, code_gen.c, and
@@ -232,9 +235,25 @@ make_pads(const uint8 *data, unsigned int len, MemoryContext cxt)
 }
 
 /*
+ * The detail of a message about a key file: its path, which only
+ * superusers may see (codes.key_file and codes.old_key_files are
+ * superuser-only settings).  For anyone else, a call of code_query under
+ * the application's role, say, it goes to the server log alone.  The
+ * caller is the role outside the extension's SECURITY DEFINER functions.
+ */
+static int
+file_detail(const char *path)
+{
+	if (superuser_arg(GetOuterUserId()))
+		return errdetail("The file is \"%s\".", path);
+	return errdetail_log("The file is \"%s\".", path);
+}
+
+/*
  * Read one key file into key, checking where it lies and who may read it.
- * A file that fails a check is reported at elevel; below ERROR, the key is
- * left out (false), so that one bad file does not stop every look-up.
+ * A file that fails a check is reported at elevel, naming the setting
+ * that names the file; below ERROR, the key is left out (false), so that
+ * one bad file does not stop every look-up.
  *
  * The file is opened once, without following a symbolic link as its last
  * component, and its checks are made on the open file, so that what is
@@ -242,7 +261,7 @@ make_pads(const uint8 *data, unsigned int len, MemoryContext cxt)
  * only once the key is good: a failure leaves nothing behind.
  */
 static bool
-read_key(const char *path, CodesKey *key, int elevel)
+read_key(const char *setting, const char *path, CodesKey *key, int elevel)
 {
 	struct stat st;
 	uint8		buf[KEY_MAX_BYTES + 1];
@@ -255,7 +274,8 @@ read_key(const char *path, CodesKey *key, int elevel)
 	{
 		ereport(elevel,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("key file \"%s\" lies inside the data directory", path),
+				 errmsg("key file of %s lies inside the data directory", setting),
+				 file_detail(path),
 				 errhint("Keep key files outside the data directory, so that base backups do not hold them.")));
 		return false;
 	}
@@ -264,7 +284,8 @@ read_key(const char *path, CodesKey *key, int elevel)
 		errno = err;
 		ereport(elevel,
 				(errcode_for_file_access(),
-				 errmsg("could not find key file \"%s\": %m", path)));
+				 errmsg("could not find key file of %s: %m", setting),
+				 file_detail(path)));
 		return false;
 	}
 
@@ -276,12 +297,14 @@ read_key(const char *path, CodesKey *key, int elevel)
 		if (errno == ELOOP)
 			ereport(elevel,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("key file \"%s\" must not be a symbolic link", path),
+					 errmsg("key file of %s must not be a symbolic link", setting),
+					 file_detail(path),
 					 errhint("Name the file the link points to.")));
 		else
 			ereport(elevel,
 					(errcode_for_file_access(),
-					 errmsg("could not find key file \"%s\": %m", path)));
+					 errmsg("could not find key file of %s: %m", setting),
+					 file_detail(path)));
 		return false;
 	}
 
@@ -292,7 +315,8 @@ read_key(const char *path, CodesKey *key, int elevel)
 		errno = err;
 		ereport(elevel,
 				(errcode_for_file_access(),
-				 errmsg("could not stat key file \"%s\": %m", path)));
+				 errmsg("could not stat key file of %s: %m", setting),
+				 file_detail(path)));
 		return false;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
@@ -301,8 +325,9 @@ read_key(const char *path, CodesKey *key, int elevel)
 		CloseTransientFile(fd);
 		ereport(elevel,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("key file \"%s\" must be a file owned and readable by the server's user alone",
-						path),
+				 errmsg("key file of %s must be a file owned and readable by the server's user alone",
+						setting),
+				 file_detail(path),
 				 errhint("Give it to the server's user with chown, and make it mode 0600.")));
 		return false;
 	}
@@ -322,7 +347,8 @@ read_key(const char *path, CodesKey *key, int elevel)
 			errno = err;
 			ereport(elevel,
 					(errcode_for_file_access(),
-					 errmsg("could not read key file \"%s\": %m", path)));
+					 errmsg("could not read key file of %s: %m", setting),
+					 file_detail(path)));
 			return false;
 		}
 		if (got == 0)
@@ -335,8 +361,9 @@ read_key(const char *path, CodesKey *key, int elevel)
 		explicit_bzero(buf, sizeof(buf));
 		ereport(elevel,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("key file \"%s\" must hold %d to %d bytes", path,
+				 errmsg("key file of %s must hold %d to %d bytes", setting,
 						KEY_MIN_BYTES, KEY_MAX_BYTES),
+				 file_detail(path),
 				 errhint("Make one with head -c 32 /dev/urandom.")));
 		return false;
 	}
@@ -414,10 +441,11 @@ load_keys(int current_elevel)
 	 */
 	num_keys = 1;
 	if (key_file[0] != '\0')
-		(void) read_key(key_file, &keys[0], current_elevel);
+		(void) read_key("codes.key_file", key_file, &keys[0], current_elevel);
 	foreach(lc, old)
 	{
-		if (read_key((char *) lfirst(lc), &keys[num_keys], WARNING))
+		if (read_key("codes.old_key_files", (char *) lfirst(lc),
+					 &keys[num_keys], WARNING))
 			num_keys++;
 	}
 	MemoryContextDelete(tmpcxt);
@@ -433,7 +461,7 @@ codes_current_key(void)
 {
 	load_keys(ERROR);
 	if (key_file[0] != '\0' && keys[0].len == 0)
-		read_key(key_file, &keys[0], ERROR);	/* read before, with a warning */
+		read_key("codes.key_file", key_file, &keys[0], ERROR);	/* warned before */
 	if (keys[0].len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

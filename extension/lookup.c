@@ -6,12 +6,13 @@
  *	  (the UUID, or the digest of a patterned code) or hashed (the HMAC
  *	  under the batch's server key).
  *
- * A look-up (store.c) and generation (gen.c, which must see every key a
- * new code would be looked up under) decide here the same way.  No message
- * here contains a code.
+ * A look-up (store.c), generation (gen.c, which must see every key a new
+ * code would be looked up under) and code_add (import.c, which stores a
+ * given code under the key a look-up of it computes) decide here the same
+ * way.  No message here contains a code.
  *
  * Calls batch.c (the shapes of the batches), keys.c (server keys, HMAC)
- * and text.c; called by store.c and gen.c.
+ * and text.c; called by store.c, gen.c and import.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,9 +45,10 @@ add_key(pg_uuid_t *keys, int *n, const pg_uuid_t *key)
  * (gen.c, which must see every key a new code would be looked up under)
  * decide the same way.
  *
- * The shapes are UUID, or a pattern with a correct check symbol.  A plain
- * batch stores a code under its plain key (the UUID, or the digest of a
- * patterned code); a hashed batch under the HMAC of its key.  Shapes of the
+ * The shapes are UUID, a pattern with a correct check symbol, or chosen
+ * codes, which any text of at least one character has.  A plain batch
+ * stores a code under its plain key (the UUID, or the digest of any other
+ * text); a hashed batch under the HMAC of its key.  Shapes of the
  * same store give the same key, which is listed once.  When the text has
  * the shape of a hashed batch whose key is not configured, that key's id is
  * copied to missing_key (which holds CODES_KEY_ID_LEN + 1 bytes); else it
@@ -66,8 +68,9 @@ codes_canonical_keys(const char *canon, int len, const CodesShape *shapes,
 		const CodesShape *shape = &shapes[i];
 		pg_uuid_t	key;
 
-		if (shape->is_uuid != is_uuid ||
-			(!is_uuid && !codes_pattern_matches(&shape->pat, canon, len)))
+		if (shape->chosen ? len == 0 :
+			(shape->is_uuid != is_uuid ||
+			 (!is_uuid && !codes_pattern_matches(&shape->pat, canon, len))))
 			continue;
 
 		if (shape->key_id[0] != '\0')
@@ -79,15 +82,32 @@ codes_canonical_keys(const char *canon, int len, const CodesShape *shapes,
 				strlcpy(missing_key, shape->key_id, CODES_KEY_ID_LEN + 1);
 				continue;
 			}
-			codes_hmac_key(server_key, canon, len, &key);
+			codes_text_key(server_key, canon, len, &key);
 		}
-		else if (is_uuid)
-			codes_uuid_from_canonical(canon, &key);
 		else
-			codes_pattern_key(canon, len, &key);
+			codes_text_key(NULL, canon, len, &key);
 		add_key(keys, &n, &key);
 	}
 	return n;
+}
+
+/*
+ * The key that text in canonical form is stored under: hashed under a
+ * server key, its HMAC; plain (server_key NULL), the UUID if it reads as
+ * one, else the digest of the text.  A look-up and code_add (import.c,
+ * which stores given text under the key a look-up of it computes) decide
+ * here the same way.
+ */
+void
+codes_text_key(const CodesKey *server_key, const char *canon, int len,
+			   pg_uuid_t *key)
+{
+	if (server_key != NULL)
+		codes_hmac_key(server_key, canon, len, key);
+	else if (codes_canonical_is_uuid(canon, len))
+		codes_uuid_from_canonical(canon, key);
+	else
+		codes_pattern_key(canon, len, key);
 }
 
 /*
@@ -122,7 +142,7 @@ codes_note_missing_key(const char *key_id)
  * Its canonical form is matched against the shapes of codes that batches
  * have (batch.c), by codes_canonical_keys, which sets missing_key.  Text of
  * no batch's shape has no keys at all, and is answered as not found without
- * a look-up.
+ * a look-up (while some batch has chosen codes, only the empty text).
  */
 int
 codes_lookup_keys(text *code, pg_uuid_t **keys, char *missing_key)

@@ -62,4 +62,11 @@ typedef struct CodesStmtArgs
 	bool		connected;		/* connected to SPI to run them (store.c) */
 } CodesStmtArgs;
 
+/* The redeemer of the operation in args ($2), or NULL. */
+static inline text *
+codes_args_redeemer(CodesStmtArgs *args)
+{
+	return args->nulls[1] == 'n' ? NULL : DatumGetTextPP(args->values[1]);
+}
+
 #endif							/* CODES_OPERATION_H */

@@ -4,8 +4,9 @@
  *	  Direct writes and reads of rows of the extension's tables, without
  *	  SPI or a plan: insert or update a row with its index entries and
  *	  constraints as an INSERT or UPDATE statement would, through the
- *	  executor's simple relation functions (those of logical replication);
- *	  scan an index; lock a row as SELECT ... FOR NO KEY UPDATE does.
+ *	  executor's simple relation functions (those of logical replication),
+ *	  or many rows as COPY inserts them; scan an index; lock a row as
+ *	  SELECT ... FOR NO KEY UPDATE does.
  *
  * Only for tables that run no user's code (tables.c decides): the simple
  * relation functions fire no statement triggers, and their AFTER ROW
@@ -13,7 +14,7 @@
  * versions are compat.h's.
  *
  * Calls compat.h only; called by the direct paths of the table
- * (store_direct.c, stripes.c, history.c).
+ * (store_direct.c, stripes.c, history.c, import.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -91,6 +92,44 @@ codes_writer_insert(CodesWriter *w)
 {
 	ExecStoreVirtualTuple(w->newslot);
 	ExecSimpleRelationInsert(w->rri, w->estate, w->newslot);
+}
+
+/*
+ * n slots for new rows of the writer's relation, for
+ * codes_writer_insert_many; they go with the writer.
+ */
+TupleTableSlot **
+codes_writer_slots(CodesWriter *w, int n)
+{
+	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		slots[i] = table_slot_create(w->rel, &w->estate->es_tupleTable);
+	return slots;
+}
+
+/*
+ * Insert n new rows, whose columns the caller stored in slots (from
+ * codes_writer_slots, ExecStoreVirtualTuple'd), as COPY does: their NOT
+ * NULL and CHECK constraints checked, the rows written a heap page at a
+ * time (one WAL record per page rather than per row), then each row's
+ * index entries.  The slots may be cleared and filled again afterwards.
+ */
+void
+codes_writer_insert_many(CodesWriter *w, TupleTableSlot **slots, int n)
+{
+	int			i;
+
+	if (RelationGetDescr(w->rel)->constr)
+		for (i = 0; i < n; i++)
+			ExecConstraints(w->rri, slots[i], w->estate);
+	table_multi_insert(w->rel, slots, n, w->estate->es_output_cid, 0, NULL);
+	for (i = 0; i < n; i++)
+	{
+		compat_insert_index_tuples(w->rri, slots[i], w->estate);
+		ResetPerTupleExprContext(w->estate);
+	}
 }
 
 /*

@@ -9,6 +9,7 @@
 #ifndef CODES_ROWS_H
 #define CODES_ROWS_H
 
+#include "access/genam.h"
 #include "access/tableam.h"
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
@@ -33,6 +34,9 @@ extern void codes_writer_open(CodesWriter *w, Relation rel, Snapshot snapshot,
 extern TupleTableSlot *codes_writer_new_row(CodesWriter *w,
 											TupleTableSlot *copy_of);
 extern void codes_writer_insert(CodesWriter *w);
+extern TupleTableSlot **codes_writer_slots(CodesWriter *w, int n);
+extern void codes_writer_insert_many(CodesWriter *w, TupleTableSlot **slots,
+									 int n);
 extern void codes_writer_update(CodesWriter *w, TupleTableSlot *locked);
 extern TM_Result codes_writer_try_update(CodesWriter *w, TupleTableSlot *old,
 										 bool wait, TM_FailureData *tmfd);

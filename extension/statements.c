@@ -64,7 +64,8 @@ codes_run_stmt(SPIPlanPtr *planp, const char *sql, CodesStmtArgs *args,
 
 /*
  * The same for a read with a snapshot of the caller's (the latest, say,
- * to see what committed after the transaction's snapshot was taken).
+ * to see what committed after the transaction's snapshot was taken), or,
+ * with snapshot NULL, a read-only statement's own.
  */
 void
 codes_run_stmt_snapshot(SPIPlanPtr *planp, const char *sql,
@@ -72,6 +73,11 @@ codes_run_stmt_snapshot(SPIPlanPtr *planp, const char *sql,
 {
 	int			ret;
 
+	if (snapshot == NULL)
+	{
+		codes_run_stmt(planp, sql, args, true, expected);
+		return;
+	}
 	ready(planp, sql, args);
 	ret = SPI_execute_snapshot(*planp, args->values, args->nulls, snapshot,
 							   InvalidSnapshot, true, false, 0);

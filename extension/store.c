@@ -2,13 +2,14 @@
  *
  * store.c
  *	  The codes table, and the one place that decides a use of a code:
- *	  find the code by its key, read it, use it (or hold a use of it),
- *	  check it, look it up.  Giving uses back and deleting are
+ *	  read a code by its key, use it (or hold a use of it), count its
+ *	  uses.  Giving uses back and deleting are
  *	  store_undo.c's.
  *
- * An operation on a code begins with codes_store_open, which pins
- * search_path and finds the key the code is stored under, and ends with
- * codes_store_close; it connects to SPI only if it runs a statement.
+ * An operation on a code begins with codes_store_open and ends with
+ * codes_store_close (store_open.c); reads that use nothing, code_check's
+ * and code_query's, and what code_redeem answers besides the use, are
+ * store_read.c's.
  *
  * A single-use code's use is its row: locked, checked and written, the
  * direct way (store_direct.c) when it can, else through SQL, here.  Its
@@ -29,7 +30,7 @@
  * people than the codes table.
  *
  * Calls store_direct.c (the fast path), stripes.c, history.c, holds.c,
- * locks.c, statements.c, tables.c, searchpath.c, lookup.c and batch.c;
+ * locks.c, statements.c, batch.c, store_open.c and store_read.c;
  * called by the SQL entry points (codes.c) and store_undo.c.
  *
  *-------------------------------------------------------------------------
@@ -46,13 +47,10 @@
 #include "history.h"
 #include "holds.h"
 #include "locks.h"
-#include "lookup.h"
-#include "searchpath.h"
 #include "statements.h"
 #include "store.h"
 #include "store_direct.h"
 #include "stripes.h"
-#include "tables.h"
 
 /*
  * Lock the code's row and read its batch, uses and state.  At READ
@@ -82,158 +80,21 @@ static const char *const count_use_sql =
 static const char *const uncount_uses_sql =
 "UPDATE codes.codes AS c SET uses = c.uses" MINUS "$5 WHERE " CODES_MATCH_SQL;
 
-/* Whether a code is stored under the key $1. */
-static const char *const exists_sql =
-"SELECT FROM codes.codes AS c WHERE " CODES_MATCH_SQL;
-
-/* The name and metadata of batch $3. */
-static const char *const details_sql =
-"SELECT b.name, b.metadata FROM codes.batch AS b WHERE b.id" EQ "$3";
-
 /*
- * Ready an operation for writes to the tables: lock them, refuse rules,
- * and pin search_path again as a SET clause does if a write may run a
- * user's code (see codes_pin_search_path).  Rules are refused: a plan that
- * a rule rewrote to nothing would stay so after the rule is dropped.
- */
-static void
-prepare_writes(CodesPin *pin)
-{
-	const CodesTables *known = codes_tables(RowExclusiveLock);
-
-	if (known->rules)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("rules on the tables of extension codes are not supported"),
-				 errhint("Use a trigger instead.")));
-	if (known->user_code)
-		codes_repin_by_guc(pin);
-}
-
-/*
- * Start the parameters of an operation's statements: none set but the
- * code's key ($1) and the redeemer ($2), unless redeemer_null.
- */
-static void
-start_args(CodesStmtArgs *args, const pg_uuid_t *key, Datum redeemer,
-		   bool redeemer_null)
-{
-	args->connected = false;
-	memset(args->nulls, 'n', sizeof(args->nulls));
-	args->values[0] = UUIDPGetDatum(key);
-	args->nulls[0] = ' ';
-	if (!redeemer_null)
-	{
-		args->values[1] = redeemer;
-		args->nulls[1] = ' ';
-	}
-}
-
-/*
- * Start an operation on a code: pin the search path (codes_pin_search_path:
- * writes tells whether the operation writes to the tables), take in changes
- * to codes.batch, and read the code into the parameters of a statement,
- * its key as $1 and the redeemer (unless redeemer_null) as $2.  Returns
- * true when a code may be stored under that key; false means there is no
- * such code, which callers answer as "not found".  Text of no batch's
- * shape is found so without touching a table.  A code that may be stored
- * under more than one key (plain and hashed batches of one shape) is
- * looked up under each in turn.  A code of a hashed batch whose key is not
- * configured cannot be looked up: not found too (the server log says so,
- * once per key and backend), so plain codes of the same shape work on,
- * and a guess is counted as any guess.  Either way the caller ends with
- * codes_store_close.  writes: the operation writes to the tables; then, if
- * the text may be a code, they are locked first (prepare_writes).
- */
-bool
-codes_store_open(CodesOp *op, text *code, Datum redeemer, bool redeemer_null,
-				 bool writes)
-{
-	static SPIPlanPtr exists_plan = NULL;
-	CodesStmtArgs *args = &op->args;
-	pg_uuid_t  *keys;
-	char		missing_key[CODES_KEY_ID_LEN + 1];
-	int			nkeys;
-	int			i;
-
-	codes_pin_search_path(&op->pin);
-	codes_refresh_batch_cache();
-	nkeys = codes_lookup_keys(code, &keys, missing_key);
-	if (writes && nkeys > 0)
-		prepare_writes(&op->pin);
-	start_args(args, &op->key, redeemer, redeemer_null);
-
-	for (i = 0; i < nkeys; i++)
-	{
-		op->key = keys[i];
-		if (nkeys == 1 && missing_key[0] == '\0')
-			return true;
-		codes_run_stmt(&exists_plan, exists_sql, args, true, SPI_OK_SELECT);
-		if (SPI_processed == 1)
-			return true;
-	}
-	if (args->connected)
-		SPI_finish();
-	args->connected = false;
-
-	if (missing_key[0] != '\0')
-		codes_note_missing_key(missing_key);
-	return false;
-}
-
-/*
- * Start an operation on the code stored under key (found in the history,
- * say), as codes_store_open does, for writes.
- */
-void
-codes_store_open_key(CodesOp *op, const pg_uuid_t *key)
-{
-	codes_pin_search_path(&op->pin);
-	codes_refresh_batch_cache();
-	prepare_writes(&op->pin);
-	op->key = *key;
-	start_args(&op->args, &op->key, (Datum) 0, true);
-}
-
-/*
- * End an operation begun by codes_store_open.
- */
-void
-codes_store_close(CodesOp *op)
-{
-	if (op->args.connected)
-		SPI_finish();
-	op->args.connected = false;
-	codes_unpin_search_path(&op->pin);
-}
-
-/*
- * Set the statements' parameter $3 to the batch of out's code.
- */
-void
-codes_store_set_batch(CodesStmtArgs *args, const CodesOutcome *out)
-{
-	args->values[2] = Int32GetDatum(out->batch.id);
-	args->nulls[2] = ' ';
-}
-
-/*
- * Read the code's row with a saved statement that returns its batch, uses
- * and state (lock_sql or query_sql) and fill out with them; false if there
- * is no such code or batch (a batch_del that committed after this
+ * Fill out with the code's row, as the statement just run (lock_sql or
+ * query_sql) returned its batch, uses and state; false if there is no
+ * such code or batch (a batch_del that committed after this
  * statement's snapshot was taken, whose code is then treated as gone
  * too).  A row found is no guess, even if its batch is gone.
  */
 static bool
-read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
-		  CodesStmtArgs *args, CodesOutcome *out)
+fill_code(CodesStmtArgs *args, CodesOutcome *out)
 {
 	HeapTuple	row;
 	TupleDesc	desc;
 	Datum		bound;
 	bool		isnull;
 
-	codes_run_stmt(planp, sql, args, read_only, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return false;
 	out->guess = false;
@@ -256,6 +117,18 @@ read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
 }
 
 /*
+ * Read the code's row with a saved statement that returns its batch, uses
+ * and state (lock_sql or query_sql) and fill out with them (fill_code).
+ */
+static bool
+read_code(SPIPlanPtr *planp, const char *sql, bool read_only,
+		  CodesStmtArgs *args, CodesOutcome *out)
+{
+	codes_run_stmt(planp, sql, args, read_only, SPI_OK_SELECT);
+	return fill_code(args, out);
+}
+
+/*
  * Why the code in out cannot be used now with this many uses, or CODES_OK:
  * its batch, its own state and its uses (codes_code_refusal).
  */
@@ -264,6 +137,18 @@ refusal(const CodesOutcome *out, int64 uses)
 {
 	return codes_code_refusal(&out->batch, uses, out->deactivated,
 							  out->bound_elsewhere);
+}
+
+/*
+ * A serialization failure: what a use rests on changed since the
+ * transaction's snapshot (what: "update" or "delete").
+ */
+static void
+serialization_failure(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to concurrent %s", what)));
 }
 
 /*
@@ -372,32 +257,40 @@ expire_holds(CodesStmtArgs *args, CodesOutcome *out)
 /*
  * Take the locks that every change of a multi-use code's uses shares (a
  * use, an undo, a confirm or a release of a hold): its batch's, which
- * batch_del takes alone, then the code's own, which code_del takes alone
- * (locks.c).  The code was found before they were taken: a delete that
- * committed meanwhile is seen now, with the latest snapshot.  True if the
- * code is still there; at READ COMMITTED false (the caller answers as for
- * a code not found); at REPEATABLE READ or SERIALIZABLE a delete after
- * the snapshot is a serialization failure, as for an UPDATE of a row
- * deleted meanwhile.  What its batch allows is read again: a change that
- * waited for the uses in progress (batch_set_max_uses) is seen too.
+ * batch_del and a change of the batch's rules (batch_set_max_uses, ...)
+ * take alone, then the code's own, which code_del takes alone (locks.c).
+ * The code was found before they were taken, so what out says of it may
+ * no longer hold: a delete, or a change of its batch's rules (which folds
+ * its stripes into its row, and commits before it lets go of the lock),
+ * may have committed meanwhile.  At READ COMMITTED the code and its batch
+ * are read again, with the latest snapshot: false if the code is gone
+ * (the caller answers as for a code not found); the caller looks again
+ * whether it is still multi-use.  At REPEATABLE READ or SERIALIZABLE a
+ * delete, or a change of the batch's rules, committed after the snapshot
+ * is a serialization failure, as for an UPDATE of a row changed
+ * meanwhile.
  */
 bool
 codes_store_share_code(CodesStmtArgs *args, CodesOutcome *out)
 {
 	static SPIPlanPtr plan = NULL;
+	int32		batch_id = out->batch.id;
 
-	codes_lock_batch(out->batch.id, ShareLock);
+	codes_lock_batch(batch_id, ShareLock);
 	codes_lock_code_uses(DatumGetUUIDP(args->values[0]), ShareLock);
-	codes_run_stmt_snapshot(&plan, exists_sql, args, GetLatestSnapshot(),
-							SPI_OK_SELECT);
 	codes_refresh_batch_cache();
-	if (SPI_processed == 1 && codes_batch_info(out->batch.id, &out->batch))
-		return true;
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("could not serialize access due to concurrent delete")));
-	return false;
+	if (!IsolationUsesXactSnapshot())
+	{
+		codes_run_stmt_snapshot(&plan, query_sql, args, GetLatestSnapshot(),
+								SPI_OK_SELECT);
+		return fill_code(args, out);
+	}
+	if (!codes_store_exists(args, GetLatestSnapshot()) ||
+		!codes_batch_info(batch_id, &out->batch))
+		serialization_failure("delete");
+	if (codes_batch_rules_changed(batch_id))
+		serialization_failure("update");
+	return true;
 }
 
 /*
@@ -481,6 +374,8 @@ use_single(CodesStmtArgs *args, CodesOutcome *out)
 		out->reason = used_up(args, out);
 	if (out->reason != CODES_OK)
 		return;
+	if (IsolationUsesXactSnapshot() && codes_batch_rules_changed(out->batch.id))
+		serialization_failure("update");
 
 	if (logged_use(args, out))
 	{
@@ -514,7 +409,9 @@ use_single(CodesStmtArgs *args, CodesOutcome *out)
  * theirs back first), then record the use in the history under its
  * batch's limits per redeemer, giving the stripe's use back if they
  * refuse.  A refusal that an unlocked look can tell (the redeemer's share
- * used, as committed) writes nothing.  Its row is never locked.
+ * used, as committed) writes nothing.  Its row is never locked.  A code
+ * that its batch made single-use while the use waited for its lock is
+ * used as one.
  */
 static void
 use_multi(CodesStmtArgs *args, CodesOutcome *out)
@@ -531,6 +428,16 @@ use_multi(CodesStmtArgs *args, CodesOutcome *out)
 		out->reason = CODES_NOT_FOUND;
 		return;
 	}
+	/* as it is now: single-use meanwhile (batch_set_max_uses), say */
+	codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
+	if (!CODES_MULTI_USE(&out->batch))
+	{
+		use_single(args, out);
+		return;
+	}
+	out->reason = refusal(out, out->base);
+	if (out->reason != CODES_OK && out->reason != CODES_USED_UP)
+		return;
 	capped = !out->batch.max_uses_null;
 
 	out->reason = codes_history_precheck(args, &out->batch);
@@ -550,10 +457,15 @@ use_multi(CodesStmtArgs *args, CodesOutcome *out)
 	}
 	else if (out->reason != CODES_USED_UP && out->reason != CODES_HELD && capped)
 	{
-		/* used up comes before the redeemer's share, as for a query */
-		codes_store_count_uses(args, out, true, NULL);
+		int64		live;
+
+		/*
+		 * Used up (or held) comes before the redeemer's share, as for
+		 * code_check.
+		 */
+		codes_store_count_uses(args, out, true, &live);
 		if (!codes_usable(&out->batch, out->uses))
-			out->reason = CODES_USED_UP;
+			out->reason = live > 0 ? CODES_HELD : CODES_USED_UP;
 	}
 }
 
@@ -585,6 +497,7 @@ codes_store_use(CodesOp *op, CodesOutcome *out)
 			break;
 	}
 	codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
+	codes_history_require_exact(&out->batch);
 	if (CODES_MULTI_USE(&out->batch))
 		use_multi(args, out);
 	else
@@ -604,97 +517,4 @@ codes_store_use(CodesOp *op, CodesOutcome *out)
 		if (out->reason == CODES_OK)
 			use_single(args, out);
 	}
-}
-
-/*
- * Add to out, for a code that was found, the name and metadata of its
- * batch, copied out of SPI's memory.
- */
-static void
-add_details(CodesStmtArgs *args, CodesOutcome *out)
-{
-	static SPIPlanPtr plan = NULL;
-	bool		isnull;
-
-	if (out->reason == CODES_NOT_FOUND)
-		return;
-	codes_store_set_batch(args, out);
-	/* a new snapshot, as the use had: it sees the batch the use saw */
-	codes_run_stmt(&plan, details_sql, args, false, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-	{
-		/* the batch went since; a use made stands, with no details */
-		if (out->reason != CODES_OK)
-			out->reason = CODES_NOT_FOUND;
-		return;
-	}
-	out->have_details = true;
-	out->batch_name = SPI_datumTransfer(codes_result(1), false, -1);
-	out->metadata = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-								  2, &isnull);
-	out->metadata_null = isnull;
-	if (!isnull)
-		out->metadata = SPI_datumTransfer(out->metadata, false, -1);
-}
-
-/*
- * Use the code (or hold a use of it, with held_until in args), and tell
- * its batch and its uses left: code_redeem's and code_hold's operation.
- */
-void
-codes_store_redeem(CodesOp *op, CodesOutcome *out)
-{
-	codes_store_use(op, out);
-	if (out->reason != CODES_NOT_FOUND && out->reason != CODES_BRAKED &&
-		(CODES_MULTI_USE(&out->batch) || out->logged))
-		codes_store_count_uses(&op->args, out, true, NULL);
-	add_details(&op->args, out);
-}
-
-/*
- * Whether the code could be used now, without using it or locking it, and
- * its batch: code_check's operation.  Its uses are those code_redeem would
- * answer with: after the use, when it could be used.
- */
-void
-codes_store_check(CodesOp *op, CodesOutcome *out)
-{
-	CodesStmtArgs *args = &op->args;
-	int64		live;
-
-	if (!codes_store_look_up(args, out))
-		out->reason = CODES_NOT_FOUND;
-	else
-	{
-		codes_require_redeemer(&out->batch, args->nulls[1] == 'n');
-		codes_store_count_uses(args, out, false, &live);
-		out->reason = refusal(out, out->uses);
-		if (out->reason == CODES_USED_UP && live > 0)
-			out->reason = CODES_HELD;
-		if (out->reason == CODES_OK)
-		{
-			codes_store_set_batch(args, out);
-			out->reason = codes_history_limits(args, &out->batch);
-		}
-		if (out->reason == CODES_OK)
-			out->uses++;
-	}
-	add_details(args, out);
-}
-
-/*
- * The code's batch and uses, without a judgement of the redeemer:
- * code_query's operation.
- */
-void
-codes_store_query(CodesOp *op, CodesOutcome *out)
-{
-	if (codes_store_look_up(&op->args, out))
-	{
-		codes_store_count_uses(&op->args, out, false, NULL);
-		out->reason = codes_code_refusal(&out->batch, out->uses,
-										 out->deactivated, false);
-	}
-	else
-		out->reason = CODES_NOT_FOUND;
 }

@@ -212,6 +212,9 @@ settled(Relation rel, Oid indexoid, const pg_uuid_t *key, TupleTableSlot *slot)
  * probe and the row read take the predicate locks a SELECT takes.  A code
  * that cannot be used is refused without a lock (and so without a
  * transaction id or a WAL record) when no transaction is changing its row.
+ * At REPEATABLE READ or SERIALIZABLE, a use whose snapshot predates a
+ * change of its batch's rules (codes_batch_rules_changed: a limit per
+ * redeemer set since, say) is a serialization failure.
  *
  * Decides single-use codes: uses those whose batch sets no limit per
  * redeemer (if plain: the use records nothing but a redeemer), refuses
@@ -286,6 +289,9 @@ codes_use_directly(CodesStmtArgs *args, bool plain, CodesOutcome *out)
 		else if (!plain || !out->batch.per_redeemer_null ||
 				 !out->batch.batch_limit_null)
 			result = CODES_DIRECT_FOUND;
+		else if (IsolationUsesXactSnapshot() &&
+				 codes_batch_rules_changed(out->batch.id))
+			codes_serialization_failure();	/* its rules changed since the snapshot */
 		else
 			lock_and_write(rel, snapshot, slot, args, out);
 	}

@@ -62,7 +62,7 @@ static const char *const undo_single_sql =
  * oldest first.
  */
 static const char *const by_reference_sql =
-"SELECT l.code, l.id, l.held_until IS NOT NULL FROM codes.redemption_log AS l "
+"SELECT l.code, l.id FROM codes.redemption_log AS l "
 "WHERE l.reference" EQ "$6 AND l.undone_at IS NULL "
 "ORDER BY l.id";
 
@@ -103,8 +103,9 @@ give_back(CodesStmtArgs *args, const CodesOutcome *found)
 /*
  * Find the code of the operation and take the locks a change of its
  * history takes first: a single-use code's row, the locks a multi-use
- * code's uses share (codes_store_share_code).  False if there is no such
- * code.
+ * code's uses share (codes_store_share_code, which reads the code again;
+ * if its batch made it single-use meanwhile, its row is locked too).
+ * False if there is no such code.
  */
 static bool
 open_history(CodesStmtArgs *args, CodesOutcome *found)
@@ -114,7 +115,12 @@ open_history(CodesStmtArgs *args, CodesOutcome *found)
 		return false;
 	codes_store_set_batch(args, found);
 	if (CODES_MULTI_USE(&found->batch))
-		return codes_store_share_code(args, found);
+	{
+		if (!codes_store_share_code(args, found))
+			return false;
+		if (CODES_MULTI_USE(&found->batch))
+			return true;
+	}
 	return codes_store_lock(args, found);
 }
 
@@ -163,7 +169,6 @@ codes_store_undo_reference(Datum reference)
 	CodesPin	pin;
 	pg_uuid_t  *keys;
 	int64	   *ids;
-	bool	   *holds;
 	uint64		n;
 	uint64		i;
 	int64		undone = 0;
@@ -178,7 +183,6 @@ codes_store_undo_reference(Datum reference)
 	n = SPI_processed;
 	keys = MemoryContextAlloc(caller, sizeof(pg_uuid_t) * Max(n, 1));
 	ids = MemoryContextAlloc(caller, sizeof(int64) * Max(n, 1));
-	holds = MemoryContextAlloc(caller, sizeof(bool) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	row = SPI_tuptable->vals[i];
@@ -187,7 +191,6 @@ codes_store_undo_reference(Datum reference)
 
 		keys[i] = *DatumGetUUIDP(SPI_getbinval(row, desc, 1, &isnull));
 		ids[i] = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
-		holds[i] = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
 	}
 	SPI_finish();
 
@@ -198,9 +201,11 @@ codes_store_undo_reference(Datum reference)
 
 		codes_store_open_key(&op, &keys[i]);
 		codes_set_big(&op.args, ids[i]);
+		op.args.values[CODES_ARG_REFERENCE] = reference;
+		op.args.nulls[CODES_ARG_REFERENCE] = ' ';
+		/* a hold confirmed meanwhile is a use: undone all the same */
 		if (open_history(&op.args, &found) &&
-			(holds[i] ? codes_hold_release_entry(&op.args) :
-			 codes_history_undo_entry(&op.args) == 1))
+			codes_history_undo_entry(&op.args) == 1)
 		{
 			give_back(&op.args, &found);
 			undone++;
@@ -210,7 +215,6 @@ codes_store_undo_reference(Datum reference)
 	codes_unpin_search_path(&pin);
 	pfree(keys);
 	pfree(ids);
-	pfree(holds);
 	return undone;
 }
 
@@ -218,7 +222,9 @@ codes_store_undo_reference(Datum reference)
  * Confirm the hold ($5) of the code: it becomes a use, with the reference
  * and details in args (if given); out says CODES_OK or why not: the hold's
  * time has passed (CODES_HOLD_EXPIRED: it is expired now, and its use
- * given back), or there is no such hold (CODES_NOT_FOUND).
+ * given back), there is no such hold (CODES_NOT_FOUND), or the code cannot
+ * be used now, as a use would be refused but for its uses (revoked,
+ * deactivated, out of its period: the hold is released).
  */
 void
 codes_store_confirm(CodesOp *op, CodesOutcome *out)
@@ -228,6 +234,15 @@ codes_store_confirm(CodesOp *op, CodesOutcome *out)
 	if (!open_history(args, out))
 	{
 		out->reason = CODES_NOT_FOUND;
+		return;
+	}
+	out->reason = codes_code_refusal(&out->batch, 0, out->deactivated, false);
+	if (out->reason != CODES_OK)
+	{
+		if (codes_hold_release_entry(args))
+			give_back(args, out);
+		else
+			out->reason = CODES_NOT_FOUND;
 		return;
 	}
 	out->reason = codes_hold_confirm_entry(args);

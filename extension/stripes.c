@@ -15,7 +15,9 @@
  * changed only by the transaction that holds its row lock, from its
  * newest version.  When every stripe with room is held by others, a use
  * waits for one, as a use of a single-use code waits for its row: the
- * loser of the last use gets none.  An undo takes one use off any stripe
+ * loser of the last use gets none; but a transaction that holds a stripe
+ * of the code already waits only for younger ones (stripes_own.c), so that
+ * two cannot wait for each other.  An undo takes one use off any stripe
  * (which may go below zero): a use given back.  Raising max_uses raises
  * every share at once.  The code's standing uses are its row's plus its
  * stripes'.
@@ -29,7 +31,8 @@
  * through SQL (stripes_sql.c), which fires what the user attached.  No
  * message contains a code.
  *
- * Calls rows.c, stripes_sql.c, tables.c and locks.c; called by store.c.
+ * Calls rows.c, stripes_sql.c, stripes_own.c, tables.c and locks.c;
+ * called by store.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -49,6 +52,7 @@
 #include "rows.h"
 #include "statements.h"
 #include "stripes.h"
+#include "stripes_own.h"
 #include "tables.h"
 
 /* A direct pass over one code's stripes. */
@@ -63,31 +67,6 @@ typedef struct StripePass
 	TransactionId maker;		/* a transaction making a stripe, or none */
 	ItemPointerData written;	/* the version last made or written */
 } StripePass;
-
-/*
- * A stripe this transaction has taken a use from, with its newest version
- * (which this transaction wrote, and so holds locked until it ends).
- */
-typedef struct OwnStripe
-{
-	TransactionId xid;			/* the transaction (top level) */
-	pg_uuid_t	key;
-	int			stripe;
-	ItemPointerData tid;
-} OwnStripe;
-
-/*
- * The stripes this transaction took uses from last, of up to OWN_STRIPES
- * codes.  A use takes from the stripe it holds first: a transaction of
- * many uses of one code then holds few of its stripes, and leaves the
- * others to other customers; and it finds that stripe by its newest
- * version's TID rather than through the index, whose walk through the
- * versions this transaction made (which cannot be pruned before it ends)
- * would grow with every use.  An entry of another transaction is stale.
- */
-#define OWN_STRIPES 8
-static OwnStripe own_stripes[OWN_STRIPES];
-static int	own_next = 0;
 
 /* ---------------------------------------------------------------------
  * The direct way
@@ -143,6 +122,30 @@ close_pass(StripePass *pass)
 	ExecDropSingleTupleTableSlot(pass->slot);
 	index_close(pass->index, NoLock);
 	table_close(pass->rel, NoLock);
+}
+
+/* This transaction's entry for the pass's code (stripes_own.c), or NULL. */
+static CodesOwnStripe *
+own_stripe(StripePass *pass)
+{
+	return codes_own_stripe(pass->key);
+}
+
+/*
+ * Remember that this transaction changed stripe i of the pass's code, at
+ * the version it just wrote (codes_own_remember).
+ */
+static void
+own_remember(StripePass *pass, int stripe, int32 delta)
+{
+	codes_own_remember(pass->key, stripe, delta, &pass->written);
+}
+
+/* May a use of the pass's code wait for xid (codes_own_may_wait)? */
+static bool
+may_wait(StripePass *pass, TransactionId xid)
+{
+	return codes_own_may_wait(pass->key, xid);
 }
 
 /*
@@ -389,7 +392,9 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 		}
 	}
 
-	if (held >= 0)
+	if (held >= 0 && delta > 0 && !may_wait(pass, changer_of(pass, held)))
+		held = -1;				/* count it as used */
+	else if (held >= 0)
 	{
 		*busy = true;
 		switch (try_stripe(pass, held, codes_stripe_share(cap, held), delta, LockWaitBlock))
@@ -403,7 +408,7 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 				break;
 		}
 	}
-	else if (again)
+	if (held < 0 && again && (delta < 0 || may_wait(pass, pass->maker)))
 	{
 		/* wait for the maker of a stripe, if any, then look again */
 		*busy = true;
@@ -414,59 +419,18 @@ round_of_tries(StripePass *pass, const int *order, int norder, int64 cap,
 }
 
 /*
- * This transaction's entry for the pass's code in own_stripes, or NULL.
- */
-static OwnStripe *
-own_stripe(StripePass *pass)
-{
-	TransactionId xid = GetTopTransactionIdIfAny();
-	int			i;
-
-	if (!TransactionIdIsValid(xid))
-		return NULL;
-	for (i = 0; i < OWN_STRIPES; i++)
-		if (own_stripes[i].xid == xid &&
-			memcmp(own_stripes[i].key.data, pass->key->data, UUID_LEN) == 0)
-			return &own_stripes[i];
-	return NULL;
-}
-
-/*
- * Remember that this transaction changed stripe i of the pass's code, at
- * pass->written: for a use, as the stripe to take from first; for an undo,
- * only if it is that stripe (its newest version moved).
- */
-static void
-own_remember(StripePass *pass, int stripe, int32 delta)
-{
-	OwnStripe  *own = own_stripe(pass);
-
-	if (own == NULL)
-	{
-		if (delta < 0)
-			return;
-		own = &own_stripes[own_next];
-		own_next = (own_next + 1) % OWN_STRIPES;
-		own->xid = GetTopTransactionId();
-		own->key = *pass->key;
-	}
-	else if (delta < 0 && own->stripe != stripe)
-		return;
-	own->stripe = stripe;
-	own->tid = pass->written;
-}
-
-/*
  * Take a use from the stripe of the pass's code that this transaction
  * took one from last, if it still has room under cap: found by its newest
- * version's TID, or, if that version is not visible (a subtransaction
- * that wrote it rolled back), through the index.  The stripe, or -1 (none
- * with room, or one another transaction holds: then it is forgotten).
+ * version's TID, or, if that is not known or not visible (a
+ * subtransaction that wrote it rolled back), through the index.  The
+ * stripe, or -1: none with room (the entry stays: this transaction still
+ * holds that stripe, which may_wait must know), or one gone or held by
+ * another transaction (then the entry is forgotten).
  */
 static int
 take_own(StripePass *pass, int64 cap)
 {
-	OwnStripe  *own = own_stripe(pass);
+	CodesOwnStripe *own = own_stripe(pass);
 	TM_FailureData tmfd;
 	int			taken = -1;
 	bool		found;
@@ -475,21 +439,26 @@ take_own(StripePass *pass, int64 cap)
 	if (own == NULL)
 		return -1;
 	begin_round(pass);
-	found = table_tuple_fetch_row_version(pass->rel, &own->tid, pass->snapshot,
-										  pass->slot) &&
+	found = ItemPointerIsValid(&own->tid) &&
+		table_tuple_fetch_row_version(pass->rel, &own->tid, pass->snapshot,
+									  pass->slot) &&
 		codes_holds_key(pass->slot, CODES_STRIPE_COL_CODE, pass->key) &&
 		DatumGetInt16(slot_getattr(pass->slot, CODES_STRIPE_COL_STRIPE,
 								   &isnull)) == own->stripe;
 	if (!found)
 		found = fetch_stripe(pass, pass->snapshot, own->stripe);
-	if (found && slot_uses(pass) < codes_stripe_share(cap, own->stripe) &&
-		write_uses(pass, slot_uses(pass) + 1, false, &tmfd) == TM_Ok)
-	{
-		taken = own->stripe;
-		own->tid = pass->written;
-	}
-	else
+	if (!found)
 		own->xid = InvalidTransactionId;
+	else if (slot_uses(pass) < codes_stripe_share(cap, own->stripe))
+	{
+		if (write_uses(pass, slot_uses(pass) + 1, false, &tmfd) == TM_Ok)
+		{
+			taken = own->stripe;
+			own->tid = pass->written;
+		}
+		else
+			own->xid = InvalidTransactionId;
+	}
 	end_round(pass);
 	return taken;
 }
@@ -581,10 +550,21 @@ codes_stripes_take(CodesStmtArgs *args, const CodesBatchInfo *batch, int32 base)
 	const CodesTables *known = codes_tables(RowExclusiveLock);
 	int64		cap = (int64) batch->max_uses - base;
 
-	if (!known->direct_multi)
-		return codes_stripes_change_by_sql(args, cap, 1);
-	return change_directly(known, DatumGetUUIDP(args->values[0]), batch->id,
-						   cap, 1);
+	const pg_uuid_t *key = DatumGetUUIDP(args->values[0]);
+	int			stripe;
+
+	if (known->direct_multi)
+		return change_directly(known, key, batch->id, cap, 1);
+
+	/*
+	 * Through SQL the holder of a stripe is not known: a transaction that
+	 * holds one of the code's stripes already waits for none (see
+	 * may_wait).
+	 */
+	stripe = codes_stripes_change_by_sql(args, cap, 1, codes_own_stripe(key) == NULL);
+	if (stripe >= 0)
+		codes_own_remember(key, stripe, 1, NULL);
+	return stripe;
 }
 
 /*
@@ -597,7 +577,7 @@ codes_stripes_give(CodesStmtArgs *args, const CodesBatchInfo *batch)
 	int			changed;
 
 	if (!known->direct_multi)
-		changed = codes_stripes_change_by_sql(args, 0, -1);
+		changed = codes_stripes_change_by_sql(args, 0, -1, true);
 	else
 		changed = change_directly(known, DatumGetUUIDP(args->values[0]),
 								  batch->id, 0, -1);

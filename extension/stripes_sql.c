@@ -128,94 +128,104 @@ try_by_sql(CodesStmtArgs *args, int stripe, int32 share, int32 delta, bool wait)
 }
 
 /*
- * The code's stripes, as a new statement sees them, into out
- * (CODES_STRIPES entries, with their uses into uses); their number.
+ * The stripes worth trying, as a new statement sees the code's stripes,
+ * into out (CODES_STRIPES entries); their number.  For a use, those below
+ * their share of cap, made or not; for an undo, those there are, or where
+ * there is none, every one (to make one).  One statement: a use of a code
+ * used up costs one read, not one try of each stripe (on Citus, a round
+ * trip each).
  */
 static int
-list_by_sql(CodesStmtArgs *args, int *out, int32 *uses)
+candidates_by_sql(CodesStmtArgs *args, int64 cap, int32 delta, int *out)
 {
 	static SPIPlanPtr plan = NULL;
+	int32		uses[CODES_STRIPES];
+	bool		made[CODES_STRIPES];
 	uint64		i;
 	int			n = 0;
+	int			stripe;
 
+	memset(made, false, sizeof(made));
 	codes_run_stmt(&plan, all_sql, args, false, SPI_OK_SELECT);
-	for (i = 0; i < SPI_processed && n < CODES_STRIPES; i++)
+	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
 
-		out[n] = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[i],
+		stripe = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[i],
 											 SPI_tuptable->tupdesc, 1, &isnull));
-		uses[n] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 2, &isnull));
-		n++;
+		if (stripe < 0 || stripe >= CODES_STRIPES)
+			continue;
+		made[stripe] = true;
+		uses[stripe] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	for (stripe = 0; stripe < CODES_STRIPES; stripe++)
+	{
+		if (delta > 0 ?
+			(made[stripe] ? uses[stripe] : 0) < codes_stripe_share(cap, stripe) :
+			made[stripe])
+			out[n++] = stripe;
+	}
+	if (delta < 0 && n == 0)
+	{
+		for (stripe = 0; stripe < CODES_STRIPES; stripe++)
+			out[n++] = stripe;
 	}
 	return n;
 }
 
 /*
- * stripes.c's change_directly, through SQL: a use tries the stripes with a share,
- * then those past them with room; an undo the stripes there are, then
- * any.  Then it waits for the first stripe it found held, and looks again.
- * A use waits only once without getting that stripe: the wait may leave
- * it holding the stripe its holder filled (see lock_skip_sql), and a
- * second wait while it holds one could deadlock; after that, stripes held
- * by others count as used.  (An undo locks any stripe, which never fills.)
+ * stripes.c's change_directly, through SQL.  A use first tries one stripe
+ * with a share, at random: while the code has room, most uses end there.
+ * Then the stripes worth trying (candidates_by_sql), from a random one
+ * on, passing by those others hold; then it waits for the first of those,
+ * and looks again.  A use waits only once without getting that stripe:
+ * the wait may leave it holding the stripe its holder filled (see
+ * lock_skip_sql), and a second wait while it holds one could deadlock;
+ * after that, stripes held by others count as used.  (An undo locks any
+ * stripe, which never fills.)  Without may_wait (the transaction holds a
+ * stripe of the code already), a use does not wait at all.
  */
 int
-codes_stripes_change_by_sql(CodesStmtArgs *args, int64 cap, int32 delta)
+codes_stripes_change_by_sql(CodesStmtArgs *args, int64 cap, int32 delta,
+							bool may_wait)
 {
 	int			n = codes_stripes_with_room(cap);
-	bool		waited = false;
+	bool		waited = !may_wait;
 
+	if (delta > 0 && n > 0)
+	{
+		int			stripe = (int) pg_prng_uint64_range(&pg_global_prng_state, 0, n - 1);
+
+		if (try_by_sql(args, stripe, codes_stripe_share(cap, stripe), delta,
+					   false) == STRIPE_DONE)
+			return stripe;
+	}
 	for (;;)
 	{
 		int			order[CODES_STRIPES];
-		int32		uses[CODES_STRIPES];
-		int			norder = 0;
+		int			norder = candidates_by_sql(args, cap, delta, order);
 		int			held = -1;
-		int			pass;
+		int			start;
+		int			k;
 
-		for (pass = 0; pass < 2 && held < 0; pass++)
+		start = norder > 1 ?
+			(int) pg_prng_uint64_range(&pg_global_prng_state, 0, norder - 1) : 0;
+		for (k = 0; k < norder; k++)
 		{
-			int			start;
-			int			k;
-			int			i;
+			int			stripe = order[(start + k) % norder];
 
-			if ((delta > 0) == (pass == 0))
+			switch (try_by_sql(args, stripe, codes_stripe_share(cap, stripe), delta, false))
 			{
-				/* 0 .. n-1 for a use; every stripe for an undo */
-				norder = delta > 0 ? n : CODES_STRIPES;
-				for (i = 0; i < norder; i++)
-					order[i] = i;
-			}
-			else
-			{
-				/* the stripes there are: past n with room, for a use */
-				int			found = list_by_sql(args, order, uses);
-
-				norder = 0;
-				for (i = 0; i < found; i++)
-					if (delta < 0 || (order[i] >= n && uses[i] < codes_stripe_share(cap, order[i])))
-						order[norder++] = order[i];
-			}
-			start = norder > 1 ?
-				(int) pg_prng_uint64_range(&pg_global_prng_state, 0, norder - 1) : 0;
-			for (k = 0; k < norder; k++)
-			{
-				int			stripe = order[(start + k) % norder];
-
-				switch (try_by_sql(args, stripe, codes_stripe_share(cap, stripe), delta, false))
-				{
-					case STRIPE_DONE:
-						return stripe;
-					case STRIPE_BUSY:
-					case STRIPE_AGAIN:
-						if (held < 0)
-							held = stripe;
-						break;
-					default:
-						break;
-				}
+				case STRIPE_DONE:
+					return stripe;
+				case STRIPE_BUSY:
+				case STRIPE_AGAIN:
+					if (held < 0)
+						held = stripe;
+					break;
+				default:
+					break;
 			}
 		}
 		if (held < 0 || (waited && delta > 0))

@@ -56,7 +56,8 @@ codes_stripes_with_room(int64 cap)
 	return cap <= 0 ? 0 : (int) Min(cap, CODES_STRIPES);
 }
 
-extern int	codes_stripes_change_by_sql(CodesStmtArgs *args, int64 cap, int32 delta);
+extern int	codes_stripes_change_by_sql(CodesStmtArgs *args, int64 cap, int32 delta,
+										bool may_wait);
 extern void codes_stripes_put_back(CodesStmtArgs *args, int stripe);
 extern int64 codes_stripes_uses(CodesStmtArgs *args, bool fresh);
 extern void codes_stripes_delete(CodesStmtArgs *args);

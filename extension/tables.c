@@ -247,10 +247,11 @@ judge_tables(void)
 	if (HeapTupleIsValid(tuple))
 		ReleaseSysCache(tuple);
 
+	tables.log_remote = codes_placement(tables.log) != CODES_PLAIN_TABLE;
 	tables.direct = codes_plain && usable &&
 		columns_as_made(codes, codes_columns, lengthof(codes_columns)) &&
 		codes_placement(tables.codes) == CODES_PLAIN_TABLE &&
-		codes_placement(tables.log) == CODES_PLAIN_TABLE &&
+		!tables.log_remote &&
 		codes_placement(tables.stripes) == CODES_PLAIN_TABLE;
 	tables.direct_multi = tables.direct && log_plain && stripes_plain &&
 		OidIsValid(tables.log_seq) &&

@@ -61,6 +61,8 @@ typedef struct CodesTables
 	bool		direct;			/* codes_use_directly may write codes.codes */
 	bool		direct_delete;	/* codes_delete_directly may delete from all */
 	bool		direct_multi;	/* stripes.c and history.c may work directly */
+	bool		log_remote;		/* codes.redemption_log is Citus's: its rows
+								 * are read in the workers' transactions */
 } CodesTables;
 
 extern void codes_init_tables(void);

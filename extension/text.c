@@ -1,14 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * text.c
- *	  How a code is written: its shapes (UUID or pattern), the symbols of
- *	  patterns (random symbols of the alphabet, random digits, the check),
- *	  the keyspace of a pattern, and writing a key out in the form that is
- *	  handed out.
+ *	  How a code is written: its shapes (UUID, pattern, or any text a
+ *	  merchant chose), the symbols of patterns (random symbols of the
+ *	  alphabet, random digits, the check), the keyspace of a pattern, and
+ *	  writing a key out in the form that is handed out.
  *
  * Every code has one 16-byte key.  A UUID code's key is the UUID itself; a
  * patterned code's key is the first 16 bytes of the SHA-256 digest of its
- * canonical form: upper case, without spaces and hyphens.  Input is read
+ * canonical form: upper case, without spaces and hyphens.  A chosen code's
+ * key is the same as a generated code of its text would have: the UUID if
+ * it reads as one, else the digest.  Input is read
  * into that form (input.c), so "gift 7kqm x4tp 9" finds "GIFT-7KQM-X4TP-9".
  * Text that cannot be a code is reported as such, never as an error, and
  * no message here ever contains a code: codes must not reach the log.
@@ -371,10 +373,33 @@ codes_pattern_key(const char *canon, int len, pg_uuid_t *key)
 }
 
 /*
+ * How a code chosen by a merchant (code_add) is kept and handed out, from
+ * its canonical form: the lower-case UUID if it reads as one, else the
+ * canonical form itself (upper case, without separators).  buf holds
+ * CODES_MAX_PATTERN + 1 bytes (a UUID's text form is shorter).
+ */
+void
+codes_chosen_display(const char *canon, int len, char *buf)
+{
+	if (codes_canonical_is_uuid(canon, len))
+	{
+		pg_uuid_t	key;
+
+		codes_uuid_from_canonical(canon, &key);
+		codes_key_to_cstring(&key, buf);
+		return;
+	}
+	memcpy(buf, canon, len);
+	buf[len] = '\0';
+}
+
+/*
  * The code as it is handed out, for text as a person may have typed it:
  * the lower-case UUID, or the code written in the layout of the first of
- * the shapes whose pattern it matches (check symbol included).  NULL when
- * it has none of the shapes.  Looks at no table.
+ * the shapes whose pattern it matches (check symbol included); failing
+ * those, when some batch has chosen codes, the form a chosen code is
+ * handed out in (codes_chosen_display).  NULL when it has none of the
+ * shapes.  Looks at no table.
  */
 char *
 codes_normal_form(text *code, const CodesShape *shapes, int nshapes)
@@ -382,6 +407,8 @@ codes_normal_form(text *code, const CodesShape *shapes, int nshapes)
 	char		canon[CODES_MAX_PATTERN + 1];
 	int			len = codes_canonical_form(code, canon);
 	bool		is_uuid;
+	bool		chosen = false;
+	char	   *display;
 	int			i;
 
 	if (len < 0)
@@ -392,11 +419,11 @@ codes_normal_form(text *code, const CodesShape *shapes, int nshapes)
 		const CodesPattern *pat = &shapes[i].pat;
 		char		symbols[CODES_MAX_PATTERN + 1];
 		char		rewritten[CODES_MAX_PATTERN + 1];
-		char	   *display;
 		int			n = 0;
 		int			j;
 
-		if (shapes[i].is_uuid != is_uuid)
+		chosen |= shapes[i].chosen;
+		if (shapes[i].chosen || shapes[i].is_uuid != is_uuid)
 			continue;
 		if (is_uuid)
 		{
@@ -417,11 +444,16 @@ codes_normal_form(text *code, const CodesShape *shapes, int nshapes)
 		codes_pattern_write(pat, symbols, display, rewritten);
 		return display;
 	}
-	return NULL;
+	if (!chosen || len == 0)
+		return NULL;
+	display = palloc(CODES_MAX_PATTERN + 1);
+	codes_chosen_display(canon, len, display);
+	return display;
 }
 
 /*
- * Is there text that has both shapes?  Two patterns share text when they
+ * Is there text that has both shapes?  Chosen codes may be any text, so
+ * they share text with every shape.  Two patterns share text when they
  * are as long and, place by place, both have a symbol (the alphabet and
  * the digits share 2 to 9), or one a symbol and the other a literal that
  * may stand there, or both the same literal.  (Checks are not weighed:
@@ -434,6 +466,8 @@ codes_shapes_overlap(const CodesShape *a, const CodesShape *b)
 {
 	int			i;
 
+	if (a->chosen || b->chosen)
+		return true;
 	if (a->is_uuid || b->is_uuid)
 		return a->is_uuid == b->is_uuid;
 	if (a->pat.canon_len != b->pat.canon_len)

@@ -50,9 +50,14 @@ typedef struct CodesPattern
 	bool		check_digit;	/* its '^' is a digit: it has no '#' */
 } CodesPattern;
 
-/* A shape of codes that some batch has (batch.c reads them). */
+/*
+ * A shape of codes that some batch has (batch.c reads them): UUID codes,
+ * codes of a pattern, or codes chosen by a merchant (code_add), which may
+ * be any text.
+ */
 typedef struct CodesShape
 {
+	bool		chosen;			/* any text; else is_uuid or pat */
 	bool		is_uuid;		/* UUID codes; else codes of pat */
 	CodesPattern pat;
 	char		key_id[CODES_KEY_ID_LEN + 1];	/* hashed under; "" if plain */
@@ -74,6 +79,7 @@ extern bool codes_pattern_matches(const CodesPattern *pat, const char *canon,
 								  int len);
 extern void codes_pattern_key(const char *canon, int len, pg_uuid_t *key);
 extern bool codes_shapes_overlap(const CodesShape *a, const CodesShape *b);
+extern void codes_chosen_display(const char *canon, int len, char *buf);
 extern char *codes_normal_form(text *code, const CodesShape *shapes,
 							   int nshapes);
 

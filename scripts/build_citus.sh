@@ -19,10 +19,15 @@
 #
 # Environment:
 #   CODES_PG_CACHE        cache directory; default /var/cache/codes-pg.
-#   CODES_CITUS_TARBALL   the source tarball; default citus-13.2.2.tar.gz in
-#                         the vendor directory next to the clone
-#                         (../shared/vendor).
+#   CODES_CITUS_TARBALL   the source tarball, used as it is; by default
+#                         scripts/source.sh finds citus-13.2.2.tar.gz (the
+#                         cache, ../shared/vendor, or the download from
+#                         GitHub) and checks its SHA-256.
 #   CODES_PG_JOBS         make -j; default 2.
+#
+# Exits 3 when no build is cached and no source can be found (the reason
+# on stderr, from scripts/source.sh): the Citus tests then report
+# themselves skipped.
 #
 # Installs the build dependencies with apt if they are missing (lz4, zstd
 # and Kerberos headers; PostgreSQL 15's server headers come from
@@ -36,7 +41,7 @@ cache=${CODES_PG_CACHE:-/var/cache/codes-pg}/citus-$ver
 stage=$cache/stage
 stamp=$cache/.codes-built
 blog=$cache/build.log
-tarball=${CODES_CITUS_TARBALL:-$(cd .. && pwd)/shared/vendor/citus-$ver.tar.gz}
+tarball=${CODES_CITUS_TARBALL:-}
 patchfile=$(pwd)/scripts/patches/citus-$ver-pg15.20.patch
 jobs=${CODES_PG_JOBS:-2}
 pg_config=/usr/lib/postgresql/15/bin/pg_config
@@ -45,9 +50,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "build_citus: run as root (it installs into the system's PostgreSQL 15)" >&2
 	exit 1
 fi
-for f in "$tarball" "$patchfile" "$pg_config"; do
+for f in ${tarball:+"$tarball"} "$patchfile" "$pg_config"; do
 	if [ ! -f "$f" ]; then
-		echo "build_citus: no $f (set CODES_CITUS_TARBALL for the tarball; scripts/deps.sh installs PostgreSQL 15)" >&2
+		echo "build_citus: no $f (CODES_CITUS_TARBALL names the tarball; scripts/deps.sh installs PostgreSQL 15)" >&2
 		exit 1
 	fi
 done
@@ -59,8 +64,16 @@ exec 9>"$cache/.lock"
 flock 9
 
 # What the stage was built from: a change to any of these rebuilds it.
+# The tarball's SHA-256 is the one scripts/sources.txt lists (source.sh
+# checks every copy against it), so that a cached build needs no tarball.
+if [ -n "$tarball" ]; then
+	tarsum=$(sha256sum "$tarball" | cut -d' ' -f1)
+else
+	tarsum=$(awk -v n="citus-$ver.tar.gz" '!/^#/ && $1 == n { print $2 }' scripts/sources.txt)
+fi
 want=$(
-	sha256sum "$tarball" "$patchfile" | cut -d' ' -f1
+	echo "$tarsum"
+	sha256sum "$patchfile" | cut -d' ' -f1
 	"$pg_config" --version
 )
 
@@ -84,6 +97,12 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -d "$stage" ]; then
 	n=$(install_stage)
 	echo "build_citus: Citus $ver from the cache $stage, $n files installed ($(($(date +%s) - start)) s)" >&2
 	exit 0
+fi
+
+if [ -z "$tarball" ]; then
+	rc=0
+	tarball=$(sh scripts/source.sh "citus-$ver.tar.gz") || rc=$?
+	[ "$rc" -eq 0 ] || exit "$rc"
 fi
 
 need=""

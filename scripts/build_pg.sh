@@ -11,11 +11,15 @@
 #   CODES_PG_CACHE    cache directory; default /var/cache/codes-pg as root,
 #                     else ${XDG_CACHE_HOME:-$HOME/.cache}/codes-pg.  The
 #                     prefix is $CODES_PG_CACHE/VERSION.
-#   CODES_PG_TARBALL  the source tarball; default postgresql-VERSION.tar.bz2
-#                     in the vendor directory next to the clone
-#                     (../shared/vendor), the upstream tarball of Debian's
-#                     source package postgresql-18.
+#   CODES_PG_TARBALL  the source tarball, used as it is; by default
+#                     scripts/source.sh finds postgresql-VERSION.tar.bz2
+#                     (the cache, ../shared/vendor, or the download from
+#                     ftp.postgresql.org) and checks its SHA-256.
 #   CODES_PG_JOBS     make -j; default 2.
+#
+# Exits 3 when no build is cached and no source can be found (the reason
+# on stderr, from scripts/source.sh): scripts/test.sh then reports the
+# tests on that version as skipped.
 #
 # As root, installs the build dependencies with apt (bison and flex: the
 # tarball has no generated parser files).  Configured with
@@ -24,18 +28,12 @@
 # installed too (amcheck, pgcrypto...).
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 
 ver=${1:-18.6}
-if [ -n "${CODES_PG_CACHE:-}" ]; then
-	cache=$CODES_PG_CACHE
-elif [ "$(id -u)" -eq 0 ]; then
-	cache=/var/cache/codes-pg
-else
-	cache=${XDG_CACHE_HOME:-$HOME/.cache}/codes-pg
-fi
+cache=$(codes_cache)
 prefix=$cache/$ver
 stamp=$prefix/.codes-built
-tarball=${CODES_PG_TARBALL:-$(cd .. && pwd)/shared/vendor/postgresql-$ver.tar.bz2}
 jobs=${CODES_PG_JOBS:-2}
 
 cached() {
@@ -55,9 +53,16 @@ if cached; then
 	exit 0
 fi
 
-if [ ! -f "$tarball" ]; then
-	echo "build_pg: no source tarball $tarball (set CODES_PG_TARBALL)" >&2
-	exit 1
+if [ -n "${CODES_PG_TARBALL:-}" ]; then
+	tarball=$CODES_PG_TARBALL
+	if [ ! -f "$tarball" ]; then
+		echo "build_pg: no source tarball $tarball (CODES_PG_TARBALL)" >&2
+		exit 1
+	fi
+else
+	rc=0
+	tarball=$(sh scripts/source.sh "postgresql-$ver.tar.bz2") || rc=$?
+	[ "$rc" -eq 0 ] || exit "$rc"
 fi
 
 if [ "$(id -u)" -eq 0 ]; then

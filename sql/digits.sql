@@ -185,7 +185,11 @@ DROP EXTENSION codes;
 CREATE EXTENSION codes VERSION '1.2';
 INSERT INTO codes.batch (name, pattern) VALUES
 	('starry', 'STAR*-############'), ('plain', NULL), ('gift', 'GIFT-####-####-###^');
+-- (without the CONTEXT lines, which PostgreSQL 18 extends with the
+-- script's statement and line)
+\set SHOW_CONTEXT never
 ALTER EXTENSION codes UPDATE TO '1.3';
+\set SHOW_CONTEXT errors
 \echo :LAST_ERROR_SQLSTATE
 SELECT extversion FROM pg_extension WHERE extname = 'codes';
 DELETE FROM codes.batch WHERE name = 'starry';

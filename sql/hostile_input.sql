@@ -157,6 +157,7 @@ FROM (SELECT code FROM real_codes WHERE n <= 20) r,
 	 unnest(ARRAY['O', 'o', 'l', 'I', 'S', 'Z', 'а', 'с', 'е', 'в', 'ο', 'α', 'ε', 'ｇ', 'Ｚ']) g;
 
 -- look-alike separators instead of the hyphens, or added between digits
+-- (the vertical tab as chr(11): 15 reads E'\v' as a "v", 17 and 18 as the tab)
 INSERT INTO inputs
 SELECT 'look-alike separator', CASE w WHEN 1 THEN replace(code, '-', s)
 							   ELSE regexp_replace(code, '([0-9a-f]{4})', '\1' || s, 'g') END
@@ -164,7 +165,7 @@ FROM (SELECT code FROM real_codes WHERE n <= 10) r,
 	 unnest(ARRAY[U&'\2010', U&'\2011', U&'\2012', U&'\2013', U&'\2014', U&'\2212',
 				  U&'\FF0D', U&'\FE63', U&'\00A0', U&'\2007', U&'\202F', U&'\200B',
 				  U&'\3000', U&'\00AD', U&'\FEFF', U&'\2060', '_', '.', ':', '/', '+',
-				  '~', '|', ',', E'\t', E'\n', E'\r', E'\f', E'\v']) s,
+				  '~', '|', ',', E'\t', E'\n', E'\r', E'\f', chr(11)]) s,
 	 generate_series(1, 2) w;
 
 -- empty and separators only

@@ -1,6 +1,6 @@
 #!/bin/sh
 # pg_dump keeps the codes: dump a database that has batches, used, unused
-# and deleted codes, restore it into a fresh database, and compare every
+# and deleted codes, generated and chosen, restore it into a fresh database, and compare every
 # code's batch, uses, redeemer and status.  Run inside a cluster (for
 # example under pg_virtualenv); prints a pg_regress-style result line.
 set -u
@@ -52,9 +52,13 @@ SELECT codes.batch_revoke('expired');
 SELECT count(*) FROM codes.code_gen(40, NULL, NULL, pattern => 'GIFT-####-####-###^', batch => 'gift');
 SELECT count(codes.code_use(code, 'gifted'))
 FROM (SELECT code FROM codes.batch_codes('gift') ORDER BY code LIMIT 5) s;
+SELECT codes.batch_create('chosen', NULL, NULL, max_uses => 3);
+SELECT codes.code_add('chosen', ARRAY['SUMMER-20', 'Black Friday', '6ba7b810-9dad-11d1-80b4-00c04fd430c8'],
+					  ARRAY[1, 0, 3]);
+SELECT codes.code_use('summer 20', 'chooser');
 SQL
 	snapshot $src >"$work/before" || return 1
-	[ "$(psql_q -d $src -c "SELECT count(*) FROM codes.codes")" -eq 590 ] &&
+	[ "$(psql_q -d $src -c "SELECT count(*) FROM codes.codes")" -eq 593 ] &&
 	[ "$(psql_q -d $src -c "SELECT count(*) FROM codes.redemptions WHERE undone_at IS NOT NULL")" -eq 10 ] ||
 		{ echo "the source database is not as expected"; return 1; }
 
@@ -74,6 +78,14 @@ SQL
 	code=$(psql_q -d $dst -c "SELECT code FROM codes.batch_codes('gift') WHERE uses = 0 LIMIT 1")
 	[ "$(psql_q -d $dst -c "SELECT codes.code_use(lower('$code'))")" = SUCCEED ] || return 1
 	[ "$(psql_q -d $dst -c "SELECT codes.code_query('$code')")" = ACTIVED ] || return 1
+	# and chosen ones, looked up as any text may be once restored, with
+	# their uses so far; a restored batch takes more of them
+	[ "$(psql_q -d $dst -c "SELECT codes.code_use('black friday')")" = SUCCEED ] || return 1
+	[ "$(psql_q -d $dst -c "SELECT codes.code_query('Summer20')")" = UNACTIVED ] || return 1
+	[ "$(psql_q -d $dst -c "SELECT codes.code_query('6BA7B810 9DAD 11D1 80B4 00C04FD430C8')")" = ACTIVED ] || return 1
+	[ "$(psql_q -d $dst -c "SELECT codes.code_add('chosen', ARRAY['NEW-20'])")" = 1 ] || return 1
+	psql_q -d $dst -c "SELECT codes.code_add('chosen', ARRAY['summer20'])" 2>&1 |
+		grep -q '1 code clashes' || return 1
 }
 
 if run >"$work/log" 2>&1; then

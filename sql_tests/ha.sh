@@ -36,38 +36,6 @@ cd "$(dirname "$0")/.."
 
 bindir=$(pg_config --bindir)
 
-# Each wait: at most $2 seconds for command $1 to succeed.
-wait_for() {
-	cond=$1
-	limit=$2
-	i=0
-	while ! eval "$cond"; do
-		i=$((i + 1))
-		[ "$i" -gt $((limit * 5)) ] && { echo "timed out after ${limit}s: $cond"; return 1; }
-		sleep 0.2
-	done
-}
-
-# Kill what this run started: the process group of each pg_autoctl (its
-# services and its Postgres), and any postmaster left in a data directory.
-kill_all() {
-	w=$1
-	[ -f "$w/pgids" ] && for g in $(cat "$w/pgids"); do
-		kill -TERM "-$g" 2>/dev/null
-	done
-	sleep 1
-	[ -f "$w/pgids" ] && for g in $(cat "$w/pgids"); do
-		kill -KILL "-$g" 2>/dev/null
-	done
-	for d in "$w/monitor" "$w/node1" "$w/node2"; do
-		if [ -f "$d/postmaster.pid" ]; then
-			p=$(head -1 "$d/postmaster.pid")
-			[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
-		fi
-	done
-	return 0
-}
-
 if [ "${1:-}" != --inner ]; then
 	start=$(date +%s)
 	work=$(mktemp -d -t codes-ha.XXXXXX)

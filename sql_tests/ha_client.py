@@ -1,21 +1,30 @@
-"""The client of sql_tests/ha.sh: one round of uses across a failover.
+"""The client of sql_tests/ha.sh and sql_tests/patroni.sh: one round of
+uses across a failover or a switchover.
 
-ha_client.py ROUND URI CODES VICTIM_PGID VICTIM_PGDATA NEW_PORT RESULT
+ha_client.py [--clients N] [--event-cmd CMD]
+             ROUND URI CODES VICTIM_PGID VICTIM_PGDATA NEW_PORT RESULT
 
-Four connections (URI: every node, target_session_attrs=read-write) use
-the codes of file CODES (kind TAB code), each once, in autocommit.  After
-400 answers, the node in VICTIM_PGDATA dies: SIGKILL of its pg_autoctl's
-process group (keeper and services, so that nothing restarts it) and of its
-postmaster.  The clients reconnect and retry each code whose answer they
+N connections (4 unless --clients says otherwise; URI: every node,
+target_session_attrs=read-write) use the codes of file CODES (kind TAB
+code), each once, in autocommit.  After 400 answers, the node in
+VICTIM_PGDATA dies: SIGKILL of the process group VICTIM_PGID (its HA
+manager, pg_autoctl or Patroni, so that nothing restarts it) and of its
+postmaster; or, with --event-cmd, the shell command CMD runs instead (a
+switchover that moves the primary away from that node) and VICTIM_PGID is
+not used.  The clients reconnect and retry each code whose answer they
 did not see, until they have 400 answers from the new primary (port
 NEW_PORT), the codes run out or 120 s have passed.  Then, on the new
-primary: every SUCCEED seen must be a use there (round "async", with
-synchronous_commit = local, only counts those lost), no code may have more
-uses than allowed, a retried code must have answered FAILED exactly when
-its first use had committed (plain codes, by the use's time).  Writes its
-findings to RESULT, one line each; exits 1 if a check failed.
+primary: every SUCCEED seen must be a use there (a ROUND whose name
+begins with "async", whose clients set synchronous_commit = local, only
+counts those lost), no code may have more uses than allowed, a retried
+code must have answered FAILED exactly when its first use had committed
+(plain codes, by the use's time).  The codes of the round are those of
+the batches whose names begin with ROUND and a dash.  Writes its findings
+to RESULT, one line each; exits 1 if a check failed.
 """
+import argparse
 import os
+import subprocess
 import signal
 import sys
 import threading
@@ -23,9 +32,16 @@ import time
 
 import psycopg
 
-rnd, uri, codes_file, victim_pgid, victim_pgdata, new_port, result = sys.argv[1:8]
-new_port = int(new_port)
-sync = rnd == "sync"
+parser = argparse.ArgumentParser()
+parser.add_argument("--clients", type=int, default=4)
+parser.add_argument("--event-cmd")
+for name in ("round", "uri", "codes", "victim_pgid", "victim_pgdata", "new_port", "result"):
+    parser.add_argument(name)
+args = parser.parse_args()
+rnd, uri, codes_file, victim_pgid, victim_pgdata, result = (
+    args.round, args.uri, args.codes, args.victim_pgid, args.victim_pgdata, args.result)
+new_port = int(args.new_port)
+sync = not rnd.startswith("async")
 options = {} if sync else {"options": "-c synchronous_commit=local"}
 
 codes = [l.rstrip("\n").split("\t") for l in open(codes_file) if "\t" in l]
@@ -43,7 +59,7 @@ for kind in sorted(set(k for k, c in codes)):
     ghosts.append(codes.pop(i)[1])
     ghost_kind[ghosts[-1]] = kind
 pending = []  # codes to retry first
-WORKERS = 4
+WORKERS = args.clients
 KILL_AFTER = 400
 AFTER_KILL = 400
 DEADLINE = time.monotonic() + 120
@@ -58,6 +74,7 @@ killed_mono = None
 first_new = None  # monotonic time of the first SUCCEED on the new primary
 new_answers = 0
 stop = threading.Event()
+event_out = []  # what the event command printed
 
 
 def worker():
@@ -129,14 +146,26 @@ def kill_victim():
     global killed_at, killed_mono
     with open(os.path.join(victim_pgdata, "postmaster.pid")) as f:
         postmaster = int(f.readline())
+    with lock:
+        killed_at = time.time()
+        killed_mono = time.monotonic()
+    if args.event_cmd:
+        # the switchover: from its start, answers come from either node
+        ev = subprocess.run(["sh", "-c", args.event_cmd], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True)
+        with lock:
+            # its messages, without patronictl's tables
+            event_out.extend(l.strip() for l in ev.stdout.splitlines()
+                             if l.strip() and l.strip()[0] not in "+|"
+                             and l.strip() != "Current cluster topology")
+            if ev.returncode != 0:
+                errors.append("the event command failed (exit %d)" % ev.returncode)
+        return
     os.killpg(int(victim_pgid), signal.SIGKILL)
     try:
         os.kill(postmaster, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    with lock:
-        killed_at = time.time()
-        killed_mono = time.monotonic()
 
 
 threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
@@ -165,17 +194,23 @@ def fail(msg):
     out.append("round %s: FAILED: %s" % (rnd, msg))
 
 
+for e in event_out:
+    out.append("round %s: %s" % (rnd, e))
 for e in errors:
     fail(e)
 if first_new is None:
-    fail("no SUCCEED from the new primary")
+    fail("no SUCCEED from the new primary%s"
+         % (" (the clients used all %d codes first)" % len(codes) if nxt >= len(codes) else ""))
 else:
-    out.append("round %s: failover: %.1f s from the kill to the first SUCCEED on the new primary"
-               % (rnd, first_new - killed_mono))
+    out.append("round %s: %s: %.1f s from the %s to the first SUCCEED on the new primary"
+               % (rnd, "switchover" if args.event_cmd else "failover", first_new - killed_mono,
+                  "switchover's start" if args.event_cmd else "kill"))
 seen = [c for c, a in answers.items() if a[0] == "SUCCEED" and not a[3]]
 retried = [c for c in inflight if c in answers]
-out.append("round %s: %d answers (%d before the kill), %d SUCCEED seen at first try, %d in flight at the kill and retried"
-           % (rnd, len(answers), sum(1 for a in answers.values() if a[2] < killed_at), len(seen), len(retried)))
+event = "switchover" if args.event_cmd else "kill"
+out.append("round %s: %d answers (%d before the %s), %d SUCCEED seen at first try, %d in flight at the %s and retried"
+           % (rnd, len(answers), sum(1 for a in answers.values() if a[2] < killed_at), event, len(seen),
+              len(retried), event))
 
 kind_of = dict((c, k) for k, c in codes)
 kind_of.update(ghost_kind)

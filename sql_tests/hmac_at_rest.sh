@@ -1,6 +1,6 @@
 #!/bin/sh
 # Codes hashed at rest are nowhere at rest: generate plain and hashed
-# batches, then search every file of the database (tables, indexes, TOAST)
+# batches, and add chosen codes to plain and hashed ones, then search every file of the database (tables, indexes, TOAST)
 # and a pg_dump of it for each code, in its text forms and, for UUIDs, its
 # 16 raw bytes.  The plain codes must be found (or the search proves
 # nothing); the hashed ones never.  Run inside a cluster as root, with
@@ -25,6 +25,18 @@ INSERT INTO out SELECT 'hashed', code FROM codes.code_gen(200, NULL, NULL, store
 INSERT INTO out SELECT 'hashed', code FROM codes.code_gen(200, NULL, NULL, pattern => 'GIFT-####-####-###^', store => 'hmac') AS code;
 INSERT INTO out SELECT 'plain', code FROM codes.code_gen(20, NULL, NULL) AS code;
 INSERT INTO out SELECT 'plain', code FROM codes.code_gen(20, NULL, NULL, pattern => 'GIFT-####-####-###^') AS code;
+-- codes chosen or imported (code_add), some with uses so far
+SELECT codes.batch_create('chosen hashed', NULL, NULL, store => 'hmac');
+SELECT codes.batch_create('chosen plain', NULL, NULL);
+CREATE TEMP TABLE given (kind text, code text);
+INSERT INTO given SELECT 'hashed', 'vip-' || md5(random()::text) FROM generate_series(1, 50);
+INSERT INTO given SELECT 'hashed', gen_random_uuid()::text FROM generate_series(1, 50);
+INSERT INTO given SELECT 'plain', 'vip-' || md5(random()::text) FROM generate_series(1, 10);
+INSERT INTO given SELECT 'plain', gen_random_uuid()::text FROM generate_series(1, 10);
+SELECT codes.code_add('chosen ' || kind, array_agg(code),
+					  array_agg(CASE WHEN random() < 0.3 THEN 1 ELSE 0 END))
+FROM given GROUP BY kind;
+INSERT INTO out SELECT kind, code FROM given;
 -- use some, so that history and updated rows are written too
 SELECT count(codes.code_use(code, 'r')) FROM out WHERE random() < 0.5;
 CHECKPOINT;
@@ -65,8 +77,8 @@ for kind, code in codes:
         found[kind] += 1
 print("hashed codes found: %d of %d; plain codes found: %d of %d"
       % (found["hashed"], count["hashed"], found["plain"], count["plain"]))
-sys.exit(0 if found["hashed"] == 0 and count["hashed"] == 400
-         and found["plain"] == count["plain"] == 40 else 1)
+sys.exit(0 if found["hashed"] == 0 and count["hashed"] == 500
+         and found["plain"] == count["plain"] == 60 else 1)
 PY
 }
 

@@ -6,13 +6,16 @@
 # script extension/codes--X.Y.sql, the top of debian/changelog and a
 # heading of CHANGELOG.md; and that install script is what
 # scripts/install_script.sh generates now, so nobody forgets to generate it
-# again after changing an update script.  Needs no cluster; prints a
+# again after changing an update script; and debian/control is what
+# "pg_buildext updatecontrol" makes from debian/control.in on this machine
+# (dpkg-buildpackage refuses to build otherwise: "debian/control needs
+# updating from debian/control.in").  Needs no cluster; prints a
 # pg_regress-style result line.
 set -u
 cd "$(dirname "$0")/.."
 
 out=$(mktemp)
-trap 'rm -f "$out" "$out.sql" "$out.diff"' EXIT
+trap 'rm -rf "$out" "$out.sql" "$out.diff" "$out.deb"' EXIT
 
 check() {
 	/usr/bin/python3 - <<'PY' || return 1
@@ -100,6 +103,17 @@ PY
 	if ! diff -u "extension/codes--$version.sql" "$out.sql" >"$out.diff"; then
 		head -n 40 "$out.diff"
 		echo "extension/codes--$version.sql is not what scripts/install_script.sh generates: run it, and commit the result"
+		return 1
+	fi
+	# debian/control against what debian/control.in makes, in a copy
+	mkdir "$out.deb" && cp -R debian "$out.deb/" || return 1
+	(cd "$out.deb" && pg_buildext updatecontrol) >"$out.diff" 2>&1 || {
+		cat "$out.diff"
+		return 1
+	}
+	if ! diff -u debian/control "$out.deb/debian/control" >"$out.diff"; then
+		head -n 40 "$out.diff"
+		echo "debian/control is not what debian/control.in makes for the PostgreSQL versions this machine supports (pg_buildext supported-versions: $(pg_buildext supported-versions | tr '\n' ' ')): change debian/control.in, run pg_buildext updatecontrol, and commit both"
 		return 1
 	fi
 }

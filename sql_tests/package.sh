@@ -1,7 +1,10 @@
 #!/bin/sh
-# The Debian package: build it as the README says (dpkg-buildpackage -us
-# -uc -b, which runs its build-time check) in a temporary copy of the tree,
-# check the .deb with lintian (errors and warnings fail, after
+# The Debian package: build it as the README says, with exactly
+# "dpkg-buildpackage -us -uc -b" (which runs its build-time check, and
+# refuses to build when debian/control is not what debian/control.in
+# makes: sql_tests/meta.sh checks that too) in a temporary copy of the
+# tree, check that the README's "apt-get install ../....deb" names the
+# package it built, check the .deb with lintian (errors and warnings fail, after
 # debian/lintian-overrides), install it with apt-get install ./....deb,
 # run the regression suite against the installed package in throwaway
 # clusters (debian/tests/installcheck, the autopkgtest: pg_regress and the
@@ -61,11 +64,19 @@ run() {
 	mkdir "$work/codes"
 	tar --exclude=.git -cf - . | tar -xf - -C "$work/codes" || return 1
 	started=$(date +%s)
-	# PG_UPDATECONTROL: debian/control lists the packages of every
-	# supported PostgreSQL version, which differ between machines.
-	(cd "$work/codes" && PG_UPDATECONTROL=yes dpkg-buildpackage -us -uc -b) || return 1
+	# the README's command, verbatim
+	(cd "$work/codes" && dpkg-buildpackage -us -uc -b) || return 1
 	built=$(date +%s)
 	echo "built in $((built - started)) s:" "$work"/*.deb
+	# the README's install line names the package just built
+	readme_deb=$(sed -n 's|^apt-get install \(\.\./[^ ]*\.deb\).*|\1|p' README.md | head -n 1)
+	if [ -z "$readme_deb" ]; then
+		echo "README.md shows no line apt-get install ../....deb"
+		return 1
+	elif [ ! -f "$work/codes/$readme_deb" ]; then
+		echo "README.md says apt-get install $readme_deb, but the build made" "$work"/*.deb
+		return 1
+	fi
 
 	debs=$(ls "$work"/postgresql-[0-9]*-codes_*.deb | grep -v -- -dbgsym_)
 	[ -n "$debs" ] || return 1

@@ -4,8 +4,9 @@
 # psql session (as a reader would paste them) on a fresh database without
 # error, with the answers their comments promise: the checkout with a hold
 # makes order 1017, the failed payment's release gives the use back, the
-# refund undoes order 1017's use, the hot code's use in the order
-# transaction makes order 1018 with 99 uses left, and the export writes
+# refund undoes order 1017's use, the chosen hot code's use in the order
+# transaction makes order 1018 and a second use by that customer is
+# refused, and the export writes
 # the 500 hashed codes, which are then found.  Run inside a cluster with a
 # key configured (as scripts/test.sh does); prints a pg_regress-style
 # result line.
@@ -38,7 +39,8 @@ PY
 	grep -q '^ t  |        | order-1017$' "$work/out" &&
 	grep -Eq '^ hold_release *$' "$work/out" &&
 	grep -Eq '^ +1$' "$work/out" &&
-	grep -q '^ t  |        |        99 | order-1018$' "$work/out" &&
+	grep -q '^ t  |        | order-1018$' "$work/out" &&
+	grep -q '^ f  | redeemer_limit$' "$work/out" &&
 	grep -Eq '^ +500$' "$work/out" || { cat "$work/out"; return 1; }
 	[ "$(sort -u "$work/gifts.csv" | wc -l)" = 500 ] || { echo "gifts.csv: not 500 codes"; return 1; }
 	# what the database holds afterwards
@@ -49,7 +51,7 @@ SELECT (SELECT string_agg(id, ',' ORDER BY id) FROM orders),
 	   (SELECT count(*) FROM codes.holds),
 	   (SELECT string_agg(redeemer || ':' || coalesce(reference, '-') || ':'
 						  || (undone_at IS NULL), ',' ORDER BY used_at, redeemer)
-		FROM codes.redemptions WHERE batch = 'autumn'),
+		FROM codes.redemptions WHERE batch IN ('autumn', 'summer')),
 	   (SELECT count(*) FROM gifts WHERE codes.code_query(code) = 'UNACTIVED');
 SQL
 )

@@ -27,6 +27,9 @@ SELECT name, count(*) FROM c GROUP BY name ORDER BY name;
 SELECT name, pattern, key_id IS NOT NULL AS hashed, max_uses, max_uses_per_redeemer,
 	   issued, used_up, uses_left, metadata, state
 FROM codes.batches ORDER BY name;
+-- a batch's name is its own
+SELECT codes.code_gen(1, NULL, NULL, batch => 'gift');
+\echo :LAST_ERROR_SQLSTATE
 
 -- query before any use
 SELECT c.name, codes.code_query(c.code), count(*) FROM c GROUP BY 1, 2 ORDER BY 1, 2;
@@ -98,6 +101,27 @@ FROM codes.batch_codes('hashed') b GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT codes.batch_codes('nope');
 \echo :LAST_ERROR_SQLSTATE
 
+-- changing a batch's rules: a cap lowered below the uses made, then none;
+-- single-use codes made multi-use (their uses move into the history),
+-- limited per redeemer across the batch; a limit per code; a start
+SELECT codes.batch_set_max_uses('multi', 2);
+SELECT b.state, b.uses, count(*) FROM codes.batch_codes('multi') b GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT codes.code_use(c.code, 'after') AS answer, count(*) FROM c WHERE c.name = 'multi' GROUP BY 1 ORDER BY 1;
+SELECT codes.batch_set_max_uses('multi', NULL);
+SELECT codes.batch_set_max_uses('uuid', 2);
+SELECT codes.batch_set_max_batch_uses_per_redeemer('uuid', 1);
+SELECT codes.batch_set_max_uses_per_redeemer('per redeemer', 2);
+SELECT codes.batch_set_valid_from('gift', '2000-01-01');
+SELECT codes.batch_set_max_uses('multi', 1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT c.name, codes.code_use(c.code, 'r' || c.n) AS answer, count(*)
+FROM c WHERE c.name IN ('uuid', 'per redeemer') AND c.n <= 12 GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT name, max_uses, max_uses_per_redeemer, max_batch_uses_per_redeemer, valid_from,
+	   issued, used_up, uses_left, uses
+FROM codes.batches ORDER BY name;
+SELECT batch, redeemer IS NOT NULL AS has_redeemer, undone_at IS NOT NULL AS undone, count(*)
+FROM codes.redemptions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+
 -- delete a code, a batch, the ended batches
 SELECT codes.code_del(c.code) AS deleted, count(*) FROM c WHERE c.name = 'uuid' AND c.n > 15 GROUP BY 1;
 SELECT codes.code_query(c.code), count(*) FROM c WHERE c.name = 'uuid' AND c.n > 15 GROUP BY 1;
@@ -108,3 +132,79 @@ SELECT codes.batch_purge('2001-01-01');
 SELECT name, issued, used_up, uses_left, state FROM codes.batches ORDER BY name;
 SELECT (SELECT count(*) FROM codes.codes) AS codes, (SELECT count(*) FROM codes.batch) AS batches,
 	   (SELECT count(*) FROM codes.redemption_log) AS history;
+
+-- 1.3: codes used by many (no total limit, a limit across the batch),
+-- holds and references, one code at a time; the temporary table keeps
+-- the calls on the coordinator
+CREATE TEMP TABLE d AS
+SELECT 'promo' AS name, row_number() OVER (ORDER BY code) AS n, code
+FROM codes.code_gen(2, NULL, NULL, max_uses => NULL, max_uses_per_redeemer => 1,
+					batch => 'promo') AS code
+UNION ALL
+SELECT 'campaign', row_number() OVER (ORDER BY code), code
+FROM codes.code_gen(3, NULL, NULL, max_uses => 2, max_batch_uses_per_redeemer => 1,
+					batch => 'campaign') AS code
+UNION ALL
+SELECT 'cart', row_number() OVER (ORDER BY code), code
+FROM codes.code_gen(3, NULL, NULL, max_uses => 2, batch => 'cart') AS code;
+SELECT d.name, d.n, u.r, codes.code_use(d.code, u.r)
+FROM d, unnest(ARRAY['r1', 'r1', 'r2']) WITH ORDINALITY AS u(r, k)
+WHERE d.name IN ('promo', 'campaign') AND d.n <= 2 ORDER BY d.name, d.n, u.k;
+SELECT d.name, d.n, r.ok, r.reason, r.uses_left
+FROM d, codes.code_redeem(d.code, 'r1') AS r WHERE d.name <> 'cart' ORDER BY d.name, d.n;
+SELECT d.name, d.n, k.ok, k.reason, k.uses_left
+FROM d, codes.code_check(d.code, 'r3') AS k ORDER BY d.name, d.n;
+-- a hold, confirmed; another, released; an undo by reference
+SELECT h.hold AS hold1, h.ok AS ok1, coalesce(h.reason, '-') AS reason1, h.uses_left AS left1
+FROM d, codes.code_hold(d.code, 'h1', interval '1 hour', 'order-1', '{"total": 10}') AS h
+WHERE d.name = 'cart' AND d.n = 1 \gset
+SELECT h.hold AS hold2, h.ok AS ok2, coalesce(h.reason, '-') AS reason2
+FROM d, codes.code_hold(d.code, 'h2', interval '1 hour', 'order-2') AS h
+WHERE d.name = 'cart' AND d.n = 1 \gset
+\echo :ok1 :reason1 :left1 :ok2 :reason2
+SELECT h.ok, h.reason FROM d, codes.code_hold(d.code, 'h3', interval '1 hour') AS h
+WHERE d.name = 'cart' AND d.n = 1;
+SELECT redeemer, reference, live FROM codes.holds ORDER BY redeemer;
+SELECT c.ok, c.reason FROM d, codes.hold_confirm(d.code, :hold1) AS c
+WHERE d.name = 'cart' AND d.n = 1;
+SELECT codes.hold_release(d.code, :hold2) FROM d WHERE d.name = 'cart' AND d.n = 1;
+SELECT r.ok, r.reason FROM d, codes.code_redeem(d.code, 'h3', 'order-3') AS r
+WHERE d.name = 'cart' AND d.n = 1;
+SELECT codes.undo_reference('order-1');
+SELECT batch, redeemer, reference, details, undone_at IS NOT NULL AS undone
+FROM codes.redemptions WHERE batch = 'cart' ORDER BY redeemer;
+SELECT redeemer, reference, live FROM codes.holds ORDER BY redeemer;
+-- one code at a time
+SELECT codes.code_deactivate(d.code) FROM d WHERE d.name = 'cart' AND d.n = 2;
+SELECT r.ok, r.reason FROM d, codes.code_redeem(d.code, 'x') AS r WHERE d.name = 'cart' AND d.n = 2;
+SELECT codes.code_query(d.code) FROM d WHERE d.name = 'cart' AND d.n = 2;
+SELECT codes.code_reactivate(d.code) FROM d WHERE d.name = 'cart' AND d.n = 2;
+SELECT codes.code_bind(d.code, 'only'), codes.code_set_metadata(d.code, '{"gift": true}')
+FROM d WHERE d.name = 'cart' AND d.n = 3;
+SELECT u.r, x.ok, x.reason, x.code_metadata
+FROM d, unnest(ARRAY['other', 'only']) WITH ORDINALITY AS u(r, k), codes.code_redeem(d.code, u.r) AS x
+WHERE d.name = 'cart' AND d.n = 3 ORDER BY u.k;
+SELECT name, max_uses, max_uses_per_redeemer, max_batch_uses_per_redeemer, issued, used_up,
+	   uses_left, uses
+FROM codes.batches WHERE name IN ('promo', 'campaign', 'cart') ORDER BY name;
+SELECT b.status, b.uses, b.used_by IS NOT NULL AS by_someone, count(*)
+FROM codes.batch_codes('campaign') b GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+-- codes the merchant chooses and imports (code_add), plain and hashed,
+-- with uses so far; a clash refuses the call whole, through SQL as
+-- directly; more codes generated into a batch
+SELECT codes.batch_create('chosen', NULL, NULL, max_uses => 3);
+SELECT codes.code_add('chosen', ARRAY['SUMMER-20', 'Black Friday', '6ba7b810-9dad-11d1-80b4-00c04fd430c8'],
+					  ARRAY[0, 3, 1]);
+SELECT codes.code_add('chosen', ARRAY['NEW', 'summer20', 'x', 'X']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.batch_create('chosen hashed', NULL, NULL, store => 'hmac');
+SELECT codes.code_add('chosen hashed', ARRAY['VIP', 'black friday']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT codes.code_add('chosen hashed', ARRAY['VIP']);
+SELECT codes.code_use('summer 20', 'a'), codes.code_use('BLACKFRIDAY'),
+	   codes.code_query('6BA7B810 9DAD 11D1 80B4 00C04FD430C8'), codes.code_use('vip');
+SELECT code, status, uses FROM codes.batch_codes('chosen') ORDER BY code;
+SELECT count(*) FROM codes.batch_generate('chosen', 5);
+SELECT codes.code_del('vip'), codes.code_normalize('black friday');
+SELECT codes.code_query('vip');
+SELECT name, issued, used_up, uses_left FROM codes.batches WHERE name LIKE 'chosen%' ORDER BY name;

@@ -123,9 +123,27 @@ SELECT (SELECT string_agg(t::regclass::text, ', ' ORDER BY t::regclass::text) FR
 	   extrelocatable, extnamespace::regnamespace
 FROM pg_extension WHERE extname = 'codes';};
 
+# The description of a database's extension.  Roles serve one database
+# each (codes.roles names the database's app and admin roles, from 1.3
+# on), so the roles' names are replaced by what they are.
+sub describe
+{
+	my ($db) = @_;
+	my $described = $node->safe_psql($db, $describe_sql);
+	my $roles = $node->safe_psql($db,
+		"SELECT string_agg(kind || '=' || role::text, ' ') FROM codes.roles");
+
+	foreach my $pair (split / /, $roles)
+	{
+		my ($kind, $role) = split /=/, $pair;
+		$described =~ s/\b\Q$role\E\b/<$kind role>/g;
+	}
+	return $described;
+}
+
 $node->safe_psql('postgres', "CREATE DATABASE fresh");
 $node->safe_psql('fresh', "CREATE EXTENSION codes VERSION '$latest'");
-my $fresh = $node->safe_psql('fresh', $describe_sql);
+my $fresh = describe('fresh');
 
 # Fill a database of an older version: named batches inside, before and
 # after their periods, used codes with and without a redeemer, deleted
@@ -204,7 +222,7 @@ GROUP BY c.oid ORDER BY c.oid::regclass::text});
 		$rows, "$from: every row of " . scalar(@tables) . " tables intact");
 	is($node->safe_psql($db, $statuses_sql),
 		$statuses, "$from: every code answers as before");
-	is($node->safe_psql($db, $describe_sql),
+	is(describe($db),
 		$fresh, "$from: the updated extension is a fresh install of $latest");
 
 	is( $node->safe_psql(

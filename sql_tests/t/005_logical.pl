@@ -6,7 +6,7 @@
 # - on a logical replication subscriber, the changes the apply worker
 #   writes: a batch revoked (code_query TIMEINVALID, code_use FAILED),
 #   extended again (UNACTIVED), a new batch of a new pattern (its codes are
-#   found, not NO EXISTED), a TRUNCATE that restarts the batch ids (a new
+#   found, not NO EXISTED), codes chosen by code_add (found too), a TRUNCATE that restarts the batch ids (a new
 #   batch under an old id is not taken for the old one), and batch_del;
 # - in an ordinary database, changes made under session_replication_role =
 #   replica, changes made while the triggers of codes.batch are disabled,
@@ -97,6 +97,20 @@ is($open->query_safe("SELECT codes.code_query('$new[0]')"),
 	'UNACTIVED', 'subscriber, open session: finds a code of the new pattern');
 is($open->query_safe("SELECT codes.code_query('$b1[0]')"),
 	'UNACTIVED', 'subscriber, open session: b1 unchanged by the new batch');
+
+# Codes chosen on the publisher: before, text of no batch's shape, which
+# the open session answers without a look-up; after, a code.
+is($open->query_safe("SELECT codes.code_query('summer 20')"),
+	'NO EXISTED', 'subscriber, open session: no chosen code yet');
+$pub->safe_psql('postgres', q{
+SELECT codes.batch_create('chosen', NULL, NULL);
+SELECT codes.code_add('chosen', ARRAY['SUMMER-20', 'Black Friday'], ARRAY[0, 1]);
+});
+$pub->wait_for_catchup('codes_sub');
+is($open->query_safe("SELECT codes.code_query('summer 20')"),
+	'UNACTIVED', 'subscriber, open session: finds a chosen code');
+is($open->query_safe("SELECT codes.code_query('BLACKFRIDAY')"),
+	'ACTIVED', 'subscriber, open session: with its uses so far');
 
 # TRUNCATE with RESTART IDENTITY, then a batch out of its period that gets
 # b1's id again: it must not be taken for b1, which the session read.

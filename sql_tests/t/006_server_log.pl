@@ -3,7 +3,7 @@
 # message, but with the default log_min_error_statement = error the server
 # logs the statement of every failed query, and with it any code written
 # into it as a literal.  Errors raised inside the extension's functions must
-# therefore hide their statement.  Three of them, with the code a literal
+# therefore hide their statement.  Four of them, with the code a literal
 # of the statement, and a note of the extension's own:
 #
 # (a) 22004: code_use without a redeemer of a code whose batch limits uses
@@ -14,7 +14,15 @@
 #     key: no error, the code is not found, and the server log names the
 #     key (a LOG line, once per backend);
 # (d) 55P03: an error of PostgreSQL's own inside the call, the lock timeout
-#     of a code_use waiting for another session's use of the same code.
+#     of a code_use waiting for another session's use of the same code;
+# (e) 40P01: a deadlock of two sessions using two codes in opposite order,
+#     whose report PostgreSQL logs with the statement of each process;
+# (f) 40P01: a deadlock found by an application's UPDATE, of a session
+#     whose other session waits inside code_use;
+# (g) 23505: code_add of chosen codes, one of which exists already (the
+#     refusal names positions in the array, never codes);
+# (h) 40P01: a deadlock of two sessions holding two codes (code_hold) in
+#     opposite order.
 #
 # The log must hold each error, and none of the codes, in any text form.
 # So that the test cannot pass because nothing is logged, a failing
@@ -44,6 +52,7 @@ $node->append_conf(
 	'postgresql.conf', qq{
 log_statement = none
 log_min_error_statement = error
+deadlock_timeout = '100ms'
 codes.key_file = '$key_file'
 });
 $node->start;
@@ -61,7 +70,7 @@ sub codes_of
 
 my @per_redeemer =
   codes_of("2, NULL, NULL, max_uses => 2, max_uses_per_redeemer => 1, batch => 'per redeemer'");
-my @plain = codes_of("4, NULL, NULL, batch => 'plain'");
+my @plain = codes_of("8, NULL, NULL, batch => 'plain'");
 my @hashed =
   codes_of("2, NULL, NULL, pattern => 'H-#####-#####', store => 'hmac', batch => 'hashed'");
 my %asked;    # code => case, every code written into a failing statement
@@ -113,6 +122,89 @@ is( error_of(
 $holder->query_safe('ROLLBACK');
 $holder->quit;
 
+# (e) 40P01: each session holds one code and waits for the other's.  The
+# one that waited first finds the deadlock after deadlock_timeout, inside
+# its code_use, and its transaction ends; the other's use then goes on.
+$asked{ $plain[2] } = '(e) 40P01';
+$asked{ $plain[3] } = '(e) 40P01';
+my $first = $node->background_psql('postgres', on_error_stop => 0);
+my $second = $node->background_psql('postgres', on_error_stop => 0);
+is($first->query_safe("BEGIN; SELECT codes.code_use('$plain[2]')"),
+	'SUCCEED', '(e) the first session uses one code');
+is($second->query_safe("BEGIN; SELECT codes.code_use('$plain[3]')"),
+	'SUCCEED', '(e) the second session uses the other');
+$first->{stdin} .= "SELECT codes.code_use('$plain[3]');\n";
+$first->{run}->pump_nb();
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted")
+  or die 'the first session does not wait';
+$second->query("SELECT codes.code_use('$plain[2]')");
+my $second_err = $second->{stderr};
+$second->query('ROLLBACK');
+$first->query('ROLLBACK');
+like($first->{stderr} . $second_err, qr/deadlock detected/,
+	'(e) one of them ends in a deadlock');
+$first->quit;
+$second->quit;
+
+# (f) 40P01: the first session uses a code and then updates a row of the
+# application's, which the second holds; the second then uses the code.
+# The first waited first, so it finds the deadlock, in its UPDATE.
+$asked{ $plain[4] } = '(f) 40P01';
+$node->safe_psql('postgres', 'CREATE TABLE shop (id int PRIMARY KEY, n int); INSERT INTO shop VALUES (1, 0)');
+$first = $node->background_psql('postgres', on_error_stop => 0);
+$second = $node->background_psql('postgres', on_error_stop => 0);
+is($first->query_safe("BEGIN; SELECT codes.code_use('$plain[4]')"),
+	'SUCCEED', '(f) the first session uses a code');
+$second->query_safe('BEGIN; UPDATE shop SET n = n + 1 WHERE id = 1');
+$first->{stdin} .= "UPDATE shop SET n = n + 1 WHERE id = 1;\n";
+$first->{run}->pump_nb();
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted")
+  or die 'the first session does not wait';
+$second->query("SELECT codes.code_use('$plain[4]')");
+$second_err = $second->{stderr};
+$second->query('ROLLBACK');
+$first->query('ROLLBACK');
+like($first->{stderr} . $second_err, qr/deadlock detected/,
+	'(f) one of them ends in a deadlock');
+$first->quit;
+$second->quit;
+
+# (g) 23505
+$node->safe_psql('postgres', "SELECT codes.batch_create('chosen', NULL, NULL)");
+$node->safe_psql('postgres', "SELECT codes.code_add('chosen', ARRAY['VIP-SECRET-4711'])");
+$asked{'VIP-SECRET-4711'} = '(g) 23505';
+$asked{'NEW-SECRET-0815'} = '(g) 23505';
+like(
+	error_of(
+		"SELECT codes.code_add('chosen', ARRAY['NEW-SECRET-0815', 'vip secret 4711'])"),
+	qr/^23505: 1 code clashes/,
+	'(g) code_add of a code that exists: 23505');
+
+# (h) 40P01: as (e), with code_hold, whose hiding is entry.c's as well.
+$asked{ $plain[6] } = '(h) 40P01';
+$asked{ $plain[7] } = '(h) 40P01';
+$first = $node->background_psql('postgres', on_error_stop => 0);
+$second = $node->background_psql('postgres', on_error_stop => 0);
+is($first->query_safe("BEGIN; SELECT (codes.code_hold('$plain[6]', 'r1', '10 minutes')).ok"),
+	't', '(h) the first session holds one code');
+is($second->query_safe("BEGIN; SELECT (codes.code_hold('$plain[7]', 'r2', '10 minutes')).ok"),
+	't', '(h) the second session holds the other');
+$first->{stdin} .= "SELECT (codes.code_hold('$plain[7]', 'r1', '10 minutes')).ok;\n";
+$first->{run}->pump_nb();
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted")
+  or die 'the first session does not wait';
+$second->query("SELECT (codes.code_hold('$plain[6]', 'r2', '10 minutes')).ok");
+$second_err = $second->{stderr};
+$second->query('ROLLBACK');
+$first->query('ROLLBACK');
+like($first->{stderr} . $second_err, qr/deadlock detected/,
+	'(h) one of them ends in a deadlock');
+$first->quit;
+$second->quit;
+
 # The control: a failing statement outside the extension is logged.
 like(error_of("SELECT 'marker-1234'::int"),
 	qr/^22P02: /, 'control: a failing statement of no extension function');
@@ -129,6 +221,12 @@ like($log, qr/LOG:  key [0-9a-f]+ of hashed codes is not configured/,
 	'(c) the missing key is logged');
 like($log, qr/ERROR:  canceling statement due to lock timeout/,
 	'(d) the error is logged');
+like($log, qr/ERROR:  deadlock detected\n.*DETAIL:  Process \d+ waits for ShareLock on transaction/,
+	'(e) the deadlock is logged, with the processes and locks in it');
+is(scalar(() = $log =~ /ERROR:  deadlock detected/g), 3,
+	'(f) and (h): their deadlocks are logged too');
+like($log, qr/ERROR:  1 code clashes with an existing code/,
+	'(g) the error is logged');
 
 # Each code as it was written, and in its canonical form (upper case, no
 # hyphens), in any case.

@@ -1,12 +1,12 @@
 #
 # A major upgrade keeps everything: pg_upgrade from an older PostgreSQL
-# (15) to this one (18), with codes installed for both, keeps every batch,
+# (15) to this one (17 or 18), with codes installed for both, keeps every batch,
 # every code with its uses, time and redeemer, every status, the history
 # of uses and undone uses, and codes hashed at rest (with the same key
 # file); used codes still cannot be used, unused ones still can.
 #
 # Needs the older installation, which scripts/test.sh names when it runs
-# the TAP tests on 18: CODES_UPGRADE_FROM is its directory (bin/ holds
+# the TAP tests on 17 and 18: CODES_UPGRADE_FROM is its directory (bin/ holds
 # initdb, pg_ctl, postgres), and CODES_UPGRADE_FROM_CONF a file of settings
 # for the old cluster (extension_destdir, where test.sh staged the build
 # for 15).  Without them, or on the older version itself, it is skipped.
@@ -93,8 +93,8 @@ WHERE attrelid >= 16384 AND attoptions::text LIKE '%pg_attver=%';
 $old->stop;
 
 # 18's initdb turns data checksums on, which pg_upgrade wants the same on
-# both sides; the old cluster has none.
-$new->init(extra => ['--no-data-checksums']);
+# both sides; the old cluster has none.  (17's initdb has no such option.)
+$new->init(extra => $new->pg_version >= 18 ? ['--no-data-checksums'] : []);
 $new->append_conf('postgresql.conf', $key_conf);
 
 my $bindir_old = $old->config_data('--bindir');
