@@ -8,8 +8,10 @@
 #
 # Run it as root on Debian 12 with the extension installed (make install, or
 # --install).  It installs what else it needs with apt-get, then in one
-# throwaway cluster (pg_virtualenv, settings printed) measures, alternating
-# extension and hand-written rounds so machine noise hits both alike:
+# throwaway cluster (pg_virtualenv, settings printed; synchronous_commit
+# and fsync on, as a production server runs, unless --synchronous-commit
+# off) measures, alternating extension and hand-written rounds so machine
+# noise hits both alike:
 #
 #   gen     SELECT count(*) FROM codes.code_gen(N, ...) against
 #           INSERT INTO hand_codes SELECT gen_random_uuid(), ... (bench/
@@ -28,9 +30,12 @@
 #           of the backend), gen of N into the 20M tables against gen into
 #           empty ones, bytes per code there, use, query and delete at 20M.
 #
-# It prints a Markdown table of figures and ext/hand ratios and writes it to
-# bench/results.md (--quick: bench/out/results-quick.md, so that a CI run
-# does not overwrite the figures of a real run).  Raw outputs go to
+# It prints a Markdown table of figures and ext/hand ratios, each table's
+# header saying the commit mode, and writes it to bench/results.md
+# (--synchronous-commit off: bench/results-sync-off.md, so that such a run
+# does not overwrite the headline figures; --quick:
+# bench/out/results-quick.md, so that a CI run does not overwrite the
+# figures of a real run).  Raw outputs go to
 # bench/out/.  Timings never fail the benchmark; it exits non-zero only
 # when something broke (an SQL error, a failed pgbench client, a missing
 # tool).
@@ -52,19 +57,24 @@ usage: bash bench/run.sh [options]
                        shared_buffers 512MB, 2 rounds, tables of 20,000,000
                        codes too (see the top of this file)
   --scale-n M          codes of the large tables (default 20000000)
+  --synchronous-commit MODE
+                       on (default: each commit waits for its WAL flush, as
+                       on a production server) or off (no wait at commit:
+                       faster on both sides, loses acknowledged uses in a
+                       crash; writes bench/results-sync-off.md by default)
   --set GUC=VALUE      override a server setting (repeatable)
   --hmac               store the extension's codes hashed (store => 'hmac'),
                        under a key file made for the run
   --brake              preload codes, so that code_use runs the guessing brake
   --chart              also draw results.png with gnuplot (installs gnuplot-nox)
   --install            build and install the extension from this tree first
-  --out FILE           where to write the Markdown (default bench/results.md)
+  --out FILE           where to write the Markdown (default bench/results.md, or results-sync-off.md)
   --citus              through a Citus coordinator and two workers against
                        one plain node (bench/citus.sh; takes --quick, -n,
                        -d, -c, --out)
   --hot                one promo code for many customers against a counter
                        row and a history table (bench/hot.sh; takes
-                       --quick, -d, -r, --past, --out)
+                       --quick, -d, -r, --past, --synchronous-commit, --out)
   --pg V               PostgreSQL 15 (Debian's, default) or 18 (built from
                        source by scripts/build_pg.sh into its own prefix,
                        where --install installs the extension too)
@@ -82,7 +92,7 @@ if [ "${1:-}" != --inner ]; then
 		[ "$a" = --hot ] && exec bash "$here/hot.sh" "$@"
 	done
 	N=1000000 DURATION=10 CLIENTS=4 JOBS=2 ROUNDS=3 PGROUNDS=3
-	QUICK=0 BIG=0 SCALE=0 SCALE_N=20000000 CHART=0 INSTALL=0 OUTFILE= SETS=() GENARGS= PG=15
+	QUICK=0 BIG=0 SCALE=0 SCALE_N=20000000 CHART=0 INSTALL=0 OUTFILE= SETS=() GENARGS= PG=15 SYNC=on
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		-n | --codes) N=$2; shift ;;
@@ -94,6 +104,7 @@ if [ "${1:-}" != --inner ]; then
 		--big) BIG=1 ;;
 		--scale) SCALE=1; CLIENTS=8; ROUNDS=2; PGROUNDS=2 ;;
 		--scale-n) SCALE_N=$2; shift ;;
+		--synchronous-commit) SYNC=$2; shift ;;
 		--set) SETS+=("$2"); shift ;;
 		--hmac)
 			keydir=$(mktemp -d)
@@ -115,10 +126,15 @@ if [ "${1:-}" != --inner ]; then
 	for v in "$N" "$DURATION" "$CLIENTS" "$JOBS" "$ROUNDS" "$PGROUNDS" "$SCALE_N"; do
 		case "$v" in '' | *[!0-9]* | 0) echo "not a positive integer: '$v'" >&2; exit 2 ;; esac
 	done
+	case "$SYNC" in
+	on | off) ;;
+	*) echo "--synchronous-commit: on or off, not '$SYNC'" >&2; exit 2 ;;
+	esac
 	if [ -z "$OUTFILE" ]; then
 		if [ "$QUICK" = 1 ]; then OUTFILE=$here/out/results-quick.md
 		elif [ "$SCALE" = 1 ]; then OUTFILE=$here/results-scale.md
 		else OUTFILE=$here/results.md; fi
+		[ "$QUICK" = 1 ] || [ "$SYNC" = on ] || OUTFILE=${OUTFILE%.md}-sync-off.md
 	fi
 
 	# What the benchmark needs: the server (with pgbench and pageinspect)
@@ -158,10 +174,13 @@ if [ "${1:-}" != --inner ]; then
 		exit 1
 	fi
 
-	# Server settings.  synchronous_commit = off: the WAL flush at commit
-	# costs both sides the same and on this kind of disk would dominate
-	# every short transaction, hiding what we compare; WAL is still written
-	# and fsync is on (pg_virtualenv would turn it off).  A large
+	# Server settings.  synchronous_commit = on and fsync = on by default
+	# (pg_virtualenv would turn fsync off): the figures are those of a
+	# durable server, where each commit waits for its WAL flush.  With
+	# --synchronous-commit off the flush, which costs both sides the same
+	# and on this kind of disk dominates every short transaction, is out
+	# of the timed part, so the ratios show the statements' own work more
+	# sharply; WAL is still written and fsync stays on.  A large
 	# max_wal_size and checkpoint_timeout keep checkpoints out of the timed
 	# parts (the benchmark checkpoints before each); autovacuum is off so
 	# it cannot wake up in the middle of a round (the benchmark vacuums
@@ -170,15 +189,20 @@ if [ "${1:-}" != --inner ]; then
 	sb=1GB
 	[ "$BIG" = 1 ] && sb=4GB
 	[ "$SCALE" = 1 ] && sb=512MB
-	opts=(-o "shared_buffers=$sb" -o synchronous_commit=off -o fsync=on -o max_wal_size=8GB
+	opts=(-o "shared_buffers=$sb" -o "synchronous_commit=$SYNC" -o fsync=on -o max_wal_size=8GB
 		-o checkpoint_timeout=1h -o autovacuum=off -o jit=off)
 	for s in ${SETS[@]+"${SETS[@]}"}; do opts+=(-o "$s"); done
 
 	mkdir -p "$here/out"
 	export N DURATION CLIENTS JOBS ROUNDS PGROUNDS QUICK BIG SCALE SCALE_N CHART OUTFILE GENARGS
 	# -t: the cluster goes to a temporary directory even as root, so it
-	# cannot collide with another pg_virtualenv cluster on the machine.
+	# cannot collide with another pg_virtualenv cluster on the machine;
+	# and on a free port (scripts/common.sh), not pg_virtualenv's first
+	# choice, 5432, which another cluster on a shared machine may hold.
 	if [ "$PG" = 15 ]; then
+		. "$here/../scripts/common.sh"
+		PGPORT=$(free_port) || { echo "no free port" >&2; exit 1; }
+		export PGPORT
 		exec pg_virtualenv -t "${opts[@]}" bash "$0" --inner
 	fi
 
@@ -241,11 +265,15 @@ SETTINGS=$(q -c "SELECT string_agg(s || ' = ' || current_setting(s), ', ')
 	FROM unnest('{shared_buffers,work_mem,synchronous_commit,fsync,full_page_writes,
 		wal_level,max_wal_size,checkpoint_timeout,autovacuum,jit,shared_preload_libraries}'::text[]) AS s")
 [ -z "$GENARGS" ] || SETTINGS="$SETTINGS; code_gen(...$GENARGS)"
+# The commit mode, in the header line of every table.
+MODE=$(q -c "SELECT 'synchronous_commit = ' || current_setting('synchronous_commit') ||
+	', fsync = ' || current_setting('fsync')")
 SOFILE=$(pg_config --pkglibdir)/codes.so
 SOSUM=$(md5sum "$SOFILE" | cut -c1-12)
 log "== codes benchmark, $DATE"
 log "machine: $MACHINE"
 log "server: PostgreSQL $PGVERSION_STR; $SETTINGS"
+log "figures with $MODE"
 log "extension: $SOFILE (md5 $SOSUM)"
 log "N = $N, pgbench: $CLIENTS clients, $JOBS threads, ${DURATION} s, -M prepared; rounds: gen $ROUNDS, pgbench $PGROUNDS"
 
@@ -317,9 +345,13 @@ q -c "DROP TABLE import_src"
 # delete run then never meets a code an earlier call used or deleted, so
 # every use succeeds and every delete deletes.  Use and delete rounds get
 # disjoint ranges of groups (lo), or fresh tables (see bench_size), and run
-# for as many transactions as the query runs showed fit in the duration,
-# capped by the range, so they run about --duration seconds (less on small
-# tables).  Query runs are read-only and run for --duration.
+# for as many transactions as the hand-written use runs at the previous,
+# smaller table size showed fit in the duration (the query runs, at the
+# first size), capped by the range, so they run about --duration seconds
+# (less on small tables).  With synchronous_commit on a write waits for
+# its WAL flush and runs at a fraction of a query's rate: sized by the
+# query runs, use and delete runs would run many times --duration.  Query
+# runs are read-only and run for --duration.
 make_script() {
 	local op=$1 side=$2 f=$OUT/${1}_${2}.pgb i cols=""
 	for i in $(seq $K); do cols="$cols${cols:+, }c$i"; done
@@ -464,9 +496,10 @@ bench_size() {
 	for r in $(seq "$PGROUNDS"); do
 		for side in ext hand; do pgbench_run query $side "$size" 0 -T "$DURATION"; done
 	done
-	# transactions per client for use and delete runs: what the query runs
-	# did in DURATION seconds, capped by the range of unused groups
-	qps=$(median ${F[query_hand_tps_$size]})
+	# transactions per client for use and delete runs: what the last
+	# size's use runs (or, at the first size, the query runs) did in
+	# DURATION seconds, capped by the range of unused groups
+	qps=${WRITE_TPS:-$(median ${F[query_hand_tps_$size]})}
 	t=$(calc "$qps * $DURATION / ($K * $CLIENTS) + 1" .0f)
 	[ "$t" -le $((range / CLIENTS)) ] || t=$((range / CLIENTS))
 
@@ -479,6 +512,7 @@ bench_size() {
 		for side in ext hand; do pgbench_run use $side "$size" $lo -t "$t"; done
 	done
 	F[used_$size]="ext $(check_used ext $((t * CLIENTS)) $range), hand $(check_used hand $((t * CLIENTS)) $range)"
+	WRITE_TPS=$(median ${F[use_hand_tps_$size]})
 	log "  codes used among the first codes of the walked groups: ${F[used_$size]}"
 
 	if [ "$ops" = all ]; then
@@ -518,14 +552,14 @@ results() {
 	ge=$(m gen_ext) gh=$(m gen_hand) gc=$(m gen_copy)
 	read -r se_t se_h se_i se_o <<<"$SIZE_EXT"
 	read -r sh_t sh_h sh_i sh_o <<<"$SIZE_HAND"
-	echo "## codes benchmark: extension vs hand-written SQL"
+	echo "## codes benchmark: extension vs hand-written SQL, $MODE"
 	echo
 	echo "$DATE; $MACHINE; PostgreSQL $PGVERSION_STR, codes.so md5 $SOSUM."
 	echo "Settings: $SETTINGS."
 	echo "pgbench -M prepared, $CLIENTS clients, $JOBS threads, ${DURATION} s query runs;"
 	echo "figures are medians of $ROUNDS gen rounds and $PGROUNDS pgbench rounds per side, alternating."
 	echo
-	echo "| $Nfmt codes | extension | hand-written | ext/hand |"
+	echo "| $Nfmt codes, $MODE | extension | hand-written | ext/hand |"
 	echo "|---|--:|--:|--:|"
 	row "gen, s (lower is better)" "$ge" "$gh" "$(ratio "$ge" "$gh")"
 	row "gen floor: COPY of the rows, s (ratio ext/COPY)" "" "$gc" "$(ratio "$ge" "$gc")"
@@ -546,7 +580,7 @@ results() {
 		row "$label: latency per call, ms" "$e" "$h" "$(ratio "$e" "$h")"
 	done
 	echo
-	echo "Scaling: latency per call (ms) by table size; index depth = B-tree levels of the code index."
+	echo "Scaling ($MODE): latency per call (ms) by table size; index depth = B-tree levels of the code index."
 	echo
 	echo "| codes | index depth ext/hand | use ext | use hand | use ext/hand | query ext | query hand | query ext/hand |"
 	echo "|--:|--:|--:|--:|--:|--:|--:|--:|"
@@ -573,9 +607,9 @@ scale_results() {
 	read -r lh _ <<<"$SIZE_LARGE_HAND"
 	Sfmt=$(thousands "$SCALE_N")
 	echo
-	echo "At scale: $Nfmt codes generated into tables of $Sfmt codes (each round's codes stay), and the calls on them."
+	echo "At scale ($MODE): $Nfmt codes generated into tables of $Sfmt codes (each round's codes stay), and the calls on them."
 	echo
-	echo "| $Sfmt codes | extension | hand-written | ext/hand |"
+	echo "| $Sfmt codes, $MODE | extension | hand-written | ext/hand |"
 	echo "|---|--:|--:|--:|"
 	row "gen $Nfmt into the large table, s" "$gle" "$glh" "$(ratio "$gle" "$glh")"
 	row "gen into the large table / into an empty one" "$(ratio "$gle" "$ge")" "$(ratio "$glh" "$gh")" ""
@@ -610,7 +644,7 @@ if [ "$CHART" = 1 ]; then
 	gnuplot <<EOF
 set terminal png size 800,450
 set output '$png'
-set title "codes extension / hand-written SQL, $Nfmt codes ($DATE)\\ntime and size: lower is better; calls/s: higher is better"
+set title "codes extension / hand-written SQL, $Nfmt codes, $MODE ($DATE)\\ntime and size: lower is better; calls/s: higher is better"
 set ylabel 'ratio ext/hand'
 set style fill solid 0.6
 set boxwidth 0.6

@@ -348,8 +348,9 @@ done | tee "$log"
 # supports 15 to 17, not 18; about 90 s once Citus is built, which takes
 # about two minutes), then the Debian package, built, installed,
 # tested and purged (before the benchmark, which installs the build
-# again); and the benchmarks (one node, and Citus against one node) at a
-# small size, whose figures are printed, never judged.
+# again); and the benchmarks (one node, a hot promo code, and Citus
+# against one node) at a small size, whose figures are printed, never
+# judged.
 case " $versions " in
 *" 15 "*)
 	sh sql_tests/meta.sh 2>&1 | tag_version 15 | tee -a "$log"
@@ -363,6 +364,12 @@ case " $versions " in
 	else
 		cat "$log.bench"
 		echo "test bench_quick (pg15)          ... FAILED" | tee -a "$log"
+	fi
+	if bash bench/run.sh --hot --quick >"$log.bench" 2>&1; then
+		echo "test bench_hot_quick (pg15)      ... ok" | tee -a "$log"
+	else
+		cat "$log.bench"
+		echo "test bench_hot_quick (pg15)      ... FAILED" | tee -a "$log"
 	fi
 	rc=0
 	sh scripts/build_citus.sh 2>"$log.bench" || rc=$?
