@@ -2419,12 +2419,13 @@ REVOKE ALL ON FUNCTION codes.batch_retire(text) FROM PUBLIC;
 CREATE TABLE codes.roles (
 	kind	text PRIMARY KEY,
 	role	regrole NOT NULL UNIQUE,
+	database oid NOT NULL,
 	CONSTRAINT roles_kind_check
 		CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['app', 'admin']))
 );
 
 COMMENT ON TABLE codes.roles IS
-'The roles that hold the rights of codes in this database: app (the calls an application makes) and admin (everything an admin does).';
+'The roles that hold the rights of codes in this database: app (the calls an application makes) and admin (everything an admin does); database is the OID of the database they were chosen for (in a copy of another database, that one''s: the library refuses its calls until codes.set_privileges gives the copy roles of its own).';
 
 /*
  * The database, other than this one, in which a role holds rights or owns
@@ -2492,7 +2493,8 @@ $$;
 
 /*
  * This database's app and admin roles, as codes.roles records them; the
- * first time (a fresh install, or the update from 1.2 or before) chosen,
+ * first time (a fresh install, the update from 1.2 or before, or the first
+ * run in a copy of another database, whose rows name that one) chosen,
  * and made if they do not exist; and every time checked (role_problem),
  * so that no install or update hands the rights to a role that anyone
  * but a superuser could use or hand out, or that serves another database
@@ -2513,6 +2515,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	names	text[] := ARRAY['codes_app', 'codes_admin'];
+	here	oid;
 	suffix	text;
 	nsp		oid := 'codes'::pg_catalog.regnamespace;
 	held	boolean;
@@ -2521,8 +2524,14 @@ DECLARE
 	r		oid;
 	i		integer;
 BEGIN
-	SELECT ro.role INTO app FROM codes.roles AS ro WHERE ro.kind OPERATOR(pg_catalog.=) 'app';
-	SELECT ro.role INTO admin FROM codes.roles AS ro WHERE ro.kind OPERATOR(pg_catalog.=) 'admin';
+	SELECT d.oid INTO here FROM pg_catalog.pg_database AS d
+	WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database();
+	-- a copy of another database (CREATE DATABASE ... TEMPLATE) has that
+	-- one's rows: not this database's roles
+	SELECT ro.role INTO app FROM codes.roles AS ro
+	WHERE ro.kind OPERATOR(pg_catalog.=) 'app' AND ro.database OPERATOR(pg_catalog.=) here;
+	SELECT ro.role INTO admin FROM codes.roles AS ro
+	WHERE ro.kind OPERATOR(pg_catalog.=) 'admin' AND ro.database OPERATOR(pg_catalog.=) here;
 
 	IF app IS NULL OR admin IS NULL THEN
 		DELETE FROM codes.roles;
@@ -2566,7 +2575,7 @@ BEGIN
 		app := r;
 		SELECT ro.oid INTO r FROM pg_catalog.pg_roles AS ro WHERE ro.rolname OPERATOR(pg_catalog.=) names[2];
 		admin := r;
-		INSERT INTO codes.roles (kind, role) VALUES ('app', app), ('admin', admin);
+		INSERT INTO codes.roles (kind, role, database) VALUES ('app', app, here), ('admin', admin, here);
 		IF names[1] OPERATOR(pg_catalog.<>) 'codes_app' THEN
 			RAISE NOTICE 'the roles of codes in this database are % and %', app, admin;
 		END IF;

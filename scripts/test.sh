@@ -153,6 +153,7 @@ in_cluster='
 	sh sql_tests/alter_race.sh
 	sh sql_tests/example.sh
 	sh sql_tests/contract_model.sh
+	sh sql_tests/template_copy.sh
 '
 
 # The parallel setting: 15 calls it force_parallel_mode; 16 renamed it
