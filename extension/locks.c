@@ -84,6 +84,26 @@ codes_lock_code_uses(const pg_uuid_t *key, LOCKMODE mode)
 }
 
 /*
+ * Take the lock on making stripe i of a code through SQL, held to the end
+ * of the transaction: false if another transaction holds it and wait is
+ * false.  That one is making the stripe, and an INSERT of it would wait
+ * for its whole transaction (ON CONFLICT must know whether it commits);
+ * two that each waited so for the other's stripe would deadlock.  So a
+ * use passes such a stripe by, and waits for its maker (wait) only where
+ * it may wait at all.
+ */
+bool
+codes_lock_stripe_make(const pg_uuid_t *key, int stripe, bool wait)
+{
+	LOCKTAG		tag;
+	uint64		fold = (uint64) codes_key_fold(key);
+
+	set_tag(&tag, (uint32) (fold >> 32), (uint32) fold + (uint32) stripe,
+			CODES_LOCK_STRIPE_MAKE);
+	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
  * Take, and release, a short lock on a code (kind: what for), for as long
  * as a transaction looks whether a row exists and adds it.  Codes whose
  * 64-bit folds agree share the lock, which only makes them take turns.

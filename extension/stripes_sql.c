@@ -9,8 +9,8 @@
  *
  * No message contains a code.
  *
- * Calls statements.c; called by stripes.c (the changes) and store.c (the
- * rest, through stripes.h).
+ * Calls statements.c and locks.c; called by stripes.c (the changes) and
+ * store.c (the rest, through stripes.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -19,6 +19,7 @@
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 
+#include "locks.h"
 #include "statements.h"
 #include "stripes_sql.h"
 
@@ -77,7 +78,10 @@ skipped_write(void)
 /*
  * Try stripe i as try_stripe does, with SQL: SELECT ... FOR NO KEY UPDATE
  * of it if it has room (SKIP LOCKED unless wait), then UPDATE; a missing
- * stripe is made by INSERT ... ON CONFLICT DO NOTHING.  A stripe found
+ * stripe is made by INSERT ... ON CONFLICT DO NOTHING, under a lock on
+ * making it (codes_lock_stripe_make): one that another transaction holds
+ * makes the stripe busy, so no INSERT waits for another's; a use that
+ * waits (wait) waits for that lock, then tries the stripe again.  A stripe found
  * full is left unlocked: a use that held full stripes while it waited for
  * another could deadlock with a use doing the same.  At REPEATABLE READ
  * or SERIALIZABLE the executor raises the serialization failure of a
@@ -108,7 +112,18 @@ try_by_sql(CodesStmtArgs *args, int stripe, int32 share, int32 delta, bool wait)
 		return STRIPE_DONE;
 	}
 	if (wait)
-		return STRIPE_FULL;		/* full, or gone, once its holder ended */
+	{
+		/*
+		 * Not there: being made by another transaction (or gone).  Wait for
+		 * its maker, then try it again as it stands now.
+		 */
+		codes_run_stmt(&uses_plan, uses_sql, args, false, SPI_OK_SELECT);
+		if (SPI_processed == 1 || (delta > 0 && share < 1))
+			return STRIPE_FULL;	/* full, or gone, once its holder ended */
+		(void) codes_lock_stripe_make(DatumGetUUIDP(args->values[0]), stripe,
+									  true);
+		return try_by_sql(args, stripe, share, delta, false);
+	}
 
 	/* not locked: full, held by another transaction, or missing */
 	codes_run_stmt(&uses_plan, uses_sql, args, false, SPI_OK_SELECT);
@@ -117,6 +132,8 @@ try_by_sql(CodesStmtArgs *args, int stripe, int32 share, int32 delta, bool wait)
 			STRIPE_FULL : STRIPE_BUSY;
 	if (delta > 0 && share < 1)
 		return STRIPE_FULL;
+	if (!codes_lock_stripe_make(DatumGetUUIDP(args->values[0]), stripe, false))
+		return STRIPE_BUSY;		/* another transaction is making it */
 	codes_run_stmt(&make_plan, make_sql, args, false, SPI_OK_INSERT);
 	if (SPI_processed == 1)
 		return STRIPE_DONE;
