@@ -31,11 +31,9 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "storage/lmgr.h"
 #include "utils/lsyscache.h"
-#include "utils/snapmgr.h"
 
 #include "locks.h"
 #include "sqlversion.h"
@@ -58,25 +56,6 @@ static const char *const traces_sql =
 "       (SELECT pg_catalog.count(*)::pg_catalog.int8 OPERATOR(pg_catalog.+) "
 "               COALESCE(pg_catalog.sum(s.uses), 0) FROM codes.use_stripes AS s "
 "        WHERE s.batch OPERATOR(pg_catalog.=) $1)";
-
-/*
- * The traces (traces_sql) of the batch as snapshot sees them, as text.
- */
-static char *
-traces(SPIPlanPtr plan, Datum batch_id, Snapshot snapshot)
-{
-	HeapTuple	row;
-	TupleDesc	desc;
-
-	if (SPI_execute_snapshot(plan, &batch_id, NULL, snapshot, InvalidSnapshot,
-							 true, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the uses of a batch");
-	row = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	return psprintf("%s/%s/%s/%s", SPI_getvalue(row, desc, 1),
-					SPI_getvalue(row, desc, 2), SPI_getvalue(row, desc, 3),
-					SPI_getvalue(row, desc, 4));
-}
 
 /*
  * lock_batch_rules(batch_id integer, single_use boolean) returns void
@@ -108,22 +87,6 @@ lock_batch_rules(PG_FUNCTION_ARGS)
 	codes_lock_batch(batch_id, ExclusiveLock);
 
 	if (IsolationUsesXactSnapshot())
-	{
-		Oid			argtype = INT4OID;
-		SPIPlanPtr	plan;
-		int			ret;
-
-		if ((ret = SPI_connect()) != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-		plan = SPI_prepare(traces_sql, 1, &argtype);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (strcmp(traces(plan, Int32GetDatum(batch_id), GetTransactionSnapshot()),
-				   traces(plan, Int32GetDatum(batch_id), GetLatestSnapshot())) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access due to concurrent update")));
-		SPI_finish();
-	}
+		codes_fail_if_traces_changed(traces_sql, INT4OID, Int32GetDatum(batch_id));
 	PG_RETURN_VOID();
 }

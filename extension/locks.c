@@ -26,6 +26,7 @@
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/array.h"
@@ -177,21 +178,50 @@ static const char *const traces_sql =
 "        WHERE s.batch OPERATOR(pg_catalog.=) ANY ($1))";
 
 /*
- * The traces (traces_sql) of batches ids as snapshot sees them, as text.
+ * The one row a saved plan of one parameter (arg) reads with snapshot, its
+ * columns as text joined by '/'.
  */
 static char *
-traces(SPIPlanPtr plan, Datum ids, Snapshot snapshot)
+traces(SPIPlanPtr plan, Datum arg, Snapshot snapshot)
 {
-	HeapTuple	row;
-	TupleDesc	desc;
+	StringInfoData out;
+	int			i;
 
-	if (SPI_execute_snapshot(plan, &ids, NULL, snapshot, InvalidSnapshot,
+	if (SPI_execute_snapshot(plan, &arg, NULL, snapshot, InvalidSnapshot,
 							 true, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the uses of batches");
-	row = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	return psprintf("%s/%s/%s", SPI_getvalue(row, desc, 1),
-					SPI_getvalue(row, desc, 2), SPI_getvalue(row, desc, 3));
+	initStringInfo(&out);
+	for (i = 1; i <= SPI_tuptable->tupdesc->natts; i++)
+		appendStringInfo(&out, "%s/", SPI_getvalue(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, i));
+	return out.data;
+}
+
+/*
+ * After a change of batches waited for the uses in progress, at
+ * REPEATABLE READ or SERIALIZABLE: a serialization failure if what sql
+ * reads of them (one row; its one parameter arg, of type argtype) differs
+ * between the transaction's snapshot and the latest, that is, if a use,
+ * undo or hold committed after the snapshot, which the change would
+ * otherwise not see.
+ */
+void
+codes_fail_if_traces_changed(const char *sql, Oid argtype, Datum arg)
+{
+	SPIPlanPtr	plan;
+	int			ret;
+
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	plan = SPI_prepare(sql, 1, &argtype);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (strcmp(traces(plan, arg, GetTransactionSnapshot()),
+			   traces(plan, arg, GetLatestSnapshot())) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update")));
+	SPI_finish();
 }
 
 /*
@@ -220,23 +250,7 @@ lock_batches(PG_FUNCTION_ARGS)
 			codes_lock_batch(DatumGetInt32(values[i]), ExclusiveLock);
 
 	if (IsolationUsesXactSnapshot() && n > 0)
-	{
-		Oid			argtype = INT4ARRAYOID;
-		SPIPlanPtr	plan;
-		int			ret;
-
-		if ((ret = SPI_connect()) != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-		plan = SPI_prepare(traces_sql, 1, &argtype);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (strcmp(traces(plan, PointerGetDatum(ids), GetTransactionSnapshot()),
-				   traces(plan, PointerGetDatum(ids), GetLatestSnapshot())) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access due to concurrent update")));
-		SPI_finish();
-	}
+		codes_fail_if_traces_changed(traces_sql, INT4ARRAYOID, PointerGetDatum(ids));
 	PG_RETURN_VOID();
 }
 

@@ -26,6 +26,8 @@ extern void codes_lock_batch(int32 batch_id, LOCKMODE mode);
 extern void codes_lock_code_uses(const pg_uuid_t *key, LOCKMODE mode);
 extern void codes_lock_code(CodesLockKind kind, const pg_uuid_t *key);
 extern void codes_unlock_code(CodesLockKind kind, const pg_uuid_t *key);
+extern void codes_fail_if_traces_changed(const char *sql, Oid argtype,
+										 Datum arg);
 extern bool codes_lock_stripe_make(const pg_uuid_t *key, int stripe,
 								   bool wait);
 extern void codes_lock_redeemer(CodesLockKind kind, uint32 of, text *redeemer);
