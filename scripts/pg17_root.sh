@@ -14,7 +14,7 @@
 # ($CODES_DEBIAN_MIRROR names another mirror; about 2 minutes), then apt
 # in the root installs postgresql-17 and postgresql-server-dev-17 with
 # what the tests use there (gcc, make, uuid-dev, IPC::Run, python3 and
-# psycopg, node), from trixie and trixie-security; when the list of
+# psycopg, Hypothesis, node), from trixie and trixie-security; when the list of
 # packages changes, a root made before gets the new ones with apt.  No cluster is made there
 # (create_main_cluster = false) and no service started (policy-rc.d).
 # Everything runs in a mount namespace of its own (in_root in
@@ -38,7 +38,7 @@ root=$cache/trixie-pg17
 stamp=$root/.codes-built
 mirror=${CODES_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 packages="postgresql-17 postgresql-server-dev-17 gcc make libc6-dev uuid-dev libssl-dev
-	libipc-run-perl python3 python3-psycopg nodejs"
+	libipc-run-perl python3 python3-psycopg python3-hypothesis nodejs"
 want=$(echo "trixie" $packages)
 
 cached() {
