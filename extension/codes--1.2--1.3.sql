@@ -394,6 +394,40 @@ REVOKE ALL ON FUNCTION codes.code_hold(text, text, interval, text, jsonb),
 -- this database's app role at the end of this script.
 
 /*
+ * For the admin views (holds, redemptions, batches): true, or 55000 in a
+ * database copied from another that has codes, whose codes.roles still
+ * name that one's roles (they would read the copy's codes through the
+ * views, which call no function of the library).  The library's calls
+ * refuse so too (sqlversion.c).  Called once per query, as (SELECT
+ * codes.roles_are_own()).  PL/pgSQL, as codes.roles comes later in this
+ * script.
+ */
+CREATE FUNCTION codes.roles_are_own()
+RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM codes.roles AS r
+			   WHERE r.database OPERATOR(pg_catalog.<>)
+					 (SELECT d.oid FROM pg_catalog.pg_database AS d
+					  WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())) THEN
+		RAISE EXCEPTION 'extension "codes" in this database still has the roles of the database it was copied from'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'A database copied from one that has codes shares that database''s roles: an admin of one would be an admin of the other.',
+				  HINT = 'As a superuser, run SELECT codes.set_privileges(); in this database, which gives it roles of its own, then grant those.';
+	END IF;
+	RETURN true;
+END
+$$;
+
+COMMENT ON FUNCTION codes.roles_are_own() IS
+'True, or an error (55000) in a database copied from another that has codes until codes.set_privileges gives it roles of its own; the admin views call it.';
+
+REVOKE ALL ON FUNCTION codes.roles_are_own() FROM PUBLIC;
+-- the admin role's, for its views (codes.granted_rights)
+
+/*
  * The live and expired holds not yet confirmed, released or given back,
  * for an admin; each code's text as in codes.redemptions.
  */
@@ -406,7 +440,8 @@ FROM codes.redemption_log AS l
 	JOIN codes.batch AS b ON b.id = l.batch
 	LEFT JOIN codes.codes AS c
 		ON codes.key_fold(c.code) = codes.key_fold(l.code) AND c.code = l.code
-WHERE l.held_until IS NOT NULL AND l.undone_at IS NULL;
+WHERE l.held_until IS NOT NULL AND l.undone_at IS NULL
+  AND (SELECT codes.roles_are_own());
 
 COMMENT ON VIEW codes.holds IS
 'Holds not yet confirmed or released: hold id, code (NULL for hashed codes), batch, redeemer, reference, when held, until when, and whether still live.';
@@ -464,6 +499,7 @@ SELECT CASE WHEN b.key_id IS NULL THEN COALESCE(c.shown, c.code::text) END AS co
 	   NULL::text AS reference, NULL::jsonb AS details
 FROM codes.codes AS c JOIN codes.batch AS b ON b.id = c.batch
 WHERE b.max_uses = 1 AND c.uses = 1 AND c.used_at IS NOT NULL
+  AND (SELECT codes.roles_are_own())
 UNION ALL
 SELECT CASE WHEN b.key_id IS NULL THEN COALESCE(c.shown, l.code::text) END,
 	   b.name, l.redeemer, l.used_at, l.undone_at, l.reference, l.details
@@ -471,7 +507,7 @@ FROM codes.redemption_log AS l
 	JOIN codes.batch AS b ON b.id = l.batch
 	LEFT JOIN codes.codes AS c
 		ON codes.key_fold(c.code) = codes.key_fold(l.code) AND c.code = l.code
-WHERE l.held_until IS NULL;
+WHERE l.held_until IS NULL AND (SELECT codes.roles_are_own());
 
 COMMENT ON VIEW codes.redemptions IS
 'Every use of every code: code (NULL for hashed codes), batch, redeemer, when, when it was undone (NULL while it stands), its reference and details; holds appear once confirmed (codes.holds lists the others).';
@@ -1287,7 +1323,8 @@ FROM codes.batch AS b
 							 WHERE l.undone_at IS NULL
 							 GROUP BY l.code) AS h
 					  ON h.code = c.code) AS u
-		GROUP BY u.batch) AS s ON s.batch = b.id;
+		GROUP BY u.batch) AS s ON s.batch = b.id
+WHERE (SELECT codes.roles_are_own());
 
 COMMENT ON VIEW codes.batches IS
 'Each batch with its period, uses per code (NULL: no total limit), counts of codes issued, codes used up and uses left, its metadata, its state (active, not_yet_valid, expired, revoked or retired), its limit per redeemer across the batch, its standing uses, and when it was retired.';
@@ -1644,6 +1681,7 @@ FROM (VALUES
 	('pg_proc'::regclass::oid, 'codes.throttled_redeemers()'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_proc'::regclass::oid, 'codes.generations()'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_proc'::regclass::oid, 'codes.key_fold(uuid)'::regprocedure::oid, 'EXECUTE', 'admin'),
+	('pg_proc'::regclass::oid, 'codes.roles_are_own()'::regprocedure::oid, 'EXECUTE', 'admin'),
 	('pg_class'::regclass::oid, 'codes.batches'::regclass::oid, 'SELECT', 'admin'),
 	('pg_class'::regclass::oid, 'codes.redemptions'::regclass::oid, 'SELECT', 'admin'),
 	('pg_class'::regclass::oid, 'codes.holds'::regclass::oid, 'SELECT', 'admin'),

@@ -448,7 +448,7 @@ take_own(StripePass *pass, int64 cap)
 	if (!found)
 		found = fetch_stripe(pass, pass->snapshot, own->stripe);
 	if (!found)
-		own->xid = InvalidTransactionId;
+		codes_own_forget(own);
 	else if (slot_uses(pass) < codes_stripe_share(cap, own->stripe))
 	{
 		if (write_uses(pass, slot_uses(pass) + 1, false, &tmfd) == TM_Ok)
@@ -457,7 +457,7 @@ take_own(StripePass *pass, int64 cap)
 			own->tid = pass->written;
 		}
 		else
-			own->xid = InvalidTransactionId;
+			codes_own_forget(own);
 	}
 	end_round(pass);
 	return taken;
@@ -561,7 +561,7 @@ codes_stripes_take(CodesStmtArgs *args, const CodesBatchInfo *batch, int32 base)
 	 * holds one of the code's stripes already waits for none (see
 	 * may_wait).
 	 */
-	stripe = codes_stripes_change_by_sql(args, cap, 1, codes_own_stripe(key) == NULL);
+	stripe = codes_stripes_change_by_sql(args, cap, 1, !codes_own_holds(key));
 	if (stripe >= 0)
 		codes_own_remember(key, stripe, 1, NULL);
 	return stripe;

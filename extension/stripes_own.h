@@ -17,16 +17,17 @@
  */
 typedef struct CodesOwnStripe
 {
-	TransactionId xid;			/* the transaction (top level) */
-	pg_uuid_t	key;
-	int			stripe;
-	ItemPointerData tid;		/* invalid: not known */
+	pg_uuid_t	key;			/* the code's (the hash key) */
+	int			stripe;			/* to take from first; -1: none */
+	ItemPointerData tid;		/* its newest version; invalid: not known */
 } CodesOwnStripe;
 
 extern void codes_init_stripes(void);
 extern CodesOwnStripe *codes_own_stripe(const pg_uuid_t *key);
+extern void codes_own_forget(CodesOwnStripe *own);
 extern void codes_own_remember(const pg_uuid_t *key, int stripe, int32 delta,
 							   ItemPointer tid);
+extern bool codes_own_holds(const pg_uuid_t *key);
 extern bool codes_own_may_wait(const pg_uuid_t *key, TransactionId xid);
 
 #endif							/* CODES_STRIPES_OWN_H */

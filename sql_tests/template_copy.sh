@@ -2,8 +2,8 @@
 # A database copied from one that has codes (CREATE DATABASE ... TEMPLATE)
 # must not share that database's roles: in database codes_copy_a an admin
 # role is granted to a login role; codes_copy_b is made from it; there
-# every call of codes that touches the tables is refused (55000) until a
-# superuser runs codes.set_privileges(), which gives the copy roles of its
+# every call of codes that touches the tables, and every admin view, is
+# refused (55000) until a superuser runs codes.set_privileges(), which gives the copy roles of its
 # own; then a's admin can no longer export b's codes (42501), and b's codes
 # answer as before.  Run inside a cluster (as scripts/test.sh does);
 # prints a pg_regress-style result line.
@@ -20,6 +20,7 @@ run() {
 	psql -X -q -v ON_ERROR_STOP=1 -v pw="$password" -d codes_copy_a <<'SQL' || return 1
 CREATE EXTENSION codes;
 SELECT count(*) FROM codes.code_gen(3, NULL, NULL, batch => 'secret');
+SELECT codes.code_use(code, 'alice') FROM codes.code_gen(1, NULL, NULL, batch => 'used') AS code;
 DROP ROLE IF EXISTS copy_admin_a;
 CREATE ROLE copy_admin_a LOGIN PASSWORD :'pw';
 SELECT format('GRANT %s TO copy_admin_a', role) FROM codes.roles WHERE kind = 'admin' \gexec
@@ -33,6 +34,12 @@ SQL
 		-c "SELECT count(*) FROM codes.batch_codes('secret')" >"$work/export" 2>&1
 	grep -q 'still has the roles' "$work/export" ||
 		{ echo "a's admin read b's codes before the fix:"; cat "$work/export"; return 1; }
+	for view in redemptions holds batches; do
+		PGPASSWORD=$password psql -X -q -At -d codes_copy_b -U copy_admin_a \
+			-c "SELECT count(*) FROM codes.$view" >"$work/view" 2>&1
+		grep -q 'still has the roles' "$work/view" ||
+			{ echo "a's admin read b's codes.$view before the fix:"; cat "$work/view"; return 1; }
+	done
 	psql -X -q -At -v ON_ERROR_STOP=1 -d codes_copy_b \
 		-c "SELECT codes.set_privileges()" >"$work/fix" 2>&1 ||
 		{ cat "$work/fix"; return 1; }
