@@ -398,8 +398,9 @@ REVOKE ALL ON FUNCTION codes.code_hold(text, text, interval, text, jsonb),
  * database copied from another that has codes, whose codes.roles still
  * name that one's roles (they would read the copy's codes through the
  * views, which call no function of the library).  The library's calls
- * refuse so too (sqlversion.c).  Called once per query, as (SELECT
- * codes.roles_are_own()).  PL/pgSQL, as codes.roles comes later in this
+ * refuse so too (sqlversion.c).  Called once per query, in a MATERIALIZED
+ * CTE the views join (a qual of no column would be pseudoconstant, which
+ * Citus on PostgreSQL 15 and 16 refuses beside an outer join).  PL/pgSQL, as codes.roles comes later in this
  * script.
  */
 CREATE FUNCTION codes.roles_are_own()
@@ -432,16 +433,16 @@ REVOKE ALL ON FUNCTION codes.roles_are_own() FROM PUBLIC;
  * for an admin; each code's text as in codes.redemptions.
  */
 CREATE VIEW codes.holds AS
+WITH own AS MATERIALIZED (SELECT codes.roles_are_own() AS ok)
 SELECT l.id AS hold,
 	   CASE WHEN b.key_id IS NULL THEN COALESCE(c.shown, l.code::text) END AS code,
 	   b.name AS batch, l.redeemer, l.reference, l.used_at AS held_at, l.held_until,
 	   l.held_until >= pg_catalog.now() AS live
-FROM codes.redemption_log AS l
+FROM own, codes.redemption_log AS l
 	JOIN codes.batch AS b ON b.id = l.batch
 	LEFT JOIN codes.codes AS c
 		ON codes.key_fold(c.code) = codes.key_fold(l.code) AND c.code = l.code
-WHERE l.held_until IS NOT NULL AND l.undone_at IS NULL
-  AND (SELECT codes.roles_are_own());
+WHERE own.ok AND l.held_until IS NOT NULL AND l.undone_at IS NULL;
 
 COMMENT ON VIEW codes.holds IS
 'Holds not yet confirmed or released: hold id, code (NULL for hashed codes), batch, redeemer, reference, when held, until when, and whether still live.';
@@ -493,21 +494,21 @@ REVOKE ALL ON FUNCTION codes.code_deactivate(text), codes.code_reactivate(text),
  * multi-use code is in the history.  A hold not yet confirmed is no use.
  */
 CREATE OR REPLACE VIEW codes.redemptions AS
+WITH own AS MATERIALIZED (SELECT codes.roles_are_own() AS ok)
 SELECT CASE WHEN b.key_id IS NULL THEN COALESCE(c.shown, c.code::text) END AS code,
 	   b.name AS batch, c.used_by AS redeemer,
 	   c.used_at, NULL::timestamptz AS undone_at,
 	   NULL::text AS reference, NULL::jsonb AS details
-FROM codes.codes AS c JOIN codes.batch AS b ON b.id = c.batch
-WHERE b.max_uses = 1 AND c.uses = 1 AND c.used_at IS NOT NULL
-  AND (SELECT codes.roles_are_own())
+FROM own, codes.codes AS c JOIN codes.batch AS b ON b.id = c.batch
+WHERE own.ok AND b.max_uses = 1 AND c.uses = 1 AND c.used_at IS NOT NULL
 UNION ALL
 SELECT CASE WHEN b.key_id IS NULL THEN COALESCE(c.shown, l.code::text) END,
 	   b.name, l.redeemer, l.used_at, l.undone_at, l.reference, l.details
-FROM codes.redemption_log AS l
+FROM own, codes.redemption_log AS l
 	JOIN codes.batch AS b ON b.id = l.batch
 	LEFT JOIN codes.codes AS c
 		ON codes.key_fold(c.code) = codes.key_fold(l.code) AND c.code = l.code
-WHERE l.held_until IS NULL AND (SELECT codes.roles_are_own());
+WHERE own.ok AND l.held_until IS NULL;
 
 COMMENT ON VIEW codes.redemptions IS
 'Every use of every code: code (NULL for hashed codes), batch, redeemer, when, when it was undone (NULL while it stands), its reference and details; holds appear once confirmed (codes.holds lists the others).';
@@ -1283,6 +1284,7 @@ $$;
  * (retired_at, a column added last, as a view's new columns must be).
  */
 CREATE OR REPLACE VIEW codes.batches AS
+WITH own AS MATERIALIZED (SELECT codes.roles_are_own() AS ok)
 SELECT b.name, b.created_at, b.valid_from, b.valid_until, b.revoked_at,
 	   b.pattern, b.key_id, b.max_uses, b.max_uses_per_redeemer,
 	   COALESCE(s.issued, 0) AS issued,
@@ -1297,7 +1299,7 @@ SELECT b.name, b.created_at, b.valid_from, b.valid_until, b.revoked_at,
 	   b.max_batch_uses_per_redeemer,
 	   COALESCE(s.uses, 0) AS uses,
 	   b.retired_at
-FROM codes.batch AS b
+FROM own, codes.batch AS b
 	LEFT JOIN (
 		SELECT u.batch,
 			   pg_catalog.count(*) AS issued,
@@ -1324,7 +1326,7 @@ FROM codes.batch AS b
 							 GROUP BY l.code) AS h
 					  ON h.code = c.code) AS u
 		GROUP BY u.batch) AS s ON s.batch = b.id
-WHERE (SELECT codes.roles_are_own());
+WHERE own.ok;
 
 COMMENT ON VIEW codes.batches IS
 'Each batch with its period, uses per code (NULL: no total limit), counts of codes issued, codes used up and uses left, its metadata, its state (active, not_yet_valid, expired, revoked or retired), its limit per redeemer across the batch, its standing uses, and when it was retired.';
