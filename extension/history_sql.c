@@ -55,14 +55,16 @@ codes_history_judge_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch,
 	args->nulls[2] = ' ';
 	if (CODES_MULTI_USE(batch) && !batch->per_redeemer_null)
 	{
-		codes_run_stmt_snapshot(&code_plan, count_code_sql, args, snapshot, SPI_OK_SELECT);
+		codes_run_stmt_snapshot(&code_plan, count_code_sql, args, snapshot,
+								SPI_OK_SELECT);
 		counts[0] = DatumGetInt64(codes_result(1));
 		if (counts[0] >= batch->per_redeemer)
 			return CODES_REDEEMER_LIMIT;
 	}
 	if (!batch->batch_limit_null)
 	{
-		codes_run_stmt_snapshot(&batch_plan, count_batch_sql, args, snapshot, SPI_OK_SELECT);
+		codes_run_stmt_snapshot(&batch_plan, count_batch_sql, args, snapshot,
+								SPI_OK_SELECT);
 		counts[1] = DatumGetInt64(codes_result(1));
 		if (counts[1] >= batch->batch_limit)
 			return CODES_BATCH_REDEEMER_LIMIT;

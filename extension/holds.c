@@ -122,7 +122,8 @@ codes_hold_confirm_entry(CodesStmtArgs *args)
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr expired_plan = NULL;
 
-	args->values[CODES_ARG_HELD_UNTIL] = TimestampTzGetDatum(GetCurrentTimestamp());
+	args->values[CODES_ARG_HELD_UNTIL] =
+		TimestampTzGetDatum(GetCurrentTimestamp());
 	args->nulls[CODES_ARG_HELD_UNTIL] = ' ';
 	codes_run_stmt(&plan, confirm_sql, args, false, SPI_OK_UPDATE);
 	args->nulls[CODES_ARG_HELD_UNTIL] = 'n';

@@ -101,7 +101,8 @@ codes_lock_stripe_make(const pg_uuid_t *key, int stripe, bool wait)
 
 	set_tag(&tag, (uint32) (fold >> 32), (uint32) fold + (uint32) stripe,
 			CODES_LOCK_STRIPE_MAKE);
-	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
+	return LockAcquire(&tag, ExclusiveLock, false, !wait) !=
+		LOCKACQUIRE_NOT_AVAIL;
 }
 
 /*
@@ -250,7 +251,8 @@ lock_batches(PG_FUNCTION_ARGS)
 			codes_lock_batch(DatumGetInt32(values[i]), ExclusiveLock);
 
 	if (IsolationUsesXactSnapshot() && n > 0)
-		codes_fail_if_traces_changed(traces_sql, INT4ARRAYOID, PointerGetDatum(ids));
+		codes_fail_if_traces_changed(traces_sql, INT4ARRAYOID,
+									 PointerGetDatum(ids));
 	PG_RETURN_VOID();
 }
 

@@ -78,14 +78,14 @@ skipped_write(void)
 /*
  * Try stripe i as try_stripe does, with SQL: SELECT ... FOR NO KEY UPDATE
  * of it if it has room (SKIP LOCKED unless wait), then UPDATE; a missing
- * stripe is made by INSERT ... ON CONFLICT DO NOTHING, under a lock on
- * making it (codes_lock_stripe_make): one that another transaction holds
- * makes the stripe busy, so no INSERT waits for another's; a use that
- * waits (wait) waits for that lock, then tries the stripe again.  A stripe found
- * full is left unlocked: a use that held full stripes while it waited for
- * another could deadlock with a use doing the same.  At REPEATABLE READ
- * or SERIALIZABLE the executor raises the serialization failure of a
- * stripe changed since the snapshot.
+ * stripe is made by INSERT ... ON CONFLICT DO NOTHING, under a lock on making
+ * it (codes_lock_stripe_make): one that another transaction holds makes the
+ * stripe busy, so no INSERT waits for another's; a use that waits (wait)
+ * waits for that lock, then tries the stripe again.  A stripe found full is
+ * left unlocked: a use that held full stripes while it waited for another
+ * could deadlock with a use doing the same.  At REPEATABLE READ or
+ * SERIALIZABLE the executor raises the serialization failure of a stripe
+ * changed since the snapshot.
  */
 static StripeTry
 try_by_sql(CodesStmtArgs *args, int stripe, int32 share, int32 delta, bool wait)
