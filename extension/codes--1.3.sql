@@ -1854,6 +1854,17 @@ BEGIN
 			  AND c.uses OPERATOR(pg_catalog.>) 0
 			ORDER BY c.used_at;
 		END IF;
+		-- holds whose time has passed expire now, as a use that needed
+		-- their uses would expire them, and their uses are counted out
+		-- (ex): one left to expire later would give back a use the new
+		-- count no longer holds
+		WITH expired AS (
+			UPDATE codes.redemption_log AS l SET undone_at = l.held_until
+			WHERE l.batch OPERATOR(pg_catalog.=) batch_no AND l.held_until IS NOT NULL
+			  AND l.held_until OPERATOR(pg_catalog.<) pg_catalog.now()
+			  AND l.undone_at IS NULL
+			RETURNING l.code),
+		ex AS (SELECT e.code, pg_catalog.count(*) AS uses FROM expired AS e GROUP BY e.code)
 		UPDATE codes.codes AS c
 		SET uses = t.uses, used_at = NULL, used_by = NULL
 		FROM (SELECT own.code,
@@ -1864,8 +1875,9 @@ BEGIN
 						   k.uses::pg_catalog.int8
 						   OPERATOR(pg_catalog.+) COALESCE(st.uses, 0)
 						   OPERATOR(pg_catalog.+) CASE WHEN old_max IS NULL THEN COALESCE(h.uses, 0) ELSE 0 END
+						   OPERATOR(pg_catalog.-) COALESCE(ex.uses, 0)
 						   AS total,
-						   COALESCE(h.uses, 0) AS history
+						   COALESCE(h.uses, 0) OPERATOR(pg_catalog.-) COALESCE(ex.uses, 0) AS history
 					FROM codes.codes AS k
 						LEFT JOIN (SELECT s.code, pg_catalog.sum(s.uses) AS uses
 								   FROM codes.use_stripes AS s
@@ -1878,6 +1890,7 @@ BEGIN
 									 AND l.undone_at IS NULL
 								   GROUP BY l.code) AS h
 							ON h.code OPERATOR(pg_catalog.=) k.code
+						LEFT JOIN ex ON ex.code OPERATOR(pg_catalog.=) k.code
 					WHERE k.batch OPERATOR(pg_catalog.=) batch_no) AS own) AS t
 		WHERE c.batch OPERATOR(pg_catalog.=) batch_no
 		  AND codes.key_fold(c.code) OPERATOR(pg_catalog.=) codes.key_fold(t.code)

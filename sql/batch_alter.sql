@@ -230,14 +230,15 @@ SELECT * FROM uses_of('held');
 SELECT codes.batch_set_max_uses('held', 2);
 SELECT (codes.code_check(nth('held', 1), 'dan')).reason;
 SELECT codes.hold_release(nth('held', 1), hold) FROM holds_made WHERE who = 'ann';
--- ann's use is free again: dan gets it (cat's hold, run out, counts no more)
+-- ann's use is free again: dan gets it (cat's hold, run out, counts no
+-- more: the change expired it, so no later use gives its use back twice)
 SELECT ok, reason, uses_left FROM codes.code_redeem(nth('held', 1), 'dan');
 SELECT count(*) AS live_holds FROM codes.holds WHERE batch = 'held';
 SELECT * FROM uses_of('held');
 -- no cap: a live hold counts from the history; capped again, from the row
+SELECT codes.batch_set_max_uses('held', NULL);
 INSERT INTO holds_made
 SELECT 'eve', h.hold FROM codes.code_hold(nth('held', 1), 'eve', '10 minutes') h;
-SELECT codes.batch_set_max_uses('held', NULL);
 SELECT * FROM uses_of('held');
 SELECT codes.batch_set_max_uses('held', 3);
 SELECT * FROM uses_of('held');
