@@ -18,7 +18,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -26,7 +25,6 @@
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 
 #include "batch.h"
 #include "gen.h"
@@ -435,54 +433,47 @@ fill_batch(const GenState *st, bool skipping, Tuplestorestate *out,
 	MemoryContextDelete(chunkcxt);
 }
 
+/* What fill_fast fills, and where its codes go. */
+typedef struct FastFill
+{
+	const GenState *st;
+	Tuplestorestate *out;
+	TupleDesc	outdesc;
+} FastFill;
+
 /*
- * Fill the batch the fast way, in one subtransaction; false, with nothing
- * inserted and nothing put out, if a code collided with an existing one.
- * Any other error propagates.  The unique violation is swallowed here, so
- * its detail, which would show the colliding key, never reaches the client
- * or the log.  One subtransaction for the whole batch, not one per chunk,
- * so that a large batch takes one subtransaction id, not hundreds (past 64
- * every snapshot in the cluster would have to consult pg_subtrans).
+ * Fill the batch the fast way (codes_insert_or_collision's insert).
+ */
+static void
+fill_fast(void *arg)
+{
+	const FastFill *f = arg;
+
+	fill_batch(f->st, false, f->out, f->outdesc);
+}
+
+/*
+ * Fill the batch the fast way, in one subtransaction
+ * (codes_insert_or_collision); false, with nothing inserted and nothing
+ * put out, if a code collided with an existing one.  Any other error
+ * propagates; the unique violation's detail, which would show the
+ * colliding key, never reaches the client or the log.
  */
 static bool
 fill_batch_fast(const GenState *st, Tuplestorestate *out, TupleDesc outdesc)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool filled = true;
+	FastFill	f;
+	ErrorData  *collision;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-
-	PG_TRY();
-	{
-		fill_batch(st, false, out, outdesc);
-
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		tuplestore_clear(out);
-		filled = false;
-	}
-	PG_END_TRY();
-
-	return filled;
+	f.st = st;
+	f.out = out;
+	f.outdesc = outdesc;
+	collision = codes_insert_or_collision(fill_fast, &f);
+	if (collision == NULL)
+		return true;
+	FreeErrorData(collision);
+	tuplestore_clear(out);
+	return false;
 }
 
 /*

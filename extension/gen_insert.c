@@ -20,6 +20,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -30,6 +31,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "citus.h"
@@ -500,4 +502,53 @@ codes_table_rows_bound(void)
 		(BLCKSZ / GEN_MIN_ROW_BYTES);
 	table_close(rel, NoLock);
 	return rows_bound;
+}
+
+/*
+ * Run insert(arg), which inserts codes, in one subtransaction: NULL, or
+ * the error when a code collided with an existing one (a unique
+ * violation, caught so that its detail, which shows a key's fold, never
+ * reaches the client or the log; the caller says what it must).  Any
+ * other error propagates.  One subtransaction for the whole insert, not
+ * one per chunk, so that a large one takes one subtransaction id, not
+ * hundreds (past 64 every snapshot in the cluster would have to consult
+ * pg_subtrans).
+ */
+ErrorData *
+codes_insert_or_collision(void (*insert) (void *arg), void *arg)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile collision = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+
+	PG_TRY();
+	{
+		insert(arg);
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			ReThrowError(edata);
+		collision = edata;
+	}
+	PG_END_TRY();
+
+	return collision;
 }

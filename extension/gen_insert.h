@@ -9,6 +9,7 @@
 #define CODES_GEN_INSERT_H
 
 #include "access/tupdesc.h"
+#include "utils/elog.h"
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
 
@@ -25,5 +26,7 @@ extern void codes_insert_given(int32 batch_id, int n, Datum keys, Datum shown,
 extern int64 codes_count_batch_codes(int32 batch_id);
 extern int64 codes_count_pattern_codes(const CodesPattern *pat);
 extern double codes_table_rows_bound(void);
+extern ErrorData *codes_insert_or_collision(void (*insert) (void *arg),
+											 void *arg);
 
 #endif							/* CODES_GEN_INSERT_H */

@@ -21,13 +21,11 @@
 #include "postgres.h"
 
 #include "access/table.h"
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "gen.h"				/* CODES_MAX_PER_CALL */
@@ -398,6 +396,29 @@ insert_chunks(const CodesGiven *g)
 	MemoryContextDelete(chunkcxt);
 }
 
+/* What write_given inserts, and how. */
+typedef struct GivenWrite
+{
+	const CodesGiven *g;
+	Oid			relid;			/* codes.codes */
+	bool		direct;
+} GivenWrite;
+
+/*
+ * Insert the given codes, directly where codes.codes allows it, else
+ * through SQL (codes_insert_or_collision's insert).
+ */
+static void
+write_given(void *arg)
+{
+	const GivenWrite *w = arg;
+
+	if (w->direct)
+		insert_directly(w->g, w->relid);
+	else
+		insert_chunks(w->g);
+}
+
 /*
  * Insert the given codes, directly where codes.codes allows it (known,
  * as codes_tables says: insert_directly), else through SQL
@@ -409,43 +430,10 @@ insert_chunks(const CodesGiven *g)
 ErrorData *
 codes_write_given(const CodesGiven *g, const CodesTables *known)
 {
-	bool		direct = known->direct;
-	Oid			relid = known->codes;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile failed = NULL;
+	GivenWrite	w;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-
-	PG_TRY();
-	{
-		if (direct)
-			insert_directly(g, relid);
-		else
-			insert_chunks(g);
-
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
-			ReThrowError(edata);
-		failed = edata;
-	}
-	PG_END_TRY();
-
-	return failed;
+	w.g = g;
+	w.relid = known->codes;
+	w.direct = known->direct;
+	return codes_insert_or_collision(write_given, &w);
 }
