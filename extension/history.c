@@ -21,11 +21,11 @@
  * or an undo does not grow with the code's past uses.
  *
  * Directly (rows.c) where the tables run no user's code; through SQL
- * otherwise (history_sql.c), where the lock is one of 64 per code or batch (the
- * redeemer's bucket), held to the end of the transaction, and the count
- * is read with the latest snapshot; on Citus a worker reads it with its
- * own snapshot, exact at READ COMMITTED only (codes_history_require_exact).
- * No message contains a code.
+ * otherwise (history_sql.c), where the lock is one of 64 per code or
+ * batch (the redeemer's bucket), held to the end of the transaction, and
+ * the count is read with the latest snapshot; on Citus a worker reads it
+ * with its own snapshot, exact at READ COMMITTED only
+ * (codes_history_require_exact).  No message contains a code.
  *
  * Calls history_sql.c, rows.c, statements.c, tables.c and locks.c;
  * called by store.c.
@@ -339,7 +339,7 @@ record_directly(const CodesTables *known, CodesStmtArgs *args,
 			continue;
 		}
 		if (newer)
-			codes_serialization_failure();
+			codes_serialization_failure("update");
 		break;
 	}
 	if (!guarded)

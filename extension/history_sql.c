@@ -119,7 +119,7 @@ codes_history_record_by_sql(CodesStmtArgs *args, const CodesBatchInfo *batch,
 		{
 			(void) codes_history_judge_by_sql(args, batch, GetTransactionSnapshot(), own);
 			if (own[0] != latest[0] || own[1] != latest[1])
-				codes_serialization_failure();
+				codes_serialization_failure("update");
 		}
 		else if (IsolationIsSerializable())
 		{

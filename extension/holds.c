@@ -46,9 +46,11 @@ static const char *const expire_sql =
 /*
  * Confirm hold $5 of code $1 while it is live: a use from now on, with
  * the reference and details given ($6, $7), or those of the hold.  Live
- * by the clock, not by the transaction's start: a use that began after
- * the hold's end no longer counted it for its redeemer, and a confirm in
- * a transaction that began before must not make it a use again.
+ * by the clock ($8, the time now), not by the transaction's start: a use
+ * that began after the hold's end no longer counted it for its redeemer,
+ * and a confirm in a transaction that began before must not make it a use
+ * again.  A parameter, not clock_timestamp(): Citus refuses a volatile
+ * function in a distributed UPDATE's WHERE.
  */
 static const char *const confirm_sql =
 "UPDATE codes.redemption_log AS l SET held_until = NULL, used_at = pg_catalog.now(), "

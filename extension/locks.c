@@ -14,8 +14,9 @@
  * pg_advisory_lock.  The first field is the database, the fourth the kind
  * of lock (CodesLockKind); pg_locks shows them as locktype 'userlock'.
  *
- * Calls text.c (the key fold); called by the table (store.c, stripes.c,
- * history.c, store_direct.c), and by drop_batches through lock_batches.
+ * Calls text.c (the key fold) and rows.c (the serialization failure);
+ * called by the table (store.c, stripes.c, history.c, store_direct.c),
+ * and by drop_batches through lock_batches.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +35,7 @@
 
 #include "compat.h"
 #include "locks.h"
+#include "rows.h"
 #include "text.h"
 
 PG_FUNCTION_INFO_V1(lock_batches);
@@ -219,9 +221,7 @@ codes_fail_if_traces_changed(const char *sql, Oid argtype, Datum arg)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	if (strcmp(traces(plan, arg, GetTransactionSnapshot()),
 			   traces(plan, arg, GetLatestSnapshot())) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("could not serialize access due to concurrent update")));
+		codes_serialization_failure("update");
 	SPI_finish();
 }
 

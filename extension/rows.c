@@ -14,7 +14,9 @@
  * versions are compat.h's.
  *
  * Calls compat.h only; called by the direct paths of the table
- * (store_direct.c, stripes.c, history.c, import.c).
+ * (store_direct.c, stripes.c, history.c, import.c), and, for the one
+ * serialization failure of codes, by store.c, store_undo.c,
+ * history_sql.c and locks.c too.
  *
  *-------------------------------------------------------------------------
  */
@@ -248,14 +250,15 @@ codes_lock_row(Relation rel, TupleTableSlot *slot, Snapshot snapshot,
 }
 
 /*
- * A serialization failure: a row that a direct read or write needs
- * changed since the transaction's snapshot, as an UPDATE of it would find
- * (or a refusal would rest on such a change).
+ * A serialization failure: what a read or write needs changed since the
+ * transaction's snapshot (what: "update" or "delete"), as an UPDATE or
+ * DELETE of a row changed meanwhile would find (or a refusal would rest
+ * on such a change).
  */
 void
-codes_serialization_failure(void)
+codes_serialization_failure(const char *what)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-			 errmsg("could not serialize access due to concurrent update")));
+			 errmsg("could not serialize access due to concurrent %s", what)));
 }

@@ -48,7 +48,7 @@ extern bool codes_holds_key(TupleTableSlot *slot, AttrNumber col,
 extern IndexScanDesc codes_index_scan(Relation rel, Relation index,
 									  Snapshot snapshot, int nkeys,
 									  ScanKey keys);
-extern void codes_serialization_failure(void);
+extern void codes_serialization_failure(const char *what);
 extern TM_Result codes_lock_row(Relation rel, TupleTableSlot *slot,
 								Snapshot snapshot, LockWaitPolicy wait,
 								TM_FailureData *tmfd);

@@ -47,6 +47,7 @@
 #include "history.h"
 #include "holds.h"
 #include "locks.h"
+#include "rows.h"
 #include "statements.h"
 #include "store.h"
 #include "store_direct.h"
@@ -137,18 +138,6 @@ refusal(const CodesOutcome *out, int64 uses)
 {
 	return codes_code_refusal(&out->batch, uses, out->deactivated,
 							  out->bound_elsewhere);
-}
-
-/*
- * A serialization failure: what a use rests on changed since the
- * transaction's snapshot (what: "update" or "delete").
- */
-static void
-serialization_failure(const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-			 errmsg("could not serialize access due to concurrent %s", what)));
 }
 
 /*
@@ -287,9 +276,9 @@ codes_store_share_code(CodesStmtArgs *args, CodesOutcome *out)
 	}
 	if (!codes_store_exists(args, GetLatestSnapshot()) ||
 		!codes_batch_info(batch_id, &out->batch))
-		serialization_failure("delete");
+		codes_serialization_failure("delete");
 	if (codes_batch_rules_changed(batch_id))
-		serialization_failure("update");
+		codes_serialization_failure("update");
 	return true;
 }
 
@@ -375,7 +364,7 @@ use_single(CodesStmtArgs *args, CodesOutcome *out)
 	if (out->reason != CODES_OK)
 		return;
 	if (IsolationUsesXactSnapshot() && codes_batch_rules_changed(out->batch.id))
-		serialization_failure("update");
+		codes_serialization_failure("update");
 
 	if (logged_use(args, out))
 	{

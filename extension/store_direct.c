@@ -167,7 +167,7 @@ lock_and_write(Relation rel, Snapshot snapshot, TupleTableSlot *slot,
 		case TM_Updated:
 		case TM_Deleted:
 			if (IsolationUsesXactSnapshot())
-				codes_serialization_failure();
+				codes_serialization_failure("update");
 			out->reason = (res == TM_Deleted) ? CODES_NOT_FOUND : CODES_USED_UP;
 			break;
 		case TM_SelfModified:
@@ -291,7 +291,7 @@ codes_use_directly(CodesStmtArgs *args, bool plain, CodesOutcome *out)
 			result = CODES_DIRECT_FOUND;
 		else if (IsolationUsesXactSnapshot() &&
 				 codes_batch_rules_changed(out->batch.id))
-			codes_serialization_failure();	/* its rules changed since the snapshot */
+			codes_serialization_failure("update");	/* its rules changed since the snapshot */
 		else
 			lock_and_write(rel, snapshot, slot, args, out);
 	}
@@ -381,15 +381,11 @@ delete_row(Relation rel, TupleTableSlot *slot, Snapshot snapshot,
 				return false;
 			case TM_Deleted:
 				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent delete")));
+					codes_serialization_failure("delete");
 				return false;
 			case TM_Updated:
 				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent update")));
+					codes_serialization_failure("update");
 				break;
 			default:
 				elog(ERROR, "unexpected table_tuple_delete result %d", (int) res);

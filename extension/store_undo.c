@@ -35,6 +35,7 @@
 #include "history.h"
 #include "holds.h"
 #include "locks.h"
+#include "rows.h"
 #include "searchpath.h"
 #include "statements.h"
 #include "store.h"
@@ -309,8 +310,6 @@ codes_store_delete(CodesOp *op)
 		codes_run_stmt_snapshot(&leftovers_plan, leftovers_sql, args,
 								GetLatestSnapshot(), SPI_OK_SELECT);
 		if (DatumGetInt64(codes_result(1)) > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access due to concurrent update")));
+			codes_serialization_failure("update");
 	}
 }

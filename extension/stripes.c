@@ -527,7 +527,7 @@ change_directly(const CodesTables *known, const pg_uuid_t *key,
 		if (busy)
 			continue;			/* waited: look again */
 		if (stale)
-			codes_serialization_failure();
+			codes_serialization_failure("update");
 		break;
 	}
 	close_pass(&pass);
