@@ -24,7 +24,7 @@
  *
  * The same first call checks that the roles of codes in this database
  * were chosen for it: a copy of another database that has codes refuses
- * every call until it has roles of its own (roles_are_own).
+ * every call until it has roles of its own (require_own_roles).
  *
  * Beside the layers: calls no other file of the extension; called by the
  * SQL entry points (codes.c, code_gen.c, code_control.c, code_add.c,
@@ -38,20 +38,16 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
-#include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "sqlversion.h"
-
-/* codes.roles's column database: the OID its roles were chosen for */
-#define CODES_ROLES_COL_DATABASE	3
 
 #ifndef CODES_VERSION
 #error "CODES_VERSION must be defined (the Makefile passes its EXTVERSION)"
@@ -130,40 +126,22 @@ older_than(const char *a, const char *b)
 }
 
 /*
- * Were the roles of codes in this database (codes.roles) chosen for it?
- * A database copied from another that has codes (CREATE DATABASE ...
- * TEMPLATE, or from a template1 that has it) holds that one's rows, with
- * that one's OID: its roles would serve both databases, an admin of one
- * being an admin of the other, until codes.set_privileges gives the copy
- * roles of its own.  Read directly, as pg_extension is: no SPI, no rights
- * of the caller's.
+ * Refuse a database copied from another that has codes (CREATE DATABASE
+ * ... TEMPLATE, or from a template1 that has it): its codes.roles name
+ * that one's roles, so an admin of one would be an admin of the other,
+ * until codes.set_privileges gives the copy roles of its own.  The rule
+ * and its error (55000) are codes.roles_are_own()'s, which the admin
+ * views call too; called here through fmgr, which checks no right of the
+ * caller's.
  */
-static bool
-roles_are_own(void)
+static void
+require_own_roles(void)
 {
-	Oid			nsp = get_namespace_oid("codes", true);
-	Oid			relid;
-	Relation	rel;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	bool		own = true;
+	Oid			fn = LookupFuncName(list_make2(makeString("codes"),
+											   makeString("roles_are_own")),
+									0, NULL, false);
 
-	if (!OidIsValid(nsp) ||
-		!OidIsValid(relid = get_relname_relid("roles", nsp)))
-		return true;
-	rel = table_open(relid, AccessShareLock);
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-	while (own && HeapTupleIsValid(tuple = systable_getnext(scan)))
-	{
-		bool		isnull;
-		Datum		datum = heap_getattr(tuple, CODES_ROLES_COL_DATABASE,
-										 RelationGetDescr(rel), &isnull);
-
-		own = !isnull && DatumGetObjectId(datum) == MyDatabaseId;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return own;
+	(void) OidFunctionCall0(fn);
 }
 
 /*
@@ -188,12 +166,7 @@ codes_require_sql_version(void)
 	if (strcmp(installed, CODES_VERSION) == 0)
 	{
 		pfree(installed);
-		if (!roles_are_own())
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("extension \"codes\" in this database still has the roles of the database it was copied from"),
-					 errdetail("A database copied from one that has codes shares that database's roles: an admin of one would be an admin of the other."),
-					 errhint("As a superuser, run SELECT codes.set_privileges(); in this database, which gives it roles of its own, then grant those.")));
+		require_own_roles();
 		sql_current = true;
 		return;
 	}
